@@ -1,0 +1,46 @@
+"""From pixels to tokens: VAE compression and patching (Mochi: 8x8 spatial, 6x temporal, 2x2 patches)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from estimators.errors import PlanInputError
+from estimators.specs.models import AsymmDiTSpec, VideoVAESpec
+
+
+@dataclass(frozen=True)
+class ClipGeometry:
+    """Shapes of one clip through the pipeline; all counts per clip."""
+
+    frames: int
+    height: int
+    width: int
+    latent_frames: int
+    latent_height: int
+    latent_width: int
+    visual_tokens: int
+
+    @property
+    def latent_elements(self) -> int:
+        """Latent values per channel: T x H x W."""
+        return self.latent_frames * self.latent_height * self.latent_width
+
+
+def clip_geometry(vae: VideoVAESpec, dit: AsymmDiTSpec, frames: int, height: int, width: int) -> ClipGeometry:
+    """Latent shape and visual token count; rejects sizes the causal VAE or the patching cannot divide.
+
+    Causal VAE (time padded at the front, first frame kept): latent frames = (frames - 1) / t + 1.
+    Tokens = latent frames / patch_t x (latent h / p) x (latent w / p) (Mochi: 28 x 30 x 53 = 44,520).
+    """
+    t, s = vae.temporal_compression, vae.spatial_compression
+    if frames < 1 or (frames - 1) % t:
+        raise PlanInputError(f"frames={frames}: the causal VAE needs frames = {t}k+1 (e.g. {t * 27 + 1})")
+    side = s * dit.patch_size
+    for label, value in (("height", height), ("width", width)):
+        if value < side or value % side:
+            raise PlanInputError(f"{label}={value}: must be a positive multiple of {side} (VAE {s}x, patch {dit.patch_size})")
+    latent_frames = (frames - 1) // t + 1
+    if latent_frames % dit.patch_size_t:
+        raise PlanInputError(f"frames={frames}: {latent_frames} latent frames do not divide into temporal patches of {dit.patch_size_t}")
+    lh, lw = height // s, width // s
+    tokens = (latent_frames // dit.patch_size_t) * (lh // dit.patch_size) * (lw // dit.patch_size)
+    return ClipGeometry(frames, height, width, latent_frames, lh, lw, tokens)

@@ -1,0 +1,110 @@
+"""Loading model presets, model files and hardware files (the data in ``estimators/data``)."""
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from estimators.errors import PlanInputError
+from estimators.specs.hardware import Cluster, GPUSpec
+from estimators.specs.models import GPTSpec, T5EncoderSpec, VideoSystemSpec, VideoVAESpec
+
+DATA_DIR = Path(__file__).parent / "data"
+COMPONENT_SPECS = {"text_encoder": T5EncoderSpec, "vae": VideoVAESpec}
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    """Parse a YAML or JSON file into a mapping, or raise a one-line PlanInputError."""
+    try:
+        text = path.read_text()
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise PlanInputError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise PlanInputError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _validation_message(exc: ValidationError, origin: str) -> str:
+    """First validation error as one line: where and what."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    return f"{origin}: {where}: {err['msg']}"
+
+
+def preset_names() -> list[str]:
+    """Names of the bundled model presets."""
+    return sorted(p.stem for p in (DATA_DIR / "models").glob("*.yaml"))
+
+
+def _resolve_components(data: dict[str, Any], origin: str) -> dict[str, Any]:
+    """Replace 'text_encoder: t5-xxl'-style references with the bundled component files."""
+    resolved = dict(data)
+    for key in COMPONENT_SPECS:
+        value = resolved.get(key)
+        if isinstance(value, str):
+            path = DATA_DIR / "components" / f"{value}.yaml"
+            if not path.exists():
+                raise PlanInputError(f"{origin}: unknown {key} component '{value}'")
+            resolved[key] = _read_mapping(path)
+    return resolved
+
+
+def load_model(name_or_path: str) -> VideoSystemSpec | GPTSpec:
+    """A preset name (``mochi-10b``) or a YAML/JSON file describing a video system or a GPT."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = DATA_DIR / "models" / f"{name_or_path}.yaml"
+        if not path.exists():
+            raise PlanInputError(f"unknown model '{name_or_path}' (presets: {', '.join(preset_names())})")
+    elif not path.exists():
+        raise PlanInputError(f"model file not found: {name_or_path}")
+    data = _read_mapping(path)
+    try:
+        if data.get("family") == "gpt":
+            return GPTSpec.model_validate(data)
+        return VideoSystemSpec.model_validate(_resolve_components(data, str(path)))
+    except ValidationError as exc:
+        raise PlanInputError(_validation_message(exc, str(path))) from None
+
+
+@lru_cache(maxsize=None)
+def gpu_catalogue() -> dict[str, GPUSpec]:
+    """Every bundled GPU by upper-cased name and alias."""
+    catalogue: dict[str, GPUSpec] = {}
+    for path in sorted((DATA_DIR / "hardware").glob("*.yaml")):
+        try:
+            gpu = GPUSpec.model_validate(_read_mapping(path))
+        except ValidationError as exc:
+            raise PlanInputError(_validation_message(exc, str(path))) from None
+        for key in (gpu.name, *gpu.aliases):
+            catalogue[key.upper()] = gpu
+    return catalogue
+
+
+def load_gpu(name: str) -> GPUSpec:
+    """A GPU by name or alias, case-insensitive."""
+    gpu = gpu_catalogue().get(name.upper())
+    if gpu is None:
+        names = sorted({g.name for g in gpu_catalogue().values()})
+        raise PlanInputError(f"unknown GPU '{name}' (known: {', '.join(names)})")
+    return gpu
+
+
+_GPUS_PATTERN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*?)x(?P<count>-?\d+)$")
+
+
+def parse_cluster(text: str) -> Cluster:
+    """Parse ``H100x512`` into a cluster; one clear error for anything else."""
+    match = _GPUS_PATTERN.match(text.strip())
+    if not match:
+        raise PlanInputError(f"--gpus '{text}': expected NAMExCOUNT, e.g. H100x512")
+    count = int(match["count"])
+    if count <= 0:
+        raise PlanInputError(f"--gpus '{text}': the GPU count must be positive")
+    return Cluster(gpu=load_gpu(match["name"]), num_gpus=count)

@@ -1,0 +1,57 @@
+"""Accelerator specs. Hardware is data: every figure carries its source and the date it was read."""
+from __future__ import annotations
+
+import datetime
+from typing import Optional
+
+from pydantic import Field, PositiveInt
+
+from estimators.specs.base import Spec
+
+
+class Figure(Spec):
+    """One datasheet figure in SI units, with provenance."""
+
+    value: Optional[float] = Field(description="The figure in SI units; null where the part lacks it.")
+    source: str = Field(description="Document the figure was read from.")
+    date: datetime.date = Field(description="Date it was read (ISO).")
+    low: Optional[float] = Field(default=None, description="Low end of a quoted range.")
+    high: Optional[float] = Field(default=None, description="High end of a quoted range.")
+
+
+class GPUSpec(Spec):
+    """One GPU type in its standard node."""
+
+    name: str = Field(description="Canonical name, used in --gpus NAMExCOUNT.")
+    aliases: tuple[str, ...] = Field(default=(), description="Other names accepted on the command line.")
+    description: str = Field(description="What exactly this entry describes.")
+    peak_flops_bf16: Figure = Field(description="Dense BF16 Tensor Core peak, FLOP/s.")
+    peak_flops_fp8: Figure = Field(description="Dense FP8 Tensor Core peak, FLOP/s (null: none).")
+    hbm_bytes: Figure = Field(description="Device memory, bytes.")
+    hbm_bandwidth_bytes_per_s: Figure = Field(description="Device memory bandwidth, bytes/s.")
+    nvlink_bytes_per_s_per_direction: Figure = Field(description="NVLink bandwidth one way, bytes/s.")
+    nic_bytes_per_s: Figure = Field(description="Scale-out network per GPU, bytes/s (400 Gb/s = 50e9).")
+    gpus_per_node: Figure = Field(description="GPUs sharing one NVLink domain.")
+    board_power_w: Figure = Field(description="Board power, watts.")
+    price_usd_per_gpu_hour: Figure = Field(description="Rental price per GPU-hour, US dollars.")
+
+    def peak_flops(self, precision: str) -> float:
+        """Dense peak for 'bf16' or 'fp8'; raises for a precision the part lacks."""
+        figure = self.peak_flops_fp8 if precision == "fp8" else self.peak_flops_bf16
+        if figure.value is None:
+            from estimators.errors import PlanInputError
+
+            raise PlanInputError(f"{self.name} has no {precision} tensor cores")
+        return figure.value
+
+    @property
+    def node_size(self) -> int:
+        """GPUs per node as an integer."""
+        return int(self.gpus_per_node.value)
+
+
+class Cluster(Spec):
+    """A homogeneous cluster: a GPU type and a count."""
+
+    gpu: GPUSpec = Field(description="GPU type.")
+    num_gpus: PositiveInt = Field(description="Total GPUs.")

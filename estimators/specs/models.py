@@ -1,0 +1,208 @@
+"""Model-family specs. Every architectural choice is a field, so presets are pure data.
+
+Families:
+- ``asymm_dit``: Mochi's asymmetric dual-stream diffusion transformer (Genmo, Mochi 1, 2024).
+- ``t5_encoder``: the encoder half of T5 v1.1 (Raffel et al. 2020; v1.1 gated-GELU variant).
+- ``video_vae``: a causal 3D-conv video VAE described as stages of channels and blocks.
+- ``gpt``: a decoder-only causal LLM, used to check the time model on published LLM runs.
+"""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
+
+from estimators.specs.base import Spec
+
+
+class AsymmDiTSpec(Spec):
+    """Asymmetric diffusion transformer: visual and text streams with their own widths and
+    weights, one joint full attention per block (Mochi 1, genmoai/mochi asymm_attention.py)."""
+
+    family: Literal["asymm_dit"] = "asymm_dit"
+    num_layers: PositiveInt = Field(description="Number of dual-stream blocks (Mochi: 48).")
+    num_heads: PositiveInt = Field(description="Attention heads of the joint attention (Mochi: 24).")
+    head_dim: PositiveInt = Field(description="Width of one head (Mochi: 128).")
+    visual_width: PositiveInt = Field(description="Hidden width d_x of the visual stream (Mochi: 3072).")
+    text_width: PositiveInt = Field(description="Hidden width d_y of the text stream (Mochi: 1536).")
+    text_stream: Literal["separate", "shared"] = Field(
+        default="separate",
+        description="'separate': text tokens have their own qkv/out/MLP weights (Mochi, MM-DiT); "
+        "'shared': text tokens run through the visual weights (CogVideoX-style single stream).",
+    )
+    patch_size: PositiveInt = Field(description="Spatial patch side in latent pixels (Mochi: 2).")
+    patch_size_t: PositiveInt = Field(default=1, description="Temporal patch length in latent frames (Mochi: 1).")
+    in_channels: PositiveInt = Field(description="Latent channels in (Mochi: 12).")
+    out_channels: PositiveInt = Field(description="Latent channels predicted (Mochi: 12).")
+    text_feature_dim: PositiveInt = Field(description="Width of the text encoder's features (T5-XXL: 4096).")
+    max_text_tokens: PositiveInt = Field(description="Text tokens the model is trained with (Mochi: 256).")
+    timestep_freq_dim: PositiveInt = Field(
+        description="Sinusoidal timestep features fed to the timestep MLP (Mochi: 256)."
+    )
+    cond_width: PositiveInt = Field(
+        description="Width of the per-sample conditioning vector c = t_emb + pooled caption (Mochi: 3072)."
+    )
+    mlp_activation: Literal["swiglu", "gelu"] = Field(description="MLP type (Mochi: swiglu, no bias).")
+    mlp_ratio: float = Field(gt=0, description="MLP hidden / width before SwiGLU's 2/3 rule (Mochi: 4).")
+    mlp_multiple_of: PositiveInt = Field(
+        default=1, description="MLP hidden rounded up to a multiple of this (Mochi: 256)."
+    )
+    modulation_outputs: PositiveInt = Field(
+        description="Vectors of width visual_width the visual adaLN projection emits a block "
+        "(Mochi: 4 = scale_msa, gate_msa, scale_mlp, gate_mlp; no shift)."
+    )
+    text_modulation_outputs: NonNegativeInt = Field(
+        description="Vectors of width text_width the text adaLN projection emits a block (Mochi: 4; "
+        "0 when the text stream has no modulation of its own)."
+    )
+    last_block_text_modulation_outputs: NonNegativeInt = Field(
+        description="Vectors emitted for the text stream by the last block (Mochi: 1, a scale only)."
+    )
+    last_block_updates_text: bool = Field(
+        description="Whether the last block has a text out-projection and text MLP (Mochi: false)."
+    )
+    qkv_bias: bool = Field(description="Bias on the q/k/v projections (Mochi: false).")
+    out_bias: bool = Field(description="Bias on the attention out-projections (Mochi: true).")
+    mlp_bias: bool = Field(description="Bias in the MLPs (Mochi: false).")
+    qk_norm: bool = Field(description="Learned RMSNorm of width head_dim on q and k of each stream (Mochi: true).")
+    attn_pool_heads: NonNegativeInt = Field(
+        description="Heads of the attention pooling of text features into the conditioning (Mochi: 8; "
+        "0 = no pooled caption, the conditioning is the timestep alone)."
+    )
+    learned_rope: bool = Field(
+        description="Learned mixed 3D RoPE frequencies (3, heads, head_dim/2) on visual q/k (Mochi: true)."
+    )
+    final_modulation_outputs: PositiveInt = Field(description="adaLN vectors of the final layer (Mochi: 2).")
+
+    @model_validator(mode="after")
+    def _check_shapes(self) -> "AsymmDiTSpec":
+        if self.head_dim % 2:
+            raise ValueError("head_dim must be even for rotary embeddings")
+        if self.text_stream == "shared" and self.text_width != self.visual_width:
+            raise ValueError("a shared text stream needs text_width == visual_width")
+        if self.attn_pool_heads and self.text_feature_dim % self.attn_pool_heads:
+            raise ValueError("text_feature_dim must divide into attn_pool_heads")
+        return self
+
+    @property
+    def attn_width(self) -> int:
+        """Width of the joint attention, heads x head_dim (Mochi: 3072)."""
+        return self.num_heads * self.head_dim
+
+    def mlp_hidden(self, width: int) -> int:
+        """MLP hidden size: SwiGLU takes 2/3 of ratio*width, rounded up (genmoai/mochi FeedForward)."""
+        hidden = int(self.mlp_ratio * width)
+        if self.mlp_activation == "swiglu":
+            hidden = int(2 * hidden / 3)
+        return self.mlp_multiple_of * -(-hidden // self.mlp_multiple_of)
+
+
+class T5EncoderSpec(Spec):
+    """Encoder of T5 v1.1 (gated-GELU FFN, RMS norm, no biases, relative position bias in layer 0)."""
+
+    family: Literal["t5_encoder"] = "t5_encoder"
+    num_layers: PositiveInt = Field(description="Encoder layers (XXL: 24).")
+    d_model: PositiveInt = Field(description="Model width (XXL: 4096).")
+    d_ff: PositiveInt = Field(description="FFN hidden width (XXL: 10240).")
+    num_heads: PositiveInt = Field(description="Attention heads (XXL: 64).")
+    d_kv: PositiveInt = Field(description="Width of one head (XXL: 64).")
+    vocab_size: PositiveInt = Field(description="Embedding rows (T5 v1.1: 32128).")
+    relative_attention_buckets: PositiveInt = Field(description="Relative position buckets (32).")
+    gated_ffn: bool = Field(default=True, description="Gated-GELU FFN (wi_0, wi_1, wo) as in T5 v1.1.")
+
+    @property
+    def inner_dim(self) -> int:
+        """Attention width, heads x d_kv."""
+        return self.num_heads * self.d_kv
+
+
+class VAEStage(Spec):
+    """One resolution level of a causal video VAE (diffusers MochiDown/Up/MidBlock3D)."""
+
+    channels: PositiveInt = Field(description="Channels inside this stage.")
+    num_blocks: PositiveInt = Field(description="Residual blocks (two causal 3x3x3 convs each).")
+    temporal_expansion: PositiveInt = Field(
+        default=1, description="Temporal factor of the resampling that enters (encoder) or leaves (decoder) it."
+    )
+    spatial_expansion: PositiveInt = Field(default=1, description="Spatial factor of that resampling.")
+    attention: bool = Field(default=False, description="Temporal-only causal self-attention after each block.")
+
+
+class VideoVAESpec(Spec):
+    """Causal video VAE: encoder and decoder as stage lists, in order of data flow."""
+
+    family: Literal["video_vae"] = "video_vae"
+    image_channels: PositiveInt = Field(description="Pixel channels (RGB: 3).")
+    fourier_features: int = Field(
+        ge=0, description="Extra input channels from Fourier features of the pixels (Mochi: 12, so 15 in)."
+    )
+    latent_channels: PositiveInt = Field(description="Latent channels (Mochi: 12).")
+    conv_kernel: PositiveInt = Field(default=3, description="Kernel side of the residual blocks' convs.")
+    norm_groups: PositiveInt = Field(default=32, description="GroupNorm groups (affine).")
+    attention_head_dim: PositiveInt = Field(default=32, description="Head width of the temporal attention.")
+    encoder_stages: tuple[VAEStage, ...] = Field(
+        description="Encoder stages in order; a stage's expansion is the strided conv that enters it "
+        "(the first stage is entered by a linear pixel projection)."
+    )
+    decoder_stages: tuple[VAEStage, ...] = Field(
+        description="Decoder stages in order; a stage's expansion is the linear depth-to-space-time that "
+        "leaves it (the last stage is left by a linear projection to pixels)."
+    )
+    decoder_drops_causal_frames: bool = Field(
+        description="Genmo's decoder drops the first (t-1) frames after each temporal up-sampling, so T latent "
+        "frames decode to (T-1)*t+1; diffusers keeps them (T*t frames)."
+    )
+
+    @property
+    def spatial_compression(self) -> int:
+        """Product of the encoder's spatial factors (Mochi: 8)."""
+        factor = 1
+        for stage in self.encoder_stages:
+            factor *= stage.spatial_expansion
+        return factor
+
+    @property
+    def temporal_compression(self) -> int:
+        """Product of the encoder's temporal factors (Mochi: 6)."""
+        factor = 1
+        for stage in self.encoder_stages:
+            factor *= stage.temporal_expansion
+        return factor
+
+
+class GPTSpec(Spec):
+    """Decoder-only causal transformer (Megatron GPT / Llama), for checking the time model."""
+
+    family: Literal["gpt"] = "gpt"
+    num_layers: PositiveInt = Field(description="Transformer layers.")
+    hidden_size: PositiveInt = Field(description="Model width h.")
+    num_heads: PositiveInt = Field(description="Query heads a.")
+    num_kv_heads: PositiveInt = Field(description="Key/value heads (grouped-query attention when < num_heads).")
+    ffn_hidden_size: PositiveInt = Field(description="MLP hidden width.")
+    gated_mlp: bool = Field(description="SwiGLU-style gated MLP (three matrices) instead of two.")
+    vocab_size: PositiveInt = Field(description="Vocabulary size (embedding and untied output layer).")
+    seq_len: PositiveInt = Field(description="Training sequence length s.")
+
+    @model_validator(mode="after")
+    def _check_heads(self) -> "GPTSpec":
+        if self.hidden_size % self.num_heads or self.num_heads % self.num_kv_heads:
+            raise ValueError("hidden_size must divide by num_heads, and num_heads by num_kv_heads")
+        return self
+
+
+class VideoSystemSpec(Spec):
+    """A text-to-video training system: the trained DiT plus its frozen text encoder and VAE."""
+
+    name: str = Field(description="Preset name, e.g. 'mochi-10b'.")
+    source: str = Field(description="Where the architecture facts come from.")
+    exact: bool = Field(
+        description="True when counts reproduce the public implementation to the unit; false when the "
+        "architecture is approximated within these families (see published_params)."
+    )
+    published_params: dict[str, int] = Field(
+        default_factory=dict, description="Parameter counts the source publishes, per component, for comparison."
+    )
+    dit: AsymmDiTSpec = Field(description="The diffusion transformer that is trained.")
+    text_encoder: T5EncoderSpec = Field(description="Frozen text encoder.")
+    vae: VideoVAESpec = Field(description="Frozen video VAE.")
+    notes: Optional[str] = Field(default=None, description="What the approximation leaves out.")

@@ -1,0 +1,61 @@
+"""What is trained on: clips, their size, text length, dataset and batch, in one or more stages."""
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
+
+from estimators.specs.base import Spec
+
+
+class TrainingStage(Spec):
+    """One stage of training at one clip size (e.g. 256p pre-training, then 480p)."""
+
+    name: str = Field(default="main", description="Label of the stage.")
+    height: PositiveInt = Field(description="Clip height in pixels.")
+    width: PositiveInt = Field(description="Clip width in pixels.")
+    frames: PositiveInt = Field(description="Frames a clip (a causal VAE needs k*temporal_compression + 1).")
+    fps: PositiveFloat = Field(default=30.0, description="Frames per second of the clips (sets clip seconds).")
+    text_tokens: PositiveInt = Field(description="Valid caption tokens a clip (padding tokens are dropped).")
+    num_clips: Optional[PositiveInt] = Field(default=None, description="Distinct clips in the dataset.")
+    epochs: Optional[PositiveFloat] = Field(default=None, description="Passes over the dataset.")
+    steps: Optional[PositiveInt] = Field(default=None, description="Optimizer steps (instead of clips x epochs).")
+    global_batch: PositiveInt = Field(description="Clips per optimizer step.")
+
+    @model_validator(mode="after")
+    def _check_length(self) -> "TrainingStage":
+        by_data = self.num_clips is not None and self.epochs is not None
+        if by_data == (self.steps is not None):
+            raise ValueError("give either num_clips and epochs, or steps")
+        return self
+
+    @property
+    def num_steps(self) -> int:
+        """Optimizer steps of this stage: given, or ceil(clips x epochs / global batch)."""
+        if self.steps is not None:
+            return self.steps
+        samples = self.num_clips * self.epochs
+        return int(-(-samples // self.global_batch))
+
+    @property
+    def num_samples(self) -> int:
+        """Clips seen in this stage (steps x global batch)."""
+        return self.num_steps * self.global_batch
+
+
+class Workload(Spec):
+    """All stages of one training plan and how the frozen encoders are run."""
+
+    stages: tuple[TrainingStage, ...] = Field(min_length=1, description="Training stages in order.")
+    precompute_text: bool = Field(
+        default=True, description="T5 embeddings computed once offline (true) or every step (false)."
+    )
+    precompute_latents: bool = Field(
+        default=True, description="VAE latents computed once offline (true) or every step (false)."
+    )
+    cfg_dropout: float = Field(
+        default=0.1, ge=0, le=1, description="Share of captions dropped for classifier-free guidance."
+    )
+    preprocess_passes: NonNegativeInt = Field(
+        default=1, description="Offline encoding passes over the dataset when precomputing (1: one encode per clip)."
+    )
