@@ -18,7 +18,7 @@ DATA_DIR = Path(__file__).parent / "data"
 COMPONENT_SPECS = {"text_encoder": T5EncoderSpec, "vae": VideoVAESpec}
 
 
-def _read_mapping(path: Path) -> dict[str, Any]:
+def read_mapping(path: Path) -> dict[str, Any]:
     """Parse a YAML or JSON file into a mapping, or raise a one-line PlanInputError."""
     try:
         text = path.read_text()
@@ -51,7 +51,7 @@ def _resolve_components(data: dict[str, Any], origin: str) -> dict[str, Any]:
             path = DATA_DIR / "components" / f"{value}.yaml"
             if not path.exists():
                 raise PlanInputError(f"{origin}: unknown {key} component '{value}'")
-            resolved[key] = _read_mapping(path)
+            resolved[key] = read_mapping(path)
     return resolved
 
 
@@ -64,7 +64,7 @@ def load_model(name_or_path: str) -> VideoSystemSpec | GPTSpec:
             raise PlanInputError(f"unknown model '{name_or_path}' (presets: {', '.join(preset_names())})")
     elif not path.exists():
         raise PlanInputError(f"model file not found: {name_or_path}")
-    data = _read_mapping(path)
+    data = read_mapping(path)
     try:
         if data.get("family") == "gpt":
             return GPTSpec.model_validate(data)
@@ -79,7 +79,7 @@ def gpu_catalogue() -> dict[str, GPUSpec]:
     catalogue: dict[str, GPUSpec] = {}
     for path in sorted((DATA_DIR / "hardware").glob("*.yaml")):
         try:
-            gpu = GPUSpec.model_validate(_read_mapping(path))
+            gpu = GPUSpec.model_validate(read_mapping(path))
         except ValidationError as exc:
             raise PlanInputError(_validation_message(exc, str(path))) from None
         for key in (gpu.name, *gpu.aliases):

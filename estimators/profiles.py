@@ -1,0 +1,63 @@
+"""Device profiles: achieved efficiency curves for compute, memory and links, with provenance.
+
+A profile is a data file (``data/profiles/<GPU>.yaml``) saying how each figure was obtained: fitted on
+``shared/reference/calibration-runs.csv`` by ``benchmarks/fit_profiles.py``, measured by
+``benchmarks/measure_device.py``, or assumed equal to another GPU's (stated in the file).
+
+Efficiency curves are saturating: eff(x) = eff_max * x / (x + x_half), the form of a roofline whose
+fixed per-kernel overhead is amortised over the work size x (Williams et al. 2009, Roofline).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import yaml
+from pydantic import Field
+
+from estimators.comm import LinkProfile
+from estimators.errors import PlanInputError
+from estimators.presets import DATA_DIR
+from estimators.specs.base import Spec
+
+
+class DeviceProfile(Spec):
+    """Achieved fractions of a GPU's datasheet peaks."""
+
+    gpu: str = Field(description="GPU name the profile applies to.")
+    provenance: str = Field(description="How the figures were obtained (fit, measurement, assumption).")
+    date: str = Field(description="When they were obtained.")
+    matmul_efficiency_max: float = Field(gt=0, le=1, description="Large-GEMM fraction of dense peak.")
+    matmul_half_dim: float = Field(ge=0, description="Per-GPU matmul width at which efficiency is half of max.")
+    attention_efficiency_max: float = Field(gt=0, le=1, description="Long-sequence attention fraction of peak.")
+    attention_half_seq: float = Field(ge=0, description="Sequence length at which attention efficiency halves.")
+    memory_efficiency: float = Field(gt=0, le=1, description="Achieved fraction of HBM bandwidth for element-wise ops.")
+    nvlink_efficiency: float = Field(gt=0, le=1, description="Achieved fraction of NVLink one-way bandwidth.")
+    nic_efficiency: float = Field(gt=0, le=1, description="Achieved fraction of NIC bandwidth.")
+    nvlink_latency_s: float = Field(ge=0, description="Latency of one ring step inside a node.")
+    nic_latency_s: float = Field(ge=0, description="Latency of one ring step across nodes.")
+    dp_overlap: float = Field(ge=0, le=1, description="Share of backward compute that hides data-parallel traffic.")
+
+    @property
+    def links(self) -> LinkProfile:
+        """The link part, as the communication model takes it."""
+        return LinkProfile(self.nvlink_efficiency, self.nic_efficiency, self.nvlink_latency_s, self.nic_latency_s)
+
+    def matmul_efficiency(self, dim):
+        """Fraction of peak for matmuls whose per-GPU width is ``dim`` (scalar or array)."""
+        dim = np.asarray(dim, dtype=float)
+        return self.matmul_efficiency_max * dim / (dim + self.matmul_half_dim)
+
+    def attention_efficiency(self, seq):
+        """Fraction of peak for flash attention over sequences of ``seq`` tokens."""
+        seq = np.asarray(seq, dtype=float)
+        return self.attention_efficiency_max * seq / (seq + self.attention_half_seq)
+
+
+@lru_cache(maxsize=None)
+def load_profile(gpu_name: str) -> DeviceProfile:
+    """The profile bundled for a GPU (by canonical name)."""
+    path = DATA_DIR / "profiles" / f"{gpu_name}.yaml"
+    if not path.exists():
+        raise PlanInputError(f"no device profile for {gpu_name} (expected {path.name})")
+    return DeviceProfile.model_validate(yaml.safe_load(path.read_text()))

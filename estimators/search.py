@@ -1,0 +1,77 @@
+"""Layout search: enumerate every layout of a cluster, evaluate them vectorised, rank the ones that fit."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from estimators.layouts import RECOMPUTE_CODES, LayoutArrays
+from estimators.problem import TrainingProblem
+from estimators.step import RunSettings, evaluate
+
+ZERO_STAGES = (0, 1, 2, 3)
+VIRTUAL_STAGES = (1, 2, 4)
+MAX_MICRO_BATCH = 16
+
+
+def divisors(n: int) -> list[int]:
+    """Positive divisors of n, ascending."""
+    small = [d for d in range(1, int(n**0.5) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
+
+
+def enumerate_layouts(num_gpus: int, node_size: int, global_batch: int, fixed: dict | None = None) -> LayoutArrays:
+    """Every (tp, cp, pp, dp, zero, micro-batch, recompute, vpp, cp kind) whose degrees multiply to the
+    GPU count, with tp inside a node and dp x micro-batch dividing the global batch; ``fixed`` pins knobs
+    (names as in ``Layout``)."""
+    fixed = fixed or {}
+    rows = []
+    for tp in [d for d in divisors(num_gpus) if d <= node_size]:
+        for cp in divisors(num_gpus // tp):
+            for pp in divisors(num_gpus // (tp * cp)):
+                dp = num_gpus // (tp * cp * pp)
+                if global_batch % dp:
+                    continue
+                for mb in [b for b in divisors(global_batch // dp) if b <= MAX_MICRO_BATCH]:
+                    rows.append((tp, cp, pp, dp, mb))
+    base = np.array(rows, dtype=np.int64).reshape(-1, 5)
+    knobs = list(itertools.product(ZERO_STAGES, RECOMPUTE_CODES.values(), VIRTUAL_STAGES, (False, True)))
+    grid = np.repeat(base, len(knobs), axis=0)
+    extra = np.tile(np.array(knobs, dtype=np.int64), (len(base), 1))
+    lay = LayoutArrays(
+        tp=grid[:, 0], cp=grid[:, 1], pp=grid[:, 2], dp=grid[:, 3], micro_batch=grid[:, 4],
+        zero=extra[:, 0], recompute=extra[:, 1], vpp=extra[:, 2], cp_ring=extra[:, 3].astype(bool),
+    )
+    keep = ~((lay.cp == 1) & lay.cp_ring) & ~((lay.pp == 1) & (lay.vpp > 1))  # drop knobs that change nothing
+    for name, value in fixed.items():
+        column = "cp_ring" if name == "cp_kind" else name
+        target = (value == "ring") if name == "cp_kind" else (RECOMPUTE_CODES[value] if name == "recompute" else value)
+        keep &= getattr(lay, column) == target
+    return lay.take(keep)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """All evaluated layouts with their metrics, and the ranking of those that are valid and fit."""
+
+    layouts: LayoutArrays
+    metrics: dict
+    ranked: np.ndarray  # indices into layouts, best first
+
+    def __len__(self) -> int:
+        return len(self.layouts)
+
+
+def search(prob: TrainingProblem, settings: RunSettings, num_gpus: int, objective: str = "time", fixed: dict | None = None) -> SearchResult:
+    """Evaluate every layout and rank the valid, fitting ones by step time (or cost: the same order on
+    one cluster, so cost ranks by GPU-seconds a sample, which also prefers idle-free layouts)."""
+    lay = enumerate_layouts(num_gpus, settings.gpu.node_size, settings.global_batch, fixed)
+    metrics = evaluate(prob, lay, settings)
+    ok = np.flatnonzero(metrics["valid"] & metrics["fits"])
+    key = metrics["step_time_s"][ok]
+    if objective == "cost":
+        key = key * num_gpus
+    # ties (same time): prefer less memory, then the simpler layout (lower ZeRO, less recompute)
+    order = np.lexsort((lay.zero[ok], metrics["memory"]["total"][ok], np.round(key, 9)))
+    return SearchResult(lay, metrics, ok[order])

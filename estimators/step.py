@@ -1,0 +1,238 @@
+"""Step time and memory per GPU of many layouts at once (numpy, one array element per layout).
+
+Time of one optimizer step on layout (tp, pp, cp, dp, zero, micro-batch b, recompute, v):
+  m = global_batch / (dp b) micro-batches; a stage runs layers/pp layers on tokens/(cp tp) per GPU.
+  t_mb = compute (matmuls and attention at profiled efficiency, element-wise ops by HBM bytes)
+         + tensor-parallel collectives and Ulysses all-to-alls (exposed)
+         + ring-attention exchange beyond the attention it overlaps + pipeline sends.
+  step = (m + (pp-1)/v) t_mb   (1F1B / interleaved bubble: Narayanan et al. 2021, sec. 2.2)
+         + data-parallel traffic not hidden by backward (ZeRO-3: gathers every micro-batch)
+         + the optimizer update (bytes over HBM bandwidth).
+Passes: forward 1, backward 2 (input and weight gradients), full recompute +1 forward of the layers,
+selective + the problem's selective FLOPs (PaLM, Appendix B; formulas.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from estimators.comm import collective_time_s, group_crosses_nodes
+from estimators.layouts import LayoutArrays
+from estimators.memory import (
+    BF16_BYTES,
+    FRAGMENTATION_FRACTION,
+    GRAD_BYTES_PER_PARAM,
+    OPTIMIZER_BYTES_PER_PARAM,
+    RUNTIME_RESERVED_BYTES,
+    WEIGHT_BYTES_PER_PARAM,
+)
+from estimators.problem import TrainingProblem
+from estimators.profiles import DeviceProfile
+from estimators.specs.hardware import GPUSpec
+
+FWD_BWD_FACTOR = 3  # forward + backward (2x forward) FLOPs
+BACKWARD_SHARE = 2 / 3  # backward's share of a micro-batch's compute
+FULL, SELECTIVE = 2, 1  # recompute codes (layouts.RECOMPUTE_CODES)
+# Element-wise traffic a saved byte causes: written in forward, read in backward, its gradient written.
+ELEMENTWISE_TRAFFIC_PER_SAVED_BYTE = 3
+# AdamW bytes a parameter: read fp32 master, m, v (12) + bf16 grad (2); write master, m, v (12) + bf16 weight (2).
+ADAM_UPDATE_BYTES_PER_PARAM = 28
+TP_COLLECTIVES_PER_PASS = 2  # per stream and layer: after attention and after the MLP (Shoeybi et al. 2019)
+ULYSSES_ALL_TO_ALLS_PER_PASS = 4  # q, k, v in and the output back (Jacobs et al. 2023)
+RING_KV_TENSORS = 2  # K and V blocks passed around the ring; backward also passes dK, dV (x2)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a step needs besides the problem and the layouts."""
+
+    gpu: GPUSpec
+    profile: DeviceProfile
+    global_batch: int
+    precision: str = "bf16"
+
+
+def micro_batches(lay: LayoutArrays, global_batch: int) -> np.ndarray:
+    """Micro-batches a step (float; not whole where the layout does not divide the batch)."""
+    return global_batch / (lay.dp * lay.micro_batch)
+
+
+def validity(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> tuple[np.ndarray, np.ndarray]:
+    """(valid mask, reason string per layout: '' when valid)."""
+    m = micro_batches(lay, settings.global_batch)
+    node = settings.gpu.node_size
+    checks = [
+        (np.abs(m - np.round(m)) > 1e-9, "global batch does not divide by dp x micro-batch"),
+        (prob.num_layers % (lay.pp * lay.vpp) != 0, "layers do not divide by pp x vpp"),
+        ((prob.heads % lay.tp != 0) | (prob.kv_heads % lay.tp != 0), "heads do not divide by tp"),
+        (lay.tp > node, "tp larger than a node"),
+        (~lay.cp_ring & ((prob.heads // np.maximum(lay.tp, 1)) % lay.cp != 0), "Ulysses needs heads/tp divisible by cp"),
+        ((lay.vpp > 1) & ((lay.pp == 1) | (np.round(m) % lay.pp != 0)), "interleaving needs pp > 1 and micro-batches divisible by pp"),
+        (prob.tokens < lay.cp * lay.tp, "fewer tokens than cp x tp"),
+    ]
+    reason = np.full(len(lay), "", dtype=object)
+    for failed, text in reversed(checks):
+        reason = np.where(failed, text, reason)
+    return reason == "", reason
+
+
+def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> dict[str, np.ndarray]:
+    """Seconds of one micro-batch's forward+backward(+recompute) on one GPU, by kind of work."""
+    gpu, prof = settings.gpu, settings.profile
+    peak = gpu.peak_flops(settings.precision)
+    split = lay.tp * lay.cp  # tokens (cp) and weights/heads (tp) split the work of a stage
+    layers = prob.num_layers / lay.pp
+    mb = lay.micro_batch
+    full = lay.recompute == FULL
+    layer_passes = FWD_BWD_FACTOR + full  # full recompute re-runs each layer's forward
+    linear = np.zeros(len(lay))
+    for stream in prob.streams:
+        eff = prof.matmul_efficiency(stream.gemm_dim / lay.tp)
+        linear += stream.linear_flops_per_layer * layers * mb / split / (peak * eff)
+    head_eff = prof.matmul_efficiency(prob.streams[0].gemm_dim / lay.tp)
+    other = FWD_BWD_FACTOR * prob.other_flops * mb / split / (peak * head_eff)
+    attn_seq = np.where(lay.cp_ring, prob.attention_seq / lay.cp, prob.attention_seq)
+    attn_fwd = prob.attention_flops_per_layer * layers * mb / split / (peak * prof.attention_efficiency(attn_seq))
+    selective = np.where(lay.recompute == SELECTIVE, prob.selective_recompute_flops_per_layer, 0.0)
+    recomputed = selective * layers * mb / split / (peak * prof.attention_efficiency(attn_seq))
+    saved = sum(s.tokens * s.saved_bytes_per_token["none"] for s in prob.streams)
+    traffic = (ELEMENTWISE_TRAFFIC_PER_SAVED_BYTE + full) * saved * layers * mb / split
+    elementwise = traffic / (gpu.hbm_bandwidth_bytes_per_s.value * prof.memory_efficiency)
+    frozen = prob.frozen_flops * mb / split / (peak * prof.matmul_efficiency(prob.frozen_gemm_dim))
+    return {
+        "matmul": linear * layer_passes / 1 + other,
+        "attention": attn_fwd * layer_passes + recomputed,
+        "elementwise": elementwise,
+        "frozen_encoders": frozen,
+        "attention_fwd": attn_fwd,
+    }
+
+
+def model_parallel_comm_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings, attn_fwd_s) -> dict[str, np.ndarray]:
+    """Seconds of one micro-batch's tensor-, context- and pipeline-parallel traffic on one GPU."""
+    gpu, links = settings.gpu, settings.profile.links
+    node = gpu.node_size
+    layers = prob.num_layers / lay.pp
+    mb = lay.micro_batch
+    passes = 2 + (lay.recompute == FULL)  # forward, backward, recomputed forward
+    tp_cross = group_crosses_nodes(lay.tp, 1, node)
+    tp = np.zeros(len(lay))
+    for stream in prob.streams:
+        buffer = stream.tokens / lay.cp * mb * stream.width * BF16_BYTES
+        tp += TP_COLLECTIVES_PER_PASS * collective_time_s("all_reduce", buffer, lay.tp, tp_cross, gpu, links)
+    tp *= layers * passes
+    cp_cross = group_crosses_nodes(lay.cp, lay.tp, node)
+    local_tokens = prob.tokens / lay.cp * mb
+    q_width, kv_width = prob.heads * prob.head_dim / lay.tp, prob.kv_heads * prob.head_dim / lay.tp
+    a2a_buffer = local_tokens * (2 * q_width + 2 * kv_width) / ULYSSES_ALL_TO_ALLS_PER_PASS * BF16_BYTES
+    ulysses = ULYSSES_ALL_TO_ALLS_PER_PASS * collective_time_s("all_to_all", a2a_buffer, lay.cp, cp_cross, gpu, links)
+    ulysses = np.where(lay.cp_ring, 0.0, ulysses * layers * passes)
+    kv_block = RING_KV_TENSORS * local_tokens * kv_width * BF16_BYTES
+    ring_step = collective_time_s("send_recv", kv_block, lay.cp, cp_cross, gpu, links)
+    ring_fwd = (lay.cp - 1) * ring_step * layers
+    # backward passes K,V and dK,dV (twice the bytes) against twice the attention work
+    ring_exposed = (passes - 1) * np.maximum(ring_fwd - attn_fwd_s, 0) + np.maximum(2 * ring_fwd - 2 * attn_fwd_s, 0)
+    ring = np.where(lay.cp_ring & (lay.cp > 1), ring_exposed, 0.0)
+    pp_cross = group_crosses_nodes(lay.pp, lay.tp * lay.cp, node)
+    boundary = sum(s.tokens * s.width for s in prob.streams) / (lay.cp * lay.tp) * mb * BF16_BYTES
+    pipeline = np.where(lay.pp > 1, 2 * lay.vpp * collective_time_s("send_recv", boundary, lay.pp, pp_cross, gpu, links), 0.0)
+    return {"tensor_parallel": tp, "context_parallel": ulysses + ring, "pipeline_p2p": pipeline}
+
+
+def data_parallel_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings, compute_mb_s, m) -> np.ndarray:
+    """Data-parallel seconds a step not hidden behind compute.
+
+    Gradients are reduced over the dp x cp replicas. ZeRO 0-2: one all-reduce-volume exchange (reduce-
+    scatter + all-gather for ZeRO-1/2), overlapped with the last micro-batch's backward. ZeRO-3: each
+    micro-batch all-gathers the weights twice (forward, backward) and reduce-scatters the gradients,
+    overlapped with that micro-batch's compute (Rajbhandari et al. 2020, sec. 7).
+    """
+    gpu, prof = settings.gpu, settings.profile
+    ranks = lay.dp * lay.cp
+    cross = group_crosses_nodes(lay.dp, lay.tp * lay.cp * lay.pp, gpu.node_size) | group_crosses_nodes(lay.cp, lay.tp, gpu.node_size)
+    grad_bytes = prob.trained_params / (lay.tp * lay.pp) * GRAD_BYTES_PER_PARAM
+    reduce = collective_time_s("all_reduce", grad_bytes, ranks, cross, gpu, prof.links)
+    hidden = prof.dp_overlap * BACKWARD_SHARE * compute_mb_s
+    zero012 = np.maximum(reduce - hidden, 0.0)
+    gather = collective_time_s("all_gather", grad_bytes, ranks, cross, gpu, prof.links)
+    scatter = collective_time_s("reduce_scatter", grad_bytes, ranks, cross, gpu, prof.links)
+    zero3 = m * np.maximum(2 * gather + scatter - prof.dp_overlap * compute_mb_s, 0.0)
+    return np.where(lay.zero >= 3, zero3, zero012)
+
+
+def optimizer_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> np.ndarray:
+    """AdamW update of the local shard: bytes over HBM bandwidth."""
+    shard = np.where(lay.zero >= 1, lay.dp * lay.cp, 1)
+    params = prob.trained_params / (lay.tp * lay.pp * shard)
+    return params * ADAM_UPDATE_BYTES_PER_PARAM / (settings.gpu.hbm_bandwidth_bytes_per_s.value * settings.profile.memory_efficiency)
+
+
+def memory_bytes(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> dict[str, np.ndarray]:
+    """Bytes per GPU (the first pipeline stage, which holds the most micro-batches), by part."""
+    local = prob.trained_params / (lay.tp * lay.pp)
+    shard = lay.dp * lay.cp
+    m = np.maximum(np.round(micro_batches(lay, settings.global_batch)), 1)
+    in_flight = np.where(lay.pp > 1, np.minimum(lay.pp, m) * np.where(lay.vpp > 1, 1 + (lay.pp - 1) / (lay.pp * lay.vpp), 1.0), 1.0)
+    split = lay.tp * lay.cp  # sequence parallelism splits activations by tp as well
+    layers = prob.num_layers / lay.pp
+    modes = ("none", "selective", "full")
+    per_layer = np.zeros(len(lay))
+    working = np.zeros(len(lay))
+    for stream in prob.streams:
+        saved = np.choose(lay.recompute, [stream.saved_bytes_per_token[k] for k in modes])
+        per_layer += stream.tokens * saved
+        working += stream.tokens * stream.saved_bytes_per_token["none"]
+    activations = per_layer * layers * lay.micro_batch / split * in_flight
+    # under full recompute one layer's full activations exist while it runs backward
+    activations += np.where(lay.recompute == FULL, working * lay.micro_batch / split, 0.0)
+    zero3_gather = np.where(lay.zero >= 3, 2 * prob.layer_params / lay.tp * WEIGHT_BYTES_PER_PARAM, 0.0)
+    parts = {
+        "weights": local * WEIGHT_BYTES_PER_PARAM / np.where(lay.zero >= 3, shard, 1) + zero3_gather,
+        "gradients": local * GRAD_BYTES_PER_PARAM / np.where(lay.zero >= 2, shard, 1),
+        "optimizer_states": local * OPTIMIZER_BYTES_PER_PARAM / np.where(lay.zero >= 1, shard, 1),
+        "activations": activations,
+        "frozen_encoder_weights": np.full(len(lay), prob.frozen_weight_bytes),
+        "frozen_encoder_activations": prob.frozen_working_bytes * lay.micro_batch / split,
+    }
+    subtotal = sum(parts.values())
+    parts["runtime_reserved"] = np.full(len(lay), float(RUNTIME_RESERVED_BYTES))
+    parts["fragmentation"] = FRAGMENTATION_FRACTION * subtotal
+    parts["total"] = sum(parts.values())
+    return parts
+
+
+def evaluate(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> dict[str, np.ndarray]:
+    """Everything about each layout: validity, memory, step time and its parts."""
+    valid, reason = validity(prob, lay, settings)
+    m = micro_batches(lay, settings.global_batch)
+    compute = compute_time_s(prob, lay, settings)
+    compute_mb = compute["matmul"] + compute["attention"] + compute["elementwise"] + compute["frozen_encoders"]
+    comm = model_parallel_comm_s(prob, lay, settings, compute["attention_fwd"])
+    t_mb = compute_mb + comm["tensor_parallel"] + comm["context_parallel"] + comm["pipeline_p2p"]
+    bubble_mb = (lay.pp - 1) / lay.vpp
+    dp = data_parallel_s(prob, lay, settings, compute_mb, m)
+    opt = optimizer_s(prob, lay, settings)
+    step = (m + bubble_mb) * t_mb + dp + opt
+    memory = memory_bytes(prob, lay, settings)
+    fits = memory["total"] <= settings.gpu.hbm_bytes.value
+    return {
+        "valid": valid,
+        "reason": reason,
+        "fits": fits,
+        "micro_batches": m,
+        "step_time_s": step,
+        "compute_s": m * compute_mb,
+        "matmul_s": m * compute["matmul"],
+        "attention_s": m * compute["attention"],
+        "elementwise_s": m * compute["elementwise"],
+        "frozen_encoders_s": m * compute["frozen_encoders"],
+        "tensor_parallel_s": m * comm["tensor_parallel"],
+        "context_parallel_s": m * comm["context_parallel"],
+        "pipeline_p2p_s": m * comm["pipeline_p2p"],
+        "bubble_s": bubble_mb * t_mb,
+        "bubble_fraction": bubble_mb / (m + bubble_mb),
+        "data_parallel_exposed_s": dp,
+        "optimizer_s": opt,
+        "memory": memory,
+    }

@@ -1,0 +1,103 @@
+"""Rich tables for a plan document (display only: every number comes from the document)."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+GIB = 2**30
+
+
+def _fmt_int(n: float) -> str:
+    return f"{int(n):,}"
+
+
+def _fmt_flops(x: float) -> str:
+    return f"{x:.4e}"
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left", show_header=bool(columns))
+    for col in columns or ("", ""):
+        table.add_column(col, justify="right" if col not in ("", "part", "layout", "item") else "left")
+    return table
+
+
+def model_table(doc: dict) -> Table:
+    t = _table("Model and workload", "item", "value")
+    p, tok, lat = doc["params"], doc["tokens_per_sample"], doc["latent_shape"]
+    clip = doc["stages"][-1]["clip"]
+    t.add_row("model", f"{doc['model']['name']} ({'exact' if doc['model']['exact'] else 'approximate'} counts)")
+    for key in ("dit", "text_encoder", "vae_encoder", "vae_decoder"):
+        t.add_row(f"params {key}", _fmt_int(p[key]))
+    t.add_row("clip", f"{clip['frames']} frames {clip['height']}x{clip['width']} at {clip['fps']:g} fps ({clip['seconds']:.1f} s)")
+    t.add_row("latent", f"{lat['frames']} x {lat['height']} x {lat['width']}")
+    t.add_row("tokens / sample", f"{_fmt_int(tok['visual'])} visual + {_fmt_int(tok['text'])} text")
+    return t
+
+
+def flops_table(doc: dict) -> Table:
+    t = _table("FLOPs per sample (2 per multiply-add)", "part", "FLOPs")
+    f = doc["flops_per_sample"]
+    for key, value in f["dit_forward_breakdown"].items():
+        t.add_row(f"DiT forward: {key}", _fmt_flops(value))
+    for key in ("dit_forward", "text_encoder_forward", "vae_encoder_forward", "vae_decoder_forward", "frozen_online_forward", "train_step_total", "train_step_hardware"):
+        t.add_row(key, _fmt_flops(f[key]))
+    return t
+
+
+def memory_table(doc: dict) -> Table:
+    m = doc["memory_per_gpu_bytes"]
+    t = _table(f"Memory per GPU: {m['total'] / GIB:.1f} GiB of {m['capacity'] / GIB:.0f} GiB ({'fits' if m['fits'] else 'DOES NOT FIT'})", "part", "GiB")
+    for key, value in m.items():
+        if key not in ("capacity", "fits"):
+            t.add_row(key, f"{value / GIB:.2f}")
+    return t
+
+
+def time_table(doc: dict) -> Table:
+    t = _table("Layout and time", "item", "value")
+    lay = doc["layout"]
+    t.add_row("layout", ", ".join(f"{k}={v}" for k, v in lay.items()))
+    t.add_row("step time", f"{doc['step_time_s']:.3f} s")
+    for key, value in doc["step_breakdown_s"].items():
+        t.add_row(f"  {key}", f"{value:.3f} s")
+    t.add_row("MFU / HFU", f"{doc['mfu']:.1%} / {doc['hfu']:.1%}")
+    t.add_row("model TFLOP/s per GPU", f"{doc['tflops_per_gpu']:.0f}")
+    t.add_row("samples / s", f"{doc['samples_per_s']:.2f}")
+    t.add_row("training days", f"{doc['train_time_days']:.2f}")
+    t.add_row("preprocessing days", f"{doc['preprocessing_days']:.2f}")
+    t.add_row("GPU-hours", _fmt_int(doc["gpu_hours"]))
+    low, high = doc["cost_usd_range"]
+    t.add_row("cost", f"${doc['cost_usd']:,.0f} (${low:,.0f} - ${high:,.0f})")
+    t.add_row("energy", f"{doc['energy_kwh']:,.0f} kWh")
+    return t
+
+
+def stages_table(doc: dict) -> Table:
+    t = _table("Stages", "stage", "clip", "steps", "step s", "days", "layout")
+    for s in doc["stages"]:
+        c, lay = s["clip"], s["layout"]
+        t.add_row(s["name"], f"{c['height']}x{c['width']}x{c['frames']}", _fmt_int(s["steps"]), f"{s['step_time_s']:.2f}", f"{s['train_time_days']:.2f}", f"tp{lay['tp']} pp{lay['pp']} cp{lay['cp']} dp{lay['dp']} z{lay['zero']} {lay['recompute']}")
+    return t
+
+
+def alternatives_table(rows: list[dict]) -> Table:
+    t = _table("Best layouts and why others lose", "layout", "step s", "GiB", "bottleneck / verdict")
+    for row in rows:
+        t.add_row(row["label"], row["step"], row["memory"], row["verdict"])
+    return t
+
+
+def print_plan(doc: dict, console: Console, alternatives: list[dict] | None = None) -> None:
+    """The readable summary."""
+    console.print(model_table(doc))
+    console.print(flops_table(doc))
+    console.print(memory_table(doc))
+    console.print(time_table(doc))
+    if len(doc["stages"]) > 1:
+        console.print(stages_table(doc))
+    if alternatives:
+        console.print(alternatives_table(alternatives))
+    console.print("[bold]Assumptions[/bold]")
+    for line in doc["assumptions"]:
+        console.print(f"  - {line}")
