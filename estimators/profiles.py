@@ -37,6 +37,11 @@ class DeviceProfile(Spec):
     nvlink_latency_s: float = Field(ge=0, description="Latency of one ring step inside a node.")
     nic_latency_s: float = Field(ge=0, description="Latency of one ring step across nodes.")
     dp_overlap: float = Field(ge=0, le=1, description="Share of backward compute that hides data-parallel traffic.")
+    tp_overlap: float = Field(
+        ge=0, le=1,
+        description="Share of tensor/context-parallel collective time hidden behind compute (a software-stack "
+        "property: 0 for 2021-22 Megatron, higher with NeMo's communication overlap).",
+    )
 
     @property
     def links(self) -> LinkProfile:

@@ -64,7 +64,7 @@ def validity(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) ->
     node = settings.gpu.node_size
     checks = [
         (np.abs(m - np.round(m)) > 1e-9, "global batch does not divide by dp x micro-batch"),
-        (prob.num_layers % (lay.pp * lay.vpp) != 0, "layers do not divide by pp x vpp"),
+        (prob.num_layers < lay.pp * lay.vpp, "fewer layers than pipeline chunks"),
         ((prob.heads % lay.tp != 0) | (prob.kv_heads % lay.tp != 0), "heads do not divide by tp"),
         (lay.tp > node, "tp larger than a node"),
         (~lay.cp_ring & ((prob.heads // np.maximum(lay.tp, 1)) % lay.cp != 0), "Ulysses needs heads/tp divisible by cp"),
@@ -77,12 +77,17 @@ def validity(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) ->
     return reason == "", reason
 
 
+def stage_layers(prob: TrainingProblem, lay: LayoutArrays) -> np.ndarray:
+    """Layers on the busiest pipeline stage: uneven splits round up (stage balance sets the pace)."""
+    return np.ceil(prob.num_layers / (lay.pp * lay.vpp)) * lay.vpp
+
+
 def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> dict[str, np.ndarray]:
     """Seconds of one micro-batch's forward+backward(+recompute) on one GPU, by kind of work."""
     gpu, prof = settings.gpu, settings.profile
     peak = gpu.peak_flops(settings.precision)
     split = lay.tp * lay.cp  # tokens (cp) and weights/heads (tp) split the work of a stage
-    layers = prob.num_layers / lay.pp
+    layers = stage_layers(prob, lay)
     mb = lay.micro_batch
     full = lay.recompute == FULL
     layer_passes = FWD_BWD_FACTOR + full  # full recompute re-runs each layer's forward
@@ -113,7 +118,7 @@ def model_parallel_comm_s(prob: TrainingProblem, lay: LayoutArrays, settings: Ru
     """Seconds of one micro-batch's tensor-, context- and pipeline-parallel traffic on one GPU."""
     gpu, links = settings.gpu, settings.profile.links
     node = gpu.node_size
-    layers = prob.num_layers / lay.pp
+    layers = stage_layers(prob, lay)
     mb = lay.micro_batch
     passes = 2 + (lay.recompute == FULL)  # forward, backward, recomputed forward
     tp_cross = group_crosses_nodes(lay.tp, 1, node)
@@ -175,7 +180,7 @@ def memory_bytes(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings
     m = np.maximum(np.round(micro_batches(lay, settings.global_batch)), 1)
     in_flight = np.where(lay.pp > 1, np.minimum(lay.pp, m) * np.where(lay.vpp > 1, 1 + (lay.pp - 1) / (lay.pp * lay.vpp), 1.0), 1.0)
     split = lay.tp * lay.cp  # sequence parallelism splits activations by tp as well
-    layers = prob.num_layers / lay.pp
+    layers = stage_layers(prob, lay)
     modes = ("none", "selective", "full")
     per_layer = np.zeros(len(lay))
     working = np.zeros(len(lay))
@@ -209,6 +214,9 @@ def evaluate(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) ->
     compute = compute_time_s(prob, lay, settings)
     compute_mb = compute["matmul"] + compute["attention"] + compute["elementwise"] + compute["frozen_encoders"]
     comm = model_parallel_comm_s(prob, lay, settings, compute["attention_fwd"])
+    hidden = 1 - settings.profile.tp_overlap
+    comm["tensor_parallel"] = comm["tensor_parallel"] * hidden
+    comm["context_parallel"] = comm["context_parallel"] * hidden
     t_mb = compute_mb + comm["tensor_parallel"] + comm["context_parallel"] + comm["pipeline_p2p"]
     bubble_mb = (lay.pp - 1) / lay.vpp
     dp = data_parallel_s(prob, lay, settings, compute_mb, m)

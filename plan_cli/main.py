@@ -12,13 +12,14 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from estimators.alternatives import explain
+from estimators.backtest import backtest as run_backtest
 from estimators.document import plan_document
 from estimators.errors import PlanInputError
 from estimators.estimate import PlanRequest, plan
 from estimators.presets import load_model, parse_cluster
 from estimators.specs.models import VideoSystemSpec
 from plan_cli.inputs import build_workload, parse_layout
-from plan_cli.render import print_plan
+from plan_cli.render import print_backtest, print_plan
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 EXIT_BAD_INPUT = 2
@@ -100,6 +101,20 @@ def estimate(
         emit_json(doc)
     else:
         print_plan(doc, Console(width=140), rows)
+
+
+@app.command()
+@friendly_errors
+def backtest(
+    file: Path = typer.Argument(..., help="CSV with the columns of shared/reference/calibration-runs.csv."),
+    as_json: bool = typer.Option(False, "--json", help="Print {rows: [{id, predicted_step_s, measured_step_s, error}], mape}."),
+):
+    """Predict each published run's step time on its layout and compare with the measurement."""
+    result = run_backtest(file)
+    if as_json:
+        emit_json(result)
+    else:
+        print_backtest(result, Console(width=120))
 
 
 def _check_text_tokens(system: VideoSystemSpec, workload) -> None:

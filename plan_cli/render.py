@@ -101,3 +101,17 @@ def print_plan(doc: dict, console: Console, alternatives: list[dict] | None = No
     console.print("[bold]Assumptions[/bold]")
     for line in doc["assumptions"]:
         console.print(f"  - {line}")
+
+
+def print_backtest(result: dict, console: Console) -> None:
+    """Measured vs predicted per row, MAPE and the constant-MFU baseline."""
+    t = _table("Back-test: predicted vs measured step time", "run", "measured s", "predicted s", "error")
+    for row in result["rows"]:
+        t.add_row(row["id"], f"{row['measured_step_s']:.3f}", f"{row['predicted_step_s']:.3f}", f"{row['error']:+.1%}")
+    console.print(t)
+    base = result["baseline"]
+    console.print(f"MAPE {result['mape']:.2%} (worst row {result['max_abs_error']:.1%})")
+    console.print(
+        f"naive baseline, one MFU ({base['constant_mfu']:.1%}) fitted to the same rows: MAPE {base['mape']:.2%} "
+        f"({base['mape'] / result['mape']:.1f}x our error)"
+    )

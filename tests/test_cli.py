@@ -1,0 +1,94 @@
+"""The `plan` command: JSON contract, readable summary, and one-line errors with exit code 2."""
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from estimators.presets import DATA_DIR
+from plan_cli.main import app
+
+runner = CliRunner()
+CONTRACT = {
+    "params": ("dit", "text_encoder", "vae_encoder", "vae_decoder"),
+    "tokens_per_sample": ("visual", "text"),
+    "flops_per_sample": ("dit_forward", "text_encoder_forward", "vae_encoder_forward", "train_step_total"),
+    "memory_per_gpu_bytes": ("total",),
+    "layout": ("tp", "pp", "dp", "cp", "zero", "micro_batch", "recompute"),
+}
+SCALARS = ("step_time_s", "mfu", "tflops_per_gpu", "train_time_days", "gpu_hours", "cost_usd", "energy_kwh")
+
+
+def run_json(*args):
+    result = runner.invoke(app, ["estimate", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_estimate_json_has_the_contract_keys():
+    doc = run_json("--gpus", "H100x512")
+    for group, keys in CONTRACT.items():
+        for key in keys:
+            assert key in doc[group], f"{group}.{key}"
+    for key in SCALARS:
+        assert doc[key] > 0
+    assert doc["params"]["dit"] == 10_027_677_744
+    assert doc["flops_per_sample"]["dit_forward"] == 1_667_505_875_902_464
+    memory = doc["memory_per_gpu_bytes"]
+    parts = sum(v for k, v in memory.items() if k not in ("total", "capacity", "fits"))
+    assert parts == pytest.approx(memory["total"])
+    assert memory["fits"]
+
+
+def test_train_step_counts_frozen_encoders_only_online():
+    offline = run_json("--layout", "tp=1,pp=1,cp=4,dp=128,zero=3,micro_batch=1,recompute=full")
+    online = run_json("--layout", "tp=1,pp=1,cp=4,dp=128,zero=3,micro_batch=1,recompute=full", "--online-text", "--online-latents")
+    f_off, f_on = offline["flops_per_sample"], online["flops_per_sample"]
+    assert f_off["train_step_total"] == 3 * f_off["dit_forward"]
+    assert f_on["train_step_total"] == 3 * f_on["dit_forward"] + f_on["text_encoder_forward"] + f_on["vae_encoder_forward"]
+    assert online["memory_per_gpu_bytes"]["frozen_encoder_weights"] > 0
+    assert offline["preprocessing_days"] > 0 and online["preprocessing_days"] == 0
+
+
+def test_fixed_layout_is_used_and_partial_layout_is_searched():
+    doc = run_json("--layout", "tp=1,pp=1,dp=512,zero=3,micro_batch=1,recompute=full")
+    assert doc["layout"]["dp"] == 512 and doc["layout"]["recompute"] == "full"
+    doc = run_json("--layout", "tp=8")
+    assert doc["layout"]["tp"] == 8
+
+
+def test_several_stages_add_up():
+    doc = run_json("--stage", "name=256p,height=256,width=448,frames=79,steps=1000", "--stage", "name=480p,steps=500")
+    assert [s["name"] for s in doc["stages"]] == ["256p", "480p"]
+    assert doc["train_time_days"] == pytest.approx(sum(s["train_time_days"] for s in doc["stages"]))
+
+
+def test_summary_prints_tables():
+    result = runner.invoke(app, ["estimate", "--gpus", "H100x512"])
+    assert result.exit_code == 0
+    for heading in ("Model and workload", "FLOPs per sample", "Memory per GPU", "Layout and time", "Assumptions", "why others lose"):
+        assert heading in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--gpus", "H100x0"], ["--gpus", "Z9x8"], ["--gpus", "H100x"], ["--gpus", "H100x-8"],
+        ["--frames", "160"], ["--height", "481"], ["--width", "0"], ["--global-batch", "0"], ["--clips", "-5"],
+        ["--layout", "tp=1,pp=1,dp=256"], ["--layout", "tp=3"], ["--layout", "tp=x"], ["--precision", "fp4"],
+        ["--model", "no-such-model"],
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args):
+    result = runner.invoke(app, ["estimate", *args])
+    assert result.exit_code == 2, result.output
+    lines = [l for l in result.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_unknown_field_in_model_file_is_rejected(tmp_path):
+    src = DATA_DIR / "models" / "mochi-10b.yaml"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(src.read_text().replace("  num_layers: 48", "  num_layers: 48\n  num_layer: 47"))
+    result = runner.invoke(app, ["estimate", "--model", str(bad)])
+    assert result.exit_code == 2 and "num_layer" in result.stderr and "Extra inputs" in result.stderr
