@@ -1,0 +1,1 @@
+"""PDF reports built from the plan document (estimators.document)."""

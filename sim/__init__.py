@@ -1,0 +1,1 @@
+"""Event-level simulation (pipeline schedules with overlap, whole runs with failures, the data pipeline)."""
