@@ -98,9 +98,19 @@ def _resolve_layout(request: PlanRequest, prob, settings):
 
 
 def _pick(metrics: dict, i: int) -> dict:
-    """Scalar metrics of layout i."""
-    out = {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in metrics.items() if k != "memory"}
+    """Scalar metrics of layout i, with its collectives as plain rows."""
+    out = {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in metrics.items() if k not in ("memory", "collectives")}
     out["memory"] = {k: float(v[i]) for k, v in metrics["memory"].items()}
+    out["collectives"] = [
+        {
+            "name": c.name, "kind": c.kind, "group": c.group, "per": c.per, "calls": float(c.calls[i]),
+            "ranks": int(c.ranks[i]), "tier": "NIC" if c.crosses_nodes[i] else "NVLink",
+            "buffer_bytes": float(c.buffer_bytes[i]), "bytes_per_gpu": float(c.bytes_per_gpu[i]),
+            "seconds": float(c.seconds[i]), "overlap": c.overlap,
+        }
+        for c in metrics["collectives"]
+        if c.calls[i] > 0
+    ]
     return out
 
 

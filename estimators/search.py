@@ -72,6 +72,6 @@ def search(prob: TrainingProblem, settings: RunSettings, num_gpus: int, objectiv
     key = metrics["step_time_s"][ok]
     if objective == "cost":
         key = key * num_gpus
-    # ties (same time): prefer less memory, then the simpler layout (lower ZeRO, less recompute)
-    order = np.lexsort((lay.zero[ok], metrics["memory"]["total"][ok], np.round(key, 9)))
+    # ties (same time): prefer fewer bytes on the links (less exposed to a slow network), then less memory
+    order = np.lexsort((metrics["memory"]["total"][ok], np.round(metrics["network_bytes_per_step"][ok], -6), np.round(key, 9)))
     return SearchResult(lay, metrics, ok[order])

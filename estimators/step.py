@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from estimators.comm import collective_time_s, group_crosses_nodes
+from estimators.collectives import FULL, CollectiveCost, group_seconds, step_collectives
 from estimators.layouts import LayoutArrays
 from estimators.memory import (
     BF16_BYTES,
@@ -33,14 +33,11 @@ from estimators.specs.hardware import GPUSpec
 
 FWD_BWD_FACTOR = 3  # forward + backward (2x forward) FLOPs
 BACKWARD_SHARE = 2 / 3  # backward's share of a micro-batch's compute
-FULL, SELECTIVE = 2, 1  # recompute codes (layouts.RECOMPUTE_CODES)
+SELECTIVE = 1  # recompute code (layouts.RECOMPUTE_CODES); FULL comes with the collectives
 # Element-wise traffic a saved byte causes: written in forward, read in backward, its gradient written.
 ELEMENTWISE_TRAFFIC_PER_SAVED_BYTE = 3
 # AdamW bytes a parameter: read fp32 master, m, v (12) + bf16 grad (2); write master, m, v (12) + bf16 weight (2).
 ADAM_UPDATE_BYTES_PER_PARAM = 28
-TP_COLLECTIVES_PER_PASS = 2  # per stream and layer: after attention and after the MLP (Shoeybi et al. 2019)
-ULYSSES_ALL_TO_ALLS_PER_PASS = 4  # q, k, v in and the output back (Jacobs et al. 2023)
-RING_KV_TENSORS = 2  # K and V blocks passed around the ring; backward also passes dK, dV (x2)
 
 
 @dataclass(frozen=True)
@@ -114,55 +111,34 @@ def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettin
     }
 
 
-def model_parallel_comm_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings, attn_fwd_s) -> dict[str, np.ndarray]:
-    """Seconds of one micro-batch's tensor-, context- and pipeline-parallel traffic on one GPU."""
-    gpu, links = settings.gpu, settings.profile.links
-    node = gpu.node_size
-    layers = stage_layers(prob, lay)
-    mb = lay.micro_batch
-    passes = 2 + (lay.recompute == FULL)  # forward, backward, recomputed forward
-    tp_cross = group_crosses_nodes(lay.tp, 1, node)
-    tp = np.zeros(len(lay))
-    for stream in prob.streams:
-        buffer = stream.tokens / lay.cp * mb * stream.width * BF16_BYTES
-        tp += TP_COLLECTIVES_PER_PASS * collective_time_s("all_reduce", buffer, lay.tp, tp_cross, gpu, links)
-    tp *= layers * passes
-    cp_cross = group_crosses_nodes(lay.cp, lay.tp, node)
-    local_tokens = prob.tokens / lay.cp * mb
-    q_width, kv_width = prob.heads * prob.head_dim / lay.tp, prob.kv_heads * prob.head_dim / lay.tp
-    a2a_buffer = local_tokens * (2 * q_width + 2 * kv_width) / ULYSSES_ALL_TO_ALLS_PER_PASS * BF16_BYTES
-    ulysses = ULYSSES_ALL_TO_ALLS_PER_PASS * collective_time_s("all_to_all", a2a_buffer, lay.cp, cp_cross, gpu, links)
-    ulysses = np.where(lay.cp_ring, 0.0, ulysses * layers * passes)
-    kv_block = RING_KV_TENSORS * local_tokens * kv_width * BF16_BYTES
-    ring_step = collective_time_s("send_recv", kv_block, lay.cp, cp_cross, gpu, links)
-    ring_fwd = (lay.cp - 1) * ring_step * layers
-    # backward passes K,V and dK,dV (twice the bytes) against twice the attention work
-    ring_exposed = (passes - 1) * np.maximum(ring_fwd - attn_fwd_s, 0) + np.maximum(2 * ring_fwd - 2 * attn_fwd_s, 0)
-    ring = np.where(lay.cp_ring & (lay.cp > 1), ring_exposed, 0.0)
-    pp_cross = group_crosses_nodes(lay.pp, lay.tp * lay.cp, node)
-    boundary = sum(s.tokens * s.width for s in prob.streams) / (lay.cp * lay.tp) * mb * BF16_BYTES
-    pipeline = np.where(lay.pp > 1, 2 * lay.vpp * collective_time_s("send_recv", boundary, lay.pp, pp_cross, gpu, links), 0.0)
-    return {"tensor_parallel": tp, "context_parallel": ulysses + ring, "pipeline_p2p": pipeline}
+def model_parallel_comm_s(costs: list[CollectiveCost], lay: LayoutArrays, attn_fwd_s, tp_overlap: float) -> dict[str, np.ndarray]:
+    """Seconds of one micro-batch's tensor-, context- and pipeline-parallel traffic left exposed.
+
+    Ring attention's exchange hides behind the attention it feeds: forward passes against the forward
+    attention time, backward (twice the bytes) against twice that (Liu et al. 2023).
+    """
+    hidden = 1 - tp_overlap
+    ring_fwd = group_seconds(costs, "cp", "cp ring K/V exchange")
+    ring_bwd = group_seconds(costs, "cp", "cp ring K/V + dK/dV")
+    passes_fwd = 1 + (lay.recompute == FULL)
+    ring = passes_fwd * np.maximum(ring_fwd / passes_fwd - attn_fwd_s, 0) + np.maximum(ring_bwd - 2 * attn_fwd_s, 0)
+    return {
+        "tensor_parallel": hidden * group_seconds(costs, "tp"),
+        "context_parallel": hidden * group_seconds(costs, "cp", "cp Ulysses") + ring,
+        "pipeline_p2p": group_seconds(costs, "pp"),
+    }
 
 
-def data_parallel_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings, compute_mb_s, m) -> np.ndarray:
+def data_parallel_s(costs: list[CollectiveCost], lay: LayoutArrays, profile: DeviceProfile, compute_mb_s, m) -> np.ndarray:
     """Data-parallel seconds a step not hidden behind compute.
 
-    Gradients are reduced over the dp x cp replicas. ZeRO 0-2: one all-reduce-volume exchange (reduce-
-    scatter + all-gather for ZeRO-1/2), overlapped with the last micro-batch's backward. ZeRO-3: each
-    micro-batch all-gathers the weights twice (forward, backward) and reduce-scatters the gradients,
-    overlapped with that micro-batch's compute (Rajbhandari et al. 2020, sec. 7).
+    ZeRO 0-2: the step's gradient exchange hides behind dp_overlap of the last micro-batch's backward.
+    ZeRO-3: each micro-batch's gathers and reduce-scatter hide behind dp_overlap of its compute.
     """
-    gpu, prof = settings.gpu, settings.profile
-    ranks = lay.dp * lay.cp
-    cross = group_crosses_nodes(lay.dp, lay.tp * lay.cp * lay.pp, gpu.node_size) | group_crosses_nodes(lay.cp, lay.tp, gpu.node_size)
-    grad_bytes = prob.trained_params / (lay.tp * lay.pp) * GRAD_BYTES_PER_PARAM
-    reduce = collective_time_s("all_reduce", grad_bytes, ranks, cross, gpu, prof.links)
-    hidden = prof.dp_overlap * BACKWARD_SHARE * compute_mb_s
-    zero012 = np.maximum(reduce - hidden, 0.0)
-    gather = collective_time_s("all_gather", grad_bytes, ranks, cross, gpu, prof.links)
-    scatter = collective_time_s("reduce_scatter", grad_bytes, ranks, cross, gpu, prof.links)
-    zero3 = m * np.maximum(2 * gather + scatter - prof.dp_overlap * compute_mb_s, 0.0)
+    per_step = group_seconds(costs, "dp", "dp gradient")
+    per_mb = group_seconds(costs, "dp", "dp ZeRO-3")
+    zero012 = np.maximum(per_step - profile.dp_overlap * BACKWARD_SHARE * compute_mb_s, 0.0)
+    zero3 = m * np.maximum(per_mb - profile.dp_overlap * compute_mb_s, 0.0)
     return np.where(lay.zero >= 3, zero3, zero012)
 
 
@@ -213,13 +189,11 @@ def evaluate(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) ->
     m = micro_batches(lay, settings.global_batch)
     compute = compute_time_s(prob, lay, settings)
     compute_mb = compute["matmul"] + compute["attention"] + compute["elementwise"] + compute["frozen_encoders"]
-    comm = model_parallel_comm_s(prob, lay, settings, compute["attention_fwd"])
-    hidden = 1 - settings.profile.tp_overlap
-    comm["tensor_parallel"] = comm["tensor_parallel"] * hidden
-    comm["context_parallel"] = comm["context_parallel"] * hidden
+    costs = step_collectives(prob, lay, stage_layers(prob, lay), settings.gpu, settings.profile.links)
+    comm = model_parallel_comm_s(costs, lay, compute["attention_fwd"], settings.profile.tp_overlap)
     t_mb = compute_mb + comm["tensor_parallel"] + comm["context_parallel"] + comm["pipeline_p2p"]
     bubble_mb = (lay.pp - 1) / lay.vpp
-    dp = data_parallel_s(prob, lay, settings, compute_mb, m)
+    dp = data_parallel_s(costs, lay, settings.profile, compute_mb, m)
     opt = optimizer_s(prob, lay, settings)
     step = (m + bubble_mb) * t_mb + dp + opt
     memory = memory_bytes(prob, lay, settings)
@@ -243,4 +217,6 @@ def evaluate(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) ->
         "data_parallel_exposed_s": dp,
         "optimizer_s": opt,
         "memory": memory,
+        "collectives": costs,
+        "network_bytes_per_step": sum(c.bytes_per_gpu * (m if c.per == "micro-batch" else 1) for c in costs),
     }

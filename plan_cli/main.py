@@ -73,7 +73,7 @@ def estimate(
     workload_file: Optional[Path] = typer.Option(None, "--workload", help="YAML/JSON workload file with stages (replaces the clip options)."),
     online_text: bool = typer.Option(False, help="Run T5 every step instead of precomputing embeddings."),
     online_latents: bool = typer.Option(False, help="Run the VAE encoder every step instead of precomputing latents."),
-    objective: str = typer.Option("time", help="Rank searched layouts by 'time' or 'cost'."),
+    objective: str = typer.Option("time", help="Rank searched layouts by 'time' or 'cost' (GPU-seconds x price; on one fixed cluster the same order as time)."),
     top: int = typer.Option(5, help="Best layouts to list."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
 ):

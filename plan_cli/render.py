@@ -73,6 +73,14 @@ def time_table(doc: dict) -> Table:
     return t
 
 
+def collectives_table(doc: dict) -> Table:
+    t = _table("Collectives of one step (per GPU)", "item", "calls", "ranks", "tier", "GB sent", "seconds", "treatment")
+    for c in doc["collectives"]:
+        per = " /micro-batch" if c["per"] == "micro-batch" else " /step"
+        t.add_row(c["name"], f"{c['calls']:.0f}{per}", str(c["ranks"]), c["tier"], f"{c['bytes_per_gpu'] / 1e9:.3f}", f"{c['seconds']:.3f}", c["overlap"])
+    return t
+
+
 def stages_table(doc: dict) -> Table:
     t = _table("Stages", "stage", "clip", "steps", "step s", "days", "layout")
     for s in doc["stages"]:
@@ -94,6 +102,8 @@ def print_plan(doc: dict, console: Console, alternatives: list[dict] | None = No
     console.print(flops_table(doc))
     console.print(memory_table(doc))
     console.print(time_table(doc))
+    if doc["collectives"]:
+        console.print(collectives_table(doc))
     if len(doc["stages"]) > 1:
         console.print(stages_table(doc))
     if alternatives:
