@@ -5,11 +5,12 @@ import json
 import sys
 from functools import wraps
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import Progress
 
 from estimators.alternatives import explain
 from estimators.backtest import backtest as run_backtest
@@ -19,10 +20,32 @@ from estimators.estimate import PlanRequest, plan
 from estimators.presets import load_model, parse_cluster
 from estimators.specs.models import VideoSystemSpec
 from plan_cli.inputs import build_workload, parse_layout
-from plan_cli.render import print_backtest, print_plan
+from plan_cli.render import print_backtest, print_plan, print_simulation
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 EXIT_BAD_INPUT = 2
+GB = 1e9
+
+# Options shared by every command that plans a run (estimate, simulate).
+Gpus = Annotated[str, typer.Option(help="Cluster as NAMExCOUNT, e.g. H100x512, A100x1024, B200x64.")]
+Model = Annotated[str, typer.Option(help="Preset name or a YAML/JSON model file.")]
+Height = Annotated[int, typer.Option(help="Clip height in pixels.")]
+Width = Annotated[int, typer.Option(help="Clip width in pixels.")]
+Frames = Annotated[int, typer.Option(help="Frames a clip (6k+1 for Mochi's VAE).")]
+Fps = Annotated[float, typer.Option(help="Frames per second.")]
+TextTokens = Annotated[int, typer.Option(help="Valid caption tokens a clip.")]
+Clips = Annotated[int, typer.Option(help="Distinct clips in the dataset.")]
+Epochs = Annotated[float, typer.Option(help="Passes over the dataset.")]
+Steps = Annotated[Optional[int], typer.Option(help="Optimizer steps (overrides clips x epochs).")]
+GlobalBatch = Annotated[int, typer.Option(help="Clips per optimizer step.")]
+Precision = Annotated[str, typer.Option(help="Compute precision: bf16 or fp8.")]
+LayoutText = Annotated[Optional[str], typer.Option("--layout", help="Fixed layout 'tp=1,pp=1,cp=1,dp=512,zero=3,micro_batch=1,recompute=full'; without dp, the given knobs are pinned and the rest searched.")]
+Stages = Annotated[list[str], typer.Option("--stage", help="A training stage as key=value pairs overriding the clip options, e.g. 'height=240,width=432,steps=20000'; repeat for several stages.")]
+WorkloadFile = Annotated[Optional[Path], typer.Option("--workload", help="YAML/JSON workload file with stages (replaces the clip options).")]
+OnlineText = Annotated[bool, typer.Option(help="Run T5 every step instead of precomputing embeddings.")]
+OnlineLatents = Annotated[bool, typer.Option(help="Run the VAE encoder every step instead of precomputing latents.")]
+Objective = Annotated[str, typer.Option(help="Rank searched layouts by 'time' or 'cost' (GPU-seconds x price; on one fixed cluster the same order as time).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
 
 
 @app.callback()
@@ -53,31 +76,9 @@ def emit_json(document: dict) -> None:
     sys.stdout.write(json.dumps(document, indent=2, default=float) + "\n")
 
 
-@app.command()
-@friendly_errors
-def estimate(
-    gpus: str = typer.Option("H100x512", help="Cluster as NAMExCOUNT, e.g. H100x512, A100x1024, B200x64."),
-    model: str = typer.Option("mochi-10b", help="Preset name or a YAML/JSON model file."),
-    height: int = typer.Option(480, help="Clip height in pixels."),
-    width: int = typer.Option(848, help="Clip width in pixels."),
-    frames: int = typer.Option(163, help="Frames a clip (6k+1 for Mochi's VAE)."),
-    fps: float = typer.Option(30.0, help="Frames per second."),
-    text_tokens: int = typer.Option(256, help="Valid caption tokens a clip."),
-    clips: int = typer.Option(10_000_000, help="Distinct clips in the dataset."),
-    epochs: float = typer.Option(1.0, help="Passes over the dataset."),
-    steps: Optional[int] = typer.Option(None, help="Optimizer steps (overrides clips x epochs)."),
-    global_batch: int = typer.Option(512, help="Clips per optimizer step."),
-    precision: str = typer.Option("bf16", help="Compute precision: bf16 or fp8."),
-    layout: Optional[str] = typer.Option(None, help="Fixed layout 'tp=1,pp=1,cp=1,dp=512,zero=3,micro_batch=1,recompute=full'; without dp, the given knobs are pinned and the rest searched."),
-    stage: list[str] = typer.Option([], help="A training stage as key=value pairs overriding the options above, e.g. 'height=240,width=432,steps=20000'; repeat for several stages."),
-    workload_file: Optional[Path] = typer.Option(None, "--workload", help="YAML/JSON workload file with stages (replaces the clip options)."),
-    online_text: bool = typer.Option(False, help="Run T5 every step instead of precomputing embeddings."),
-    online_latents: bool = typer.Option(False, help="Run the VAE encoder every step instead of precomputing latents."),
-    objective: str = typer.Option("time", help="Rank searched layouts by 'time' or 'cost' (GPU-seconds x price; on one fixed cluster the same order as time)."),
-    top: int = typer.Option(5, help="Best layouts to list."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
-):
-    """Estimate FLOPs, memory, layout, step time, days, GPU-hours, cost and energy of a training plan."""
+def make_request(gpus, model, height, width, frames, fps, text_tokens, clips, epochs, steps, global_batch, precision,
+                 layout, stage, workload_file, online_text, online_latents, objective) -> PlanRequest:
+    """Validate the shared options and build the plan request."""
     if precision not in ("bf16", "fp8"):
         raise PlanInputError(f"--precision {precision}: expected bf16 or fp8")
     if objective not in ("time", "cost"):
@@ -85,16 +86,35 @@ def estimate(
     cluster = parse_cluster(gpus)
     system = load_model(model)
     if not isinstance(system, VideoSystemSpec):
-        raise PlanInputError(f"--model {model}: estimate plans video systems; GPT files are for 'plan backtest'")
+        raise PlanInputError(f"--model {model}: this command plans video systems; GPT files are for 'plan backtest'")
     fixed_layout, pinned = parse_layout(layout, cluster.num_gpus)
-    base = dict(height=height, width=width, frames=frames, fps=fps, text_tokens=text_tokens, num_clips=clips, epochs=epochs, steps=steps, global_batch=global_batch)
+    base = dict(height=height, width=width, frames=frames, fps=fps, text_tokens=text_tokens, num_clips=clips,
+                epochs=epochs, steps=steps, global_batch=global_batch)
     workload = build_workload(base, stage, not online_text, not online_latents, workload_file)
-    _check_text_tokens(system, workload)
-    request = PlanRequest(system, workload, cluster, precision, fixed_layout, pinned, objective)
+    for st in workload.stages:
+        if st.text_tokens > system.dit.max_text_tokens:
+            raise PlanInputError(f"text_tokens={st.text_tokens} exceeds the model's {system.dit.max_text_tokens}")
+    return PlanRequest(system, workload, cluster, precision, fixed_layout, pinned, objective)
+
+
+@app.command()
+@friendly_errors
+def estimate(
+    gpus: Gpus = "H100x512", model: Model = "mochi-10b", height: Height = 480, width: Width = 848, frames: Frames = 163,
+    fps: Fps = 30.0, text_tokens: TextTokens = 256, clips: Clips = 10_000_000, epochs: Epochs = 1.0, steps: Steps = None,
+    global_batch: GlobalBatch = 512, precision: Precision = "bf16", layout: LayoutText = None, stage: Stages = [],
+    workload_file: WorkloadFile = None, online_text: OnlineText = False, online_latents: OnlineLatents = False,
+    objective: Objective = "time",
+    top: Annotated[int, typer.Option(help="Best layouts to list.")] = 5,
+    as_json: AsJson = False,
+):
+    """Estimate FLOPs, memory, layout, step time, days, GPU-hours, cost and energy of a training plan."""
+    request = make_request(gpus, model, height, width, frames, fps, text_tokens, clips, epochs, steps, global_batch,
+                           precision, layout, stage, workload_file, online_text, online_latents, objective)
     result = plan(request)
     doc = plan_document(result)
     search = result["last"]["search"]
-    rows = explain(search, cluster.gpu.hbm_bytes.value, top) if search is not None else []
+    rows = explain(search, request.cluster.gpu.hbm_bytes.value, top) if search is not None else []
     if search is not None:
         doc["search"] = {"layouts_evaluated": len(search), "layouts_valid_and_fitting": int(len(search.ranked)), "ranking": rows}
     if as_json:
@@ -105,9 +125,59 @@ def estimate(
 
 @app.command()
 @friendly_errors
+def simulate(
+    gpus: Gpus = "H100x512", model: Model = "mochi-10b", height: Height = 480, width: Width = 848, frames: Frames = 163,
+    fps: Fps = 30.0, text_tokens: TextTokens = 256, clips: Clips = 10_000_000, epochs: Epochs = 1.0, steps: Steps = None,
+    global_batch: GlobalBatch = 512, precision: Precision = "bf16", layout: LayoutText = None, stage: Stages = [],
+    workload_file: WorkloadFile = None, online_text: OnlineText = False, online_latents: OnlineLatents = False,
+    objective: Objective = "time",
+    runs: Annotated[int, typer.Option(help="Monte Carlo runs.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same answer).")] = 0,
+    schedule: Annotated[Optional[str], typer.Option(help="Pipeline schedule: gpipe, 1f1b or interleaved (default: 1f1b, interleaved when vpp > 1).")] = None,
+    failures_per_gpu_hour: Annotated[Optional[float], typer.Option(help="Failure rate per GPU-hour (default: Llama 3's 419 in 54 days on 16,384 GPUs).")] = None,
+    restart_min: Annotated[float, typer.Option(help="Minutes to detect a failure and restart the job.")] = 10.0,
+    storage_write_gbps: Annotated[float, typer.Option(help="Aggregate checkpoint write bandwidth, GB/s.")] = 20.0,
+    storage_read_gbps: Annotated[float, typer.Option(help="Aggregate storage read bandwidth, GB/s.")] = 40.0,
+    async_checkpoints: Annotated[bool, typer.Option(help="Asynchronous checkpoints (stall only for the copy to host memory).")] = False,
+    checkpoint_interval_min: Annotated[Optional[float], typer.Option(help="Checkpoint interval in minutes (default: Young/Daly).")] = None,
+    raw_bitrate_mbps: Annotated[float, typer.Option(help="Bitrate of the raw source clips, Mbit/s.")] = 8.0,
+    trace: Annotated[Optional[Path], typer.Option(help="Write a Chrome/Perfetto trace of one step here (JSON).")] = None,
+    timeline: Annotated[Optional[Path], typer.Option(help="Write a timeline picture of one step here (PNG).")] = None,
+    as_json: AsJson = False,
+):
+    """Simulate one step (pipeline schedule, overlap), the whole run with failures and checkpoints, and the data pipeline."""
+    from sim.plan_sim import SimOptions, simulate_plan
+
+    if runs < 1:
+        raise PlanInputError("--runs must be at least 1")
+    request = make_request(gpus, model, height, width, frames, fps, text_tokens, clips, epochs, steps, global_batch,
+                           precision, layout, stage, workload_file, online_text, online_latents, objective)
+    for value, name in ((restart_min, "--restart-min"), (storage_write_gbps, "--storage-write-gbps"), (storage_read_gbps, "--storage-read-gbps")):
+        if value <= 0:
+            raise PlanInputError(f"{name} must be positive")
+    opts = SimOptions(
+        runs=runs, seed=seed, schedule=schedule, failures_per_gpu_hour=failures_per_gpu_hour, restart_s=restart_min * 60,
+        storage_write_bytes_per_s=storage_write_gbps * GB, storage_read_bytes_per_s=storage_read_gbps * GB,
+        asynchronous_checkpoints=async_checkpoints, interval_s=None if checkpoint_interval_min is None else checkpoint_interval_min * 60,
+        raw_bitrate_bits_per_s=raw_bitrate_mbps * 1e6, trace_path=trace, timeline_path=timeline,
+    )
+    if schedule not in (None, "gpipe", "1f1b", "interleaved"):
+        raise PlanInputError(f"--schedule {schedule}: expected gpipe, 1f1b or interleaved")
+    result = plan(request)
+    with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as progress:
+        task = progress.add_task("Monte Carlo runs", total=runs)
+        doc = simulate_plan(result, opts, lambda done: progress.update(task, completed=done))
+    if as_json:
+        emit_json(doc)
+    else:
+        print_simulation(doc, Console(width=120))
+
+
+@app.command()
+@friendly_errors
 def backtest(
-    file: Path = typer.Argument(..., help="CSV with the columns of shared/reference/calibration-runs.csv."),
-    as_json: bool = typer.Option(False, "--json", help="Print {rows: [{id, predicted_step_s, measured_step_s, error}], mape}."),
+    file: Annotated[Path, typer.Argument(help="CSV with the columns of shared/reference/calibration-runs.csv.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print {rows: [{id, predicted_step_s, measured_step_s, error}], mape}.")] = False,
 ):
     """Predict each published run's step time on its layout and compare with the measurement."""
     result = run_backtest(file)
@@ -115,12 +185,6 @@ def backtest(
         emit_json(result)
     else:
         print_backtest(result, Console(width=120))
-
-
-def _check_text_tokens(system: VideoSystemSpec, workload) -> None:
-    for st in workload.stages:
-        if st.text_tokens > system.dit.max_text_tokens:
-            raise PlanInputError(f"text_tokens={st.text_tokens} exceeds the model's {system.dit.max_text_tokens}")
 
 
 if __name__ == "__main__":

@@ -125,3 +125,28 @@ def print_backtest(result: dict, console: Console) -> None:
         f"naive baseline, one MFU ({base['constant_mfu']:.1%}) fitted to the same rows: MAPE {base['mape']:.2%} "
         f"({base['mape'] / result['mape']:.1f}x our error)"
     )
+
+
+def print_simulation(doc: dict, console: Console) -> None:
+    """Step, run and data-pipeline figures of a simulation."""
+    step, days = doc["step"], doc["wall_clock_days"]
+    t = _table("Simulated step and run", "item", "value")
+    t.add_row("schedule", step["schedule"])
+    t.add_row("step time (simulated / analytic)", f"{step['step_time_s']:.3f} s / {step['analytic_step_time_s']:.3f} s")
+    t.add_row("bubble / exposed communication", f"{step['bubble_fraction']:.1%} / {step['exposed_comm_fraction']:.1%}")
+    t.add_row("failure-free training", f"{doc['failure_free_days']:.2f} days")
+    t.add_row("wall clock P10 / P50 / P90", f"{days['p10']:.2f} / {days['p50']:.2f} / {days['p90']:.2f} days")
+    t.add_row("goodput (median)", f"{doc['goodput']:.1%}")
+    t.add_row("job MTBF", f"{doc['failures']['job_mtbf_hours']:.1f} h")
+    ck = doc["checkpoint"]
+    t.add_row("checkpoint", f"{ck['bytes'] / 1e9:.0f} GB, write {ck['write_s']:.1f} s, stall {ck['stall_s']:.1f} s ({'async' if ck['asynchronous'] else 'sync'})")
+    t.add_row("checkpoint interval (used / Young-Daly)", f"{doc['checkpoint_interval_s'] / 60:.1f} / {doc['young_daly_interval_s'] / 60:.1f} min")
+    console.print(t)
+    s = _table("Storage and data pipeline", "item", "value")
+    for key, value in doc["storage_bytes"].items():
+        s.add_row(f"storage: {key}", f"{value / 1e12:.2f} TB")
+    d = doc["data_pipeline"]
+    s.add_row("read demand", f"{d['read_bytes_per_s'] / 1e9:.2f} GB/s ({d['read_bytes_per_s_per_gpu'] / 1e6:.1f} MB/s per GPU)")
+    s.add_row("storage read bandwidth", f"{d['storage_read_bytes_per_s'] / 1e9:.1f} GB/s: " + ("DATA-BOUND" if d["data_bound"] else "keeps up"))
+    s.add_row("one-off preprocessing", f"{doc['preprocessing_gpu_hours']:,.0f} GPU-hours")
+    console.print(s)

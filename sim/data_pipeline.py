@@ -1,0 +1,64 @@
+"""Storage and read bandwidth of the data pipeline, and whether it starves the GPUs.
+
+Bytes a clip: raw video at a stated bitrate; cached latents (T x H x W x C at the cache precision);
+cached text embeddings (valid tokens x T5 width). Checkpoints: bf16 weights + fp32 master, m, v
+(14 bytes a trained parameter; gradients are not saved) times the copies kept.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from estimators.geometry import ClipGeometry
+
+BITS_PER_BYTE = 8
+CACHE_BYTES_PER_VALUE = 2  # latents and embeddings cached in bf16
+CHECKPOINT_BYTES_PER_PARAM = 2 + 12  # bf16 weights + fp32 master, momentum, variance
+
+
+@dataclass(frozen=True)
+class DataInputs:
+    """What sizes the data pipeline; bandwidths in bytes/s."""
+
+    num_clips: int
+    clip_seconds: float
+    raw_bitrate_bits_per_s: float  # compressed source video
+    geometry: ClipGeometry
+    latent_channels: int
+    text_tokens: int
+    text_width: int
+    trained_params: int
+    checkpoints_kept: int
+    precompute_text: bool
+    precompute_latents: bool
+    samples_per_s: float  # training throughput
+    num_gpus: int
+    storage_read_bytes_per_s: float  # aggregate read bandwidth of the shared storage
+
+
+def storage_bytes(d: DataInputs) -> dict[str, float]:
+    """Bytes stored for the dataset, the caches and the checkpoints."""
+    raw_clip = d.raw_bitrate_bits_per_s * d.clip_seconds / BITS_PER_BYTE
+    latent_clip = d.geometry.latent_elements * d.latent_channels * CACHE_BYTES_PER_VALUE
+    text_clip = d.text_tokens * d.text_width * CACHE_BYTES_PER_VALUE
+    return {
+        "raw_clips": d.num_clips * raw_clip,
+        "latents": d.num_clips * latent_clip if d.precompute_latents else 0.0,
+        "text_embeddings": d.num_clips * text_clip if d.precompute_text else 0.0,
+        "checkpoints": d.checkpoints_kept * d.trained_params * CHECKPOINT_BYTES_PER_PARAM,
+    }
+
+
+def read_demand(d: DataInputs) -> dict[str, float]:
+    """Bytes/s the training loop reads, in all and per GPU, and whether storage keeps up."""
+    per_clip = (
+        (d.geometry.latent_elements * d.latent_channels * CACHE_BYTES_PER_VALUE if d.precompute_latents else d.raw_bitrate_bits_per_s * d.clip_seconds / BITS_PER_BYTE)
+        + (d.text_tokens * d.text_width * CACHE_BYTES_PER_VALUE if d.precompute_text else 0.0)
+    )
+    total = per_clip * d.samples_per_s
+    return {
+        "bytes_per_sample": per_clip,
+        "read_bytes_per_s": total,
+        "read_bytes_per_s_per_gpu": total / d.num_gpus,
+        "storage_read_bytes_per_s": d.storage_read_bytes_per_s,
+        "data_bound": total > d.storage_read_bytes_per_s,
+    }

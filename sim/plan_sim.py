@@ -1,0 +1,125 @@
+"""From a plan (estimators.estimate.plan) to the simulators' inputs, and the simulation document."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from sim.data_pipeline import CHECKPOINT_BYTES_PER_PARAM, DataInputs, read_demand, storage_bytes
+from sim.run_sim import SECONDS_PER_DAY, RunInputs, goodput, simulate_runs, young_daly_interval_s
+from sim.step_sim import StepInputs, StepResult, simulate_step
+from sim.trace import write_timeline_png, write_trace
+
+FULL_RECOMPUTE_EXTRA_FORWARD = 1
+FORWARD_PASSES, BACKWARD_PASSES = 1, 2
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    """Run-level assumptions (bandwidths in bytes/s, times in seconds)."""
+
+    runs: int = 1000
+    seed: int = 0
+    schedule: Optional[str] = None  # None: 1f1b, or interleaved when the layout has vpp > 1
+    failures_per_gpu_hour: Optional[float] = None  # None: Llama 3's rate
+    restart_s: float = 600.0
+    storage_write_bytes_per_s: float = 20e9
+    storage_read_bytes_per_s: float = 40e9
+    host_copy_bytes_per_s: float = 25e9  # GPU -> host snapshot for asynchronous checkpoints
+    asynchronous_checkpoints: bool = False
+    interval_s: Optional[float] = None
+    checkpoints_kept: int = 3
+    raw_bitrate_bits_per_s: float = 8e6
+    trace_path: Optional[Path] = None
+    timeline_path: Optional[Path] = None
+
+
+def step_inputs(stage_plan: dict) -> StepInputs:
+    """Durations of one micro-batch on one stage, from the analytic model's chosen layout."""
+    lay, metrics = stage_plan["layout"], stage_plan["metrics"]
+    m = int(round(metrics["micro_batches"]))
+    in_line = (metrics["compute_s"] + metrics["tensor_parallel_s"] + metrics["context_parallel_s"]) / m
+    passes = FORWARD_PASSES + BACKWARD_PASSES + (FULL_RECOMPUTE_EXTRA_FORWARD if lay.recompute == "full" else 0)
+    per_call = {c["name"]: c["seconds"] / c["calls"] for c in metrics["collectives"] if c["calls"] > 0}
+    dp_step = sum(c["seconds"] for c in metrics["collectives"] if c["name"] == "dp gradient all-reduce")
+    return StepInputs(
+        stages=lay.pp, micro_batches=m,
+        forward_s=in_line * FORWARD_PASSES / passes, backward_s=in_line * (passes - FORWARD_PASSES) / passes,
+        p2p_s=per_call.get("pp activation/gradient send", 0.0), virtual_stages=lay.vpp, dp_step_s=dp_step,
+        zero3_gather_s=per_call.get("dp ZeRO-3 weight all-gather", 0.0),
+        zero3_scatter_s=per_call.get("dp ZeRO-3 gradient reduce-scatter", 0.0),
+        optimizer_s=metrics["optimizer_s"],
+    )
+
+
+def simulate_stage_step(stage_plan: dict, schedule: Optional[str]) -> tuple[StepResult, str]:
+    """Simulated step of one stage's chosen layout."""
+    inputs = step_inputs(stage_plan)
+    chosen = schedule or ("interleaved" if inputs.virtual_stages > 1 else "1f1b")
+    return simulate_step(inputs, chosen), chosen
+
+
+def run_inputs(result: dict, work_s: float, opts: SimOptions) -> RunInputs:
+    """The Monte Carlo's inputs: checkpoint size from the trained parameters, times from bandwidths."""
+    n = result["request"].cluster.num_gpus
+    size = result["params"]["dit"] * CHECKPOINT_BYTES_PER_PARAM
+    extra = {} if opts.failures_per_gpu_hour is None else {"failures_per_gpu_hour": opts.failures_per_gpu_hour}
+    return RunInputs(
+        work_s=work_s, num_gpus=n, restart_s=opts.restart_s,
+        checkpoint_write_s=size / opts.storage_write_bytes_per_s, checkpoint_read_s=size / opts.storage_read_bytes_per_s,
+        snapshot_s=size / n / opts.host_copy_bytes_per_s, asynchronous=opts.asynchronous_checkpoints,
+        interval_s=opts.interval_s, **extra,
+    )
+
+
+def data_inputs(result: dict, opts: SimOptions, samples_per_s: float) -> DataInputs:
+    """Data-pipeline inputs of the last stage (the largest clips)."""
+    request, last = result["request"], result["last"]
+    stage, system = last["stage"], request.system
+    clips = stage.num_clips if stage.num_clips is not None else stage.num_samples
+    return DataInputs(
+        num_clips=clips, clip_seconds=stage.frames / stage.fps, raw_bitrate_bits_per_s=opts.raw_bitrate_bits_per_s,
+        geometry=last["flops"]["geometry"], latent_channels=system.vae.latent_channels, text_tokens=stage.text_tokens,
+        text_width=system.text_encoder.d_model, trained_params=result["params"]["dit"], checkpoints_kept=opts.checkpoints_kept,
+        precompute_text=request.workload.precompute_text, precompute_latents=request.workload.precompute_latents,
+        samples_per_s=samples_per_s, num_gpus=request.cluster.num_gpus, storage_read_bytes_per_s=opts.storage_read_bytes_per_s,
+    )
+
+
+def simulate_plan(result: dict, opts: SimOptions, progress: Optional[Callable[[int], None]] = None) -> dict:
+    """Step simulation of every stage, a Monte Carlo of the whole run, and the data pipeline."""
+    steps = [simulate_stage_step(s, opts.schedule) for s in result["stages"]]
+    work_s = sum(sim.step_time_s * s["stage"].num_steps for (sim, _), s in zip(steps, result["stages"]))
+    run = run_inputs(result, work_s, opts)
+    walls = simulate_runs(run, opts.runs, opts.seed, progress)
+    last_sim, schedule = steps[-1]
+    last = result["stages"][-1]
+    if opts.trace_path:
+        write_trace(last_sim.events, opts.trace_path)
+    if opts.timeline_path:
+        write_timeline_png(last_sim.events, opts.timeline_path, f"{result['request'].system.name}: one step, {schedule}")
+    good = goodput(work_s, walls)
+    samples_per_s = last["stage"].global_batch / last_sim.step_time_s
+    days = walls / SECONDS_PER_DAY
+    return {
+        "goodput": float(np.median(good)),
+        "goodput_percentiles": {"p10": float(np.percentile(good, 10)), "p50": float(np.median(good)), "p90": float(np.percentile(good, 90))},
+        "wall_clock_days": {"p10": float(np.percentile(days, 10)), "p50": float(np.percentile(days, 50)), "p90": float(np.percentile(days, 90))},
+        "failure_free_days": work_s / SECONDS_PER_DAY,
+        "step": {
+            "schedule": schedule, "step_time_s": last_sim.step_time_s, "analytic_step_time_s": last["step_time_s"],
+            "bubble_fraction": last_sim.bubble_fraction, "exposed_comm_fraction": last_sim.exposed_comm_fraction,
+        },
+        "checkpoint_interval_s": min(run.interval_s or young_daly_interval_s(run.stall_s, run.mtbf_s), work_s),
+        "young_daly_interval_s": young_daly_interval_s(run.stall_s, run.mtbf_s),
+        "checkpoint": {"bytes": result["params"]["dit"] * CHECKPOINT_BYTES_PER_PARAM, "write_s": run.checkpoint_write_s,
+                       "stall_s": run.stall_s, "asynchronous": run.asynchronous},
+        "failures": {"per_gpu_hour": run.failures_per_gpu_hour, "job_mtbf_hours": run.mtbf_s / 3600, "restart_s": run.restart_s},
+        "storage_bytes": storage_bytes(data_inputs(result, opts, samples_per_s)),
+        "data_pipeline": read_demand(data_inputs(result, opts, samples_per_s)),
+        "preprocessing_gpu_hours": result["preprocessing_days"] * 24 * result["request"].cluster.num_gpus,
+        "runs": opts.runs,
+        "seed": opts.seed,
+    }
