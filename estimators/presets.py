@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -14,7 +15,8 @@ from estimators.errors import PlanInputError
 from estimators.specs.hardware import Cluster, GPUSpec
 from estimators.specs.models import GPTSpec, T5EncoderSpec, VideoSystemSpec, VideoVAESpec
 
-DATA_DIR = Path(__file__).parent / "data"
+# Bundled data; VIDEOPLAN_DATA_DIR points the planner at another copy (own hardware, profiles, presets).
+DATA_DIR = Path(os.environ.get("VIDEOPLAN_DATA_DIR") or Path(__file__).parent / "data")
 COMPONENT_SPECS = {"text_encoder": T5EncoderSpec, "vae": VideoVAESpec}
 
 

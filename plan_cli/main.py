@@ -20,7 +20,7 @@ from estimators.estimate import PlanRequest, plan
 from estimators.presets import load_model, parse_cluster
 from estimators.specs.models import VideoSystemSpec
 from plan_cli.inputs import build_workload, parse_layout
-from plan_cli.render import print_backtest, print_plan, print_simulation
+from plan_cli.render import print_backtest, print_diff, print_plan, print_simulation
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 EXIT_BAD_INPUT = 2
@@ -185,6 +185,47 @@ def backtest(
         emit_json(result)
     else:
         print_backtest(result, Console(width=120))
+
+
+@app.command()
+@friendly_errors
+def golden(
+    update: Annotated[bool, typer.Option("--update", help="Recompute and rewrite expected.json (a deliberate change).")] = False,
+    directory: Annotated[Path, typer.Option("--dir", help="Folder with scenarios.json and expected.json.")] = Path("tests/golden"),
+):
+    """Check the golden scenarios (exit 1 when an estimate moved beyond the tolerance), or --update them."""
+    from estimators.golden import GOLDEN_TOLERANCE, check
+    from estimators.golden import update as rewrite
+
+    if not (directory / "scenarios.json").exists():
+        raise PlanInputError(f"{directory}/scenarios.json not found")
+    if update:
+        typer.echo(f"rewrote {directory / 'expected.json'} ({rewrite(directory)} scenarios)")
+        return
+    moved = check(directory)
+    if moved:
+        print_diff(moved, Console(width=140), f"Golden estimates that moved beyond {GOLDEN_TOLERANCE:.1%}")
+        raise typer.Exit(1)
+    typer.echo(f"golden scenarios unchanged (tolerance {GOLDEN_TOLERANCE:.1%})")
+
+
+@app.command("diff")
+@friendly_errors
+def diff_command(
+    old: Annotated[Path, typer.Argument(help="Earlier JSON (e.g. plan estimate --json).")],
+    new: Annotated[Path, typer.Argument(help="Later JSON.")],
+    tolerance: Annotated[float, typer.Option(help="Ignore relative changes up to this (0.01 = 1%).")] = 0.0,
+    as_json: AsJson = False,
+):
+    """Show which figures moved between two JSON documents, and by how much."""
+    from estimators.docdiff import diff
+    from estimators.presets import read_mapping
+
+    moved = diff(read_mapping(old), read_mapping(new), tolerance)
+    if as_json:
+        emit_json({"moved": moved})
+    else:
+        print_diff(moved, Console(width=140), f"{len(moved)} figures moved ({old} -> {new})")
 
 
 if __name__ == "__main__":

@@ -150,3 +150,13 @@ def print_simulation(doc: dict, console: Console) -> None:
     s.add_row("storage read bandwidth", f"{d['storage_read_bytes_per_s'] / 1e9:.1f} GB/s: " + ("DATA-BOUND" if d["data_bound"] else "keeps up"))
     s.add_row("one-off preprocessing", f"{doc['preprocessing_gpu_hours']:,.0f} GPU-hours")
     console.print(s)
+
+
+def print_diff(rows: list[dict], console: Console, title: str) -> None:
+    """Moved figures: key, old, new and relative change."""
+    t = _table(title, "item", "old", "new", "change")
+    for row in rows:
+        change = row["change"]
+        shown = f"{change:+.3%}" if isinstance(change, float) else change
+        t.add_row(row["key"], str(row["old"]), str(row["new"]), shown)
+    console.print(t)

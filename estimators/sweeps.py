@@ -1,0 +1,48 @@
+"""Plans over a grid of choices, as pandas DataFrames (for notebooks and reports; no new formulas)."""
+from __future__ import annotations
+
+import itertools
+from typing import Iterable
+
+import pandas as pd
+
+from estimators.document import plan_document
+from estimators.errors import PlanInputError
+from estimators.estimate import PlanRequest, plan
+from estimators.presets import load_model, parse_cluster
+from estimators.specs.workload import TrainingStage, Workload
+
+DEFAULT_STAGE = dict(height=480, width=848, frames=163, fps=30.0, text_tokens=256, num_clips=10_000_000, epochs=1.0, global_batch=512)
+COLUMNS = ("step_time_s", "mfu", "train_time_days", "gpu_hours", "cost_usd", "energy_kwh")
+
+
+def plan_for(gpus: str = "H100x512", model: str = "mochi-10b", precompute_text: bool = True, precompute_latents: bool = True,
+             precision: str = "bf16", stages: Iterable[dict] | None = None, **stage) -> dict:
+    """The plan document for one set of choices (stage keywords override the defaults)."""
+    stage_dicts = list(stages) if stages else [stage]
+    workload = Workload(
+        stages=tuple(TrainingStage(**{**DEFAULT_STAGE, **s}) for s in stage_dicts),
+        precompute_text=precompute_text, precompute_latents=precompute_latents,
+    )
+    return plan_document(plan(PlanRequest(load_model(model), workload, parse_cluster(gpus), precision)))
+
+
+def sweep(**axes) -> pd.DataFrame:
+    """One row per combination of the given axes (each a list), with the headline figures and the layout.
+
+    Combinations that have no valid fitting layout get NaN figures and the reason in 'note'.
+    """
+    names = list(axes)
+    rows = []
+    for values in itertools.product(*(axes[n] for n in names)):
+        choice = dict(zip(names, values))
+        try:
+            doc = plan_for(**choice)
+            layout = doc["layout"]
+            row = {**choice, **{c: doc[c] for c in COLUMNS}, "memory_gib": doc["memory_per_gpu_bytes"]["total"] / 2**30,
+                   "layout": f"tp{layout['tp']} cp{layout['cp']} pp{layout['pp']} dp{layout['dp']} z{layout['zero']} {layout['recompute']}",
+                   "note": ""}
+        except PlanInputError as exc:
+            row = {**choice, **{c: float("nan") for c in COLUMNS}, "memory_gib": float("nan"), "layout": "", "note": str(exc)}
+        rows.append(row)
+    return pd.DataFrame(rows)
