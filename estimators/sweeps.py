@@ -4,11 +4,13 @@ from __future__ import annotations
 import itertools
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
 from estimators.document import plan_document
 from estimators.errors import PlanInputError
 from estimators.estimate import PlanRequest, plan
+from estimators.layouts import RECOMPUTE_NAMES
 from estimators.presets import load_model, parse_cluster
 from estimators.specs.workload import TrainingStage, Workload
 
@@ -16,15 +18,34 @@ DEFAULT_STAGE = dict(height=480, width=848, frames=163, fps=30.0, text_tokens=25
 COLUMNS = ("step_time_s", "mfu", "train_time_days", "gpu_hours", "cost_usd", "energy_kwh")
 
 
-def plan_for(gpus: str = "H100x512", model: str = "mochi-10b", precompute_text: bool = True, precompute_latents: bool = True,
-             precision: str = "bf16", stages: Iterable[dict] | None = None, **stage) -> dict:
-    """The plan document for one set of choices (stage keywords override the defaults)."""
+def plan_request(gpus: str = "H100x512", model: str = "mochi-10b", precompute_text: bool = True, precompute_latents: bool = True,
+                 precision: str = "bf16", stages: Iterable[dict] | None = None, **stage) -> PlanRequest:
+    """A plan request from keyword choices (stage keywords override the defaults; ``stages`` gives several)."""
     stage_dicts = list(stages) if stages else [stage]
     workload = Workload(
         stages=tuple(TrainingStage(**{**DEFAULT_STAGE, **s}) for s in stage_dicts),
         precompute_text=precompute_text, precompute_latents=precompute_latents,
     )
-    return plan_document(plan(PlanRequest(load_model(model), workload, parse_cluster(gpus), precision)))
+    return PlanRequest(load_model(model), workload, parse_cluster(gpus), precision)
+
+
+def plan_for(**choices) -> dict:
+    """The plan document for one set of choices (see plan_request)."""
+    return plan_document(plan(plan_request(**choices)))
+
+
+def search_frame(**choices) -> pd.DataFrame:
+    """Every layout the search evaluated for the (last stage of the) plan, one row each."""
+    result = plan(plan_request(**choices))["last"]["search"]
+    lay, m = result.layouts, result.metrics
+    frame = pd.DataFrame({name: getattr(lay, name) for name in ("tp", "cp", "pp", "dp", "zero", "micro_batch", "vpp")})
+    frame["recompute"] = [RECOMPUTE_NAMES[int(c)] for c in lay.recompute]
+    frame["cp_kind"] = np.where(lay.cp_ring, "ring", "ulysses")
+    for key in ("valid", "fits", "step_time_s", "bubble_fraction", "compute_s", "tensor_parallel_s", "context_parallel_s", "data_parallel_exposed_s"):
+        frame[key] = m[key]
+    frame["memory_gib"] = m["memory"]["total"] / 2**30
+    frame["reason"] = m["reason"]
+    return frame
 
 
 def sweep(**axes) -> pd.DataFrame:

@@ -175,6 +175,45 @@ def simulate(
 
 @app.command()
 @friendly_errors
+def report(
+    gpus: Gpus = "H100x512", model: Model = "mochi-10b", height: Height = 480, width: Width = 848, frames: Frames = 163,
+    fps: Fps = 30.0, text_tokens: TextTokens = 256, clips: Clips = 10_000_000, epochs: Epochs = 1.0, steps: Steps = None,
+    global_batch: GlobalBatch = 512, precision: Precision = "bf16", layout: LayoutText = None, stage: Stages = [],
+    workload_file: WorkloadFile = None, online_text: OnlineText = False, online_latents: OnlineLatents = False,
+    objective: Objective = "time",
+    output: Annotated[Path, typer.Option("-o", "--output", help="PDF file to write.")] = Path("plan.pdf"),
+    runs: Annotated[int, typer.Option(help="Monte Carlo runs for the goodput page.")] = 300,
+    calibration: Annotated[Optional[Path], typer.Option(help="Calibration CSV for the validation page.")] = Path("../shared/reference/calibration-runs.csv"),
+    pages_png: Annotated[Optional[Path], typer.Option(help="Also save each page as report-page-N.png in this folder.")] = None,
+):
+    """Write a multi-page design-review PDF: summary, assumptions, FLOPs and memory, layouts, scaling, goodput, validation."""
+    from estimators.sweeps import sweep
+    from reports.pdf import write_report
+    from sim.plan_sim import SimOptions, simulate_plan
+
+    request = make_request(gpus, model, height, width, frames, fps, text_tokens, clips, epochs, steps, global_batch,
+                           precision, layout, stage, workload_file, online_text, online_latents, objective)
+    if not output.parent.exists():
+        raise PlanInputError(f"-o {output}: folder {output.parent} does not exist")
+    result = plan(request)
+    doc = plan_document(result)
+    search = result["last"]["search"]
+    ranking = explain(search, request.cluster.gpu.hbm_bytes.value) if search is not None else []
+    sim = simulate_plan(result, SimOptions(runs=runs))
+    n = request.cluster.num_gpus
+    sizes = sorted({max(8, n // 4), max(8, n // 2), n, n * 2, n * 4})
+    scaling = sweep(gpus=[f"{g}x{k}" for g in ("A100", "H100", "H200", "B200") for k in sizes], model=[model])
+    scaling["gpu_type"] = scaling["gpus"].str.split("x").str[0]
+    scaling["num_gpus"] = scaling["gpus"].str.split("x").str[1].astype(int)
+    backtest_doc = run_backtest(calibration) if calibration and calibration.exists() else None
+    if pages_png is not None and not pages_png.is_dir():
+        raise PlanInputError(f"--pages-png {pages_png}: not a folder")
+    pages = write_report(output, doc, ranking, sim, scaling, backtest_doc, pages_png)
+    typer.echo(f"wrote {output} ({pages} pages)")
+
+
+@app.command()
+@friendly_errors
 def backtest(
     file: Annotated[Path, typer.Argument(help="CSV with the columns of shared/reference/calibration-runs.csv.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print {rows: [{id, predicted_step_s, measured_step_s, error}], mape}.")] = False,
