@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-import numpy as np
 
 from estimators.errors import PlanInputError
 from estimators.flops import dit_forward_flops, t5_encoder_flops, vae_decoder_flops, vae_encoder_flops

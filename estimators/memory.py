@@ -1,16 +1,13 @@
-"""Memory per GPU: model states, activations, frozen encoders, allocator overhead.
+"""Memory constants and the DiT block's saved tensors (the per-GPU sum is in step.memory_bytes).
 
-Sources: mixed-precision Adam model states 16 bytes/param and ZeRO sharding (Rajbhandari et al. 2020,
-ZeRO, sec. 3.1 and 5); activation accounting in the style of Korthikanti et al. 2022 (Table 2), with the
-DiT block's own saved tensors derived below (flash attention: no s^2 scores are stored); 1F1B in-flight
-micro-batches (Narayanan et al. 2021, sec. 2.2.1) and the interleaved-schedule factor
-1 + (p-1)/(p v) (Korthikanti et al. 2022, sec. 4.2.3).
+Sources: mixed-precision Adam model states 16 bytes/param (Rajbhandari et al. 2020, ZeRO, sec. 3.1);
+activation accounting in the style of Korthikanti et al. 2022 (Table 2), with the DiT block's own saved
+tensors derived below (flash attention: no s^2 scores are stored).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from estimators.specs.layout import Layout
 from estimators.specs.models import AsymmDiTSpec
 
 BF16_BYTES = 2
@@ -74,56 +71,3 @@ def dit_streams(spec: AsymmDiTSpec) -> tuple[StreamWidths, StreamWidths]:
         return visual, visual
     text = StreamWidths(spec.text_width, spec.attn_width, spec.mlp_hidden(spec.text_width), spec.num_heads, False, True)
     return visual, text
-
-
-def dit_activation_bytes_per_layer(spec: AsymmDiTSpec, visual: float, text: float, recompute: str) -> float:
-    """Bytes one block saves for backward for ``visual`` and ``text`` tokens (already split by tp/cp)."""
-    total = 0.0
-    for stream, tokens in zip(dit_streams(spec), (visual, text)):
-        bf16, fp32 = saved_elements_per_token(stream, recompute)
-        total += tokens * (bf16 * BF16_BYTES + fp32 * FP32_BYTES)
-    return total
-
-
-def dit_layer_working_bytes(spec: AsymmDiTSpec, visual: float, text: float) -> float:
-    """Extra bytes while one block runs its backward under full recompute: its full activations."""
-    return dit_activation_bytes_per_layer(spec, visual, text, "none")
-
-
-def in_flight_microbatches(layout: Layout, num_microbatches: int) -> float:
-    """Micro-batches whose activations the first pipeline stage holds at the 1F1B peak.
-
-    1F1B: min(p, m); interleaved with v chunks: p (1 + (p-1)/(p v)) scaled the same way
-    (Korthikanti et al. 2022, sec. 4.2.3).
-    """
-    if layout.pp == 1:
-        return 1.0
-    held = min(layout.pp, num_microbatches)
-    if layout.vpp > 1:
-        held *= 1 + (layout.pp - 1) / (layout.pp * layout.vpp)
-    return float(held)
-
-
-def model_state_bytes(params: float, layout: Layout) -> dict[str, float]:
-    """Weights, gradients and AdamW states on one GPU; ZeRO shards over the dp x cp group.
-
-    ``params`` is the trained model's count; tp and pp split it evenly (every matrix of the DiT is
-    split by tp; embedders are < 1% and placed with the first stage).
-    """
-    local = params / (layout.tp * layout.pp)
-    shard = layout.dp * layout.cp
-    return {
-        "weights": local * WEIGHT_BYTES_PER_PARAM / (shard if layout.zero >= 3 else 1),
-        "gradients": local * GRAD_BYTES_PER_PARAM / (shard if layout.zero >= 2 else 1),
-        "optimizer_states": local * OPTIMIZER_BYTES_PER_PARAM / (shard if layout.zero >= 1 else 1),
-    }
-
-
-def with_overhead(parts: dict[str, float]) -> dict[str, float]:
-    """Adds the runtime reservation and allocator fragmentation, returns parts with 'total'."""
-    subtotal = sum(parts.values())
-    out = dict(parts)
-    out["runtime_reserved"] = float(RUNTIME_RESERVED_BYTES)
-    out["fragmentation"] = FRAGMENTATION_FRACTION * subtotal
-    out["total"] = sum(out.values())
-    return out

@@ -20,7 +20,6 @@ import numpy as np
 from estimators.collectives import FULL, CollectiveCost, group_seconds, step_collectives
 from estimators.layouts import LayoutArrays
 from estimators.memory import (
-    BF16_BYTES,
     FRAGMENTATION_FRACTION,
     GRAD_BYTES_PER_PARAM,
     OPTIMIZER_BYTES_PER_PARAM,
@@ -150,7 +149,13 @@ def optimizer_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings)
 
 
 def memory_bytes(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> dict[str, np.ndarray]:
-    """Bytes per GPU (the first pipeline stage, which holds the most micro-batches), by part."""
+    """Bytes per GPU (the first pipeline stage, which holds the most micro-batches), by part.
+
+    Model states: ZeRO shards over the dp x cp replicas (Rajbhandari et al. 2020, sec. 5). Activations:
+    the first stage holds min(p, m) micro-batches under 1F1B (Narayanan et al. 2021, sec. 2.2.1), times
+    1 + (p-1)/(p v) when interleaved (Korthikanti et al. 2022, sec. 4.2.3); sequence parallelism splits
+    them by tp and context parallelism by cp.
+    """
     local = prob.trained_params / (lay.tp * lay.pp)
     shard = lay.dp * lay.cp
     m = np.maximum(np.round(micro_batches(lay, settings.global_batch)), 1)
