@@ -267,5 +267,81 @@ def diff_command(
         print_diff(moved, Console(width=140), f"{len(moved)} figures moved ({old} -> {new})")
 
 
+reference_app = typer.Typer(no_args_is_help=True, help="The runnable scaled-down Mochi-like reference system (needs torch).")
+app.add_typer(reference_app, name="reference")
+DEFAULT_RUN = Path("runs/reference")
+
+
+def _torch_pipeline():
+    """The reference pipeline, or a one-line error when torch is not installed."""
+    try:
+        from reference_model import pipeline
+    except ImportError as exc:
+        raise PlanInputError(f"the reference model needs the test extras (pip install -e '.[test]'): {exc}") from None
+    return pipeline
+
+
+@reference_app.command("train")
+@friendly_errors
+def reference_train(
+    quick: Annotated[bool, typer.Option("--quick", help="The quick budget (under 2 minutes here).")] = False,
+    config: Annotated[Optional[str], typer.Option(help="Config name (default, quick) or YAML file.")] = None,
+    out: Annotated[Path, typer.Option(help="Run folder (resumes from its checkpoint).")] = DEFAULT_RUN,
+):
+    """Train the reference VAE, then the DiT (rectified flow), with checkpoints that resume exactly."""
+    pipeline = _torch_pipeline()
+    name = config or ("quick" if quick else "default")
+    with Progress() as progress:
+        tasks = {}
+
+        def report(phase, step, total, loss):
+            if phase not in tasks:
+                tasks[phase] = progress.add_task(f"{phase} training", total=total)
+            progress.update(tasks[phase], completed=step, description=f"{phase} training, loss {loss:.4f}")
+
+        try:
+            result = pipeline.train(name, out, report)
+        except (ValueError, FileNotFoundError) as exc:
+            raise PlanInputError(str(exc)) from None
+    typer.echo(f"trained {name} into {out}: VAE loss {result['vae_losses'][-1]:.4f}, DiT loss {result['dit_losses'][-1]:.4f} at step {result['dit_step']}")
+
+
+@reference_app.command("generate")
+@friendly_errors
+def reference_generate(
+    prompt: Annotated[str, typer.Argument(help='Plain text, or JSON {"prompt", "frames", "fps", "seed", "format"}.')],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Video file: .mp4, .webm or .avi.")],
+    out: Annotated[Path, typer.Option(help="Run folder with the trained model.")] = DEFAULT_RUN,
+):
+    """Generate a clip from a prompt with the trained reference model."""
+    pipeline = _torch_pipeline()
+    try:
+        written = pipeline.generate_file(out, prompt, output)
+    except (ValueError, FileNotFoundError) as exc:
+        raise PlanInputError(str(exc)) from None
+    typer.echo(f"wrote {written['path']}: {written['frames']} frames {written['width']}x{written['height']} at {written['fps']:g} fps ({written['format']})")
+
+
+@reference_app.command("evaluate")
+@friendly_errors
+def reference_evaluate(
+    out: Annotated[Path, typer.Option(help="Run folder with the trained model.")] = DEFAULT_RUN,
+    as_json: AsJson = False,
+):
+    """Prompt adherence and temporal consistency on held-out prompts, against an untrained model."""
+    pipeline = _torch_pipeline()
+    try:
+        result = pipeline.evaluate_run(out)
+    except FileNotFoundError as exc:
+        raise PlanInputError(str(exc)) from None
+    if as_json:
+        emit_json(result)
+    else:
+        typer.echo(
+            f"adherence {result['adherence']:.2f} (untrained {result['baseline_adherence']:.2f}); colour {result['colour']:.2f}, "
+            f"direction {result['direction']:.2f}; temporal consistency {result['temporal_consistency']:.2f} on {result['prompts']} held-out prompts"
+        )
+
+
 if __name__ == "__main__":
     app()
