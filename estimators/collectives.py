@@ -15,7 +15,6 @@ import numpy as np
 
 from estimators.comm import bytes_per_rank, collective_time_s, group_crosses_nodes
 from estimators.layouts import LayoutArrays
-from estimators.memory import BF16_BYTES, GRAD_BYTES_PER_PARAM
 from estimators.problem import TrainingProblem
 
 FULL = 2  # layouts.RECOMPUTE_CODES["full"]
@@ -65,24 +64,24 @@ def step_collectives(prob: TrainingProblem, lay: LayoutArrays, layers: np.ndarra
     costs = []
     tp_cross = group_crosses_nodes(lay.tp, 1, node)
     for stream in prob.streams:
-        buffer = stream.tokens / lay.cp * mb * stream.width * BF16_BYTES
+        buffer = stream.tokens / lay.cp * mb * stream.width * prob.activation_bytes
         costs.append(_cost(f"tp all-reduce ({stream.name})", "all_reduce", "tp", "micro-batch", "exposed less the profile's tp_overlap",
                            TP_COLLECTIVES_PER_PASS * layers * passes, buffer, lay.tp, tp_cross, gpu, links))
     cp_cross = group_crosses_nodes(lay.cp, lay.tp, node)
     local_tokens = prob.tokens / lay.cp * mb
     q_width, kv_width = prob.heads * prob.head_dim / lay.tp, prob.kv_heads * prob.head_dim / lay.tp
-    a2a_buffer = local_tokens * (2 * q_width + 2 * kv_width) / ULYSSES_ALL_TO_ALLS_PER_PASS * BF16_BYTES
+    a2a_buffer = local_tokens * (2 * q_width + 2 * kv_width) / ULYSSES_ALL_TO_ALLS_PER_PASS * prob.activation_bytes
     ulysses_ranks = np.where(lay.cp_ring, 1, lay.cp)
     costs.append(_cost("cp Ulysses all-to-all (q, k, v, out)", "all_to_all", "cp", "micro-batch", "exposed less the profile's tp_overlap",
                        ULYSSES_ALL_TO_ALLS_PER_PASS * layers * passes, a2a_buffer, ulysses_ranks, cp_cross, gpu, links))
     ring_ranks = np.where(lay.cp_ring, lay.cp, 1)
-    kv_block = RING_KV_TENSORS * local_tokens * kv_width * BF16_BYTES
+    kv_block = RING_KV_TENSORS * local_tokens * kv_width * prob.activation_bytes
     costs.append(_cost("cp ring K/V exchange (forward)", "send_recv", "cp", "micro-batch", "overlapped with attention",
                        (lay.cp - 1) * layers * (passes - 1), kv_block, ring_ranks, cp_cross, gpu, links))
     costs.append(_cost("cp ring K/V + dK/dV exchange (backward)", "send_recv", "cp", "micro-batch", "overlapped with attention",
                        (lay.cp - 1) * layers, 2 * kv_block, ring_ranks, cp_cross, gpu, links))
     pp_cross = group_crosses_nodes(lay.pp, lay.tp * lay.cp, node)
-    boundary = sum(s.tokens * s.width for s in prob.streams) / (lay.cp * lay.tp) * mb * BF16_BYTES
+    boundary = sum(s.tokens * s.width for s in prob.streams) / (lay.cp * lay.tp) * mb * prob.activation_bytes
     costs.append(_cost("pp activation/gradient send", "send_recv", "pp", "micro-batch", "exposed",
                        PP_SENDS_PER_CHUNK * lay.vpp, boundary, lay.pp, pp_cross, gpu, links))
     costs.extend(data_parallel_collectives(prob, lay, gpu, links))
@@ -95,7 +94,7 @@ def data_parallel_collectives(prob: TrainingProblem, lay: LayoutArrays, gpu, lin
     node = gpu.node_size
     ranks = lay.dp * lay.cp
     cross = group_crosses_nodes(lay.dp, lay.tp * lay.cp * lay.pp, node) | group_crosses_nodes(lay.cp, lay.tp, node)
-    grad_bytes = prob.trained_params / (lay.tp * lay.pp) * GRAD_BYTES_PER_PARAM
+    grad_bytes = prob.trained_params / (lay.tp * lay.pp) * prob.state_bytes_per_param
     zero3 = lay.zero >= 3
     return [
         _cost("dp gradient all-reduce", "all_reduce", "dp", "step", "overlapped with the last backward",

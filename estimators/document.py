@@ -7,7 +7,7 @@ contract; more may be added, none renamed.
 from __future__ import annotations
 
 STEP_PARTS = (
-    "matmul_s", "attention_s", "elementwise_s", "frozen_encoders_s", "tensor_parallel_s",
+    "matmul_s", "attention_s", "elementwise_s", "overhead_s", "frozen_encoders_s", "tensor_parallel_s",
     "context_parallel_s", "pipeline_p2p_s", "bubble_s", "data_parallel_exposed_s", "optimizer_s",
 )
 

@@ -12,10 +12,14 @@ from estimators.specs.models import AsymmDiTSpec
 
 BF16_BYTES = 2
 FP32_BYTES = 4
-# Mixed-precision AdamW (ZeRO sec. 3.1): bf16 weights 2 + bf16 grads 2 + fp32 master, m, v 12.
+# Mixed-precision AdamW (ZeRO sec. 3.1): bf16 weights 2 + bf16 grads 2 + fp32 master, m, v 12 (optimizer_bytes_per_param).
 WEIGHT_BYTES_PER_PARAM = BF16_BYTES
 GRAD_BYTES_PER_PARAM = BF16_BYTES
-OPTIMIZER_BYTES_PER_PARAM = 3 * FP32_BYTES
+
+
+def optimizer_bytes_per_param(state_bytes: int) -> int:
+    """AdamW's fp32 momentum and variance, plus an fp32 master copy when weights are kept in 16 bits."""
+    return 2 * FP32_BYTES + (FP32_BYTES if state_bytes < FP32_BYTES else 0)
 # Planning assumptions, not measurements: CUDA context + NCCL buffers, and caching-allocator
 # fragmentation as a share of everything else. Stated in the plan's assumptions block.
 RUNTIME_RESERVED_BYTES = 2 * 1024**3
@@ -35,39 +39,47 @@ class StreamWidths:
     heads: int
     rope: bool
     updates: bool
+    gated: bool = True  # SwiGLU (first layer 2f wide) rather than GELU (f)
 
 
 def saved_elements_per_token(s: StreamWidths, recompute: str) -> tuple[int, int]:
-    """(bf16 elements, fp32 elements) one token of one stream leaves for backward in one block.
+    """(activation-dtype elements, fp32-statistics elements) one token of one stream leaves for backward
+    in one block of a plain PyTorch Mochi block with flash attention (reference_model/dit.py; checked
+    against torch.autograd.graph.saved_tensors_hooks in tests/test_profiling.py).
 
-    No recompute, per token (Mochi block, flash attention):
+    none, a stream that is updated:
       d-wide: block input, RMSNorm out, modulated qkv input, out-proj output, its RMSNorm, residual sum,
         2nd RMSNorm out, modulated MLP input, MLP output, its RMSNorm = 10 d
-      a-wide: raw q,k (for the q/k norms) 2a, normed q,k (for RoPE) 2a if RoPE, joint q,k,v for flash
-        attention 3a, attention output a = 8a with RoPE, 6a without
-      f-wide: SwiGLU halves (silu input, silu out, gate) 3f, w2 input f = 4f (GELU: input + out = 2f)
+      a-wide: the fused qkv output 3a (q, k, v are views of it); q/k RMSNorm before its learned scale 2a;
+        q/k after it 2a, kept for RoPE (none without RoPE: they go straight into the joint concat);
+        joint q, k, v for flash attention 3a; attention output a; its contiguous copy for the
+        out-projection a = 12 a with RoPE, 10 a without
+      f-wide: SwiGLU first-layer output 2f, silu output f, w2 input f = 4 f (GELU: its input and output, 2f)
       fp32: RMSNorm rstd x4, q/k-norm rstd per head x2, flash log-sum-exp per head
-    A stream that is not updated (Mochi's last text stream) keeps only norm1, qkv and q/k norms.
-    Selective: element-wise ops (norms, modulation, RoPE, activation) are recomputed, matmul and flash
-      inputs/outputs kept: input d, raw q,k + v + attention output 4a, out-proj output d, residual d,
-      MLP first-layer output 2f, MLP output d = 4d + 4a + 2f (matmul FLOPs are not recomputed).
-    Full: only the block input d is kept (the block is re-run in backward).
+    A stream that is not updated (Mochi's last text stream): input, norm, modulated input 3 d, and the
+      attention part without RoPE 10 a.
+    selective: PyTorch selective activation checkpointing that saves the outputs of matmuls and of flash
+      attention and recomputes every element-wise op: block input d, qkv 3a, attention output a and
+      log-sum-exp, out-proj output d, MLP first-layer output 2f (GELU: f), MLP output d = 3d + 4a + 2f.
+    full: only the block input d (the block is re-run in backward).
     """
     d, a, f = s.width, s.attn, s.mlp_hidden
+    mlp_first = 2 * f if s.gated else f
     if recompute == "full":
         return d, 0
     if recompute == "selective":
-        return (4 * d + 4 * a + 2 * f, 0) if s.updates else (d + 3 * a, 0)
-    qk = (6 if s.rope else 4) * a + 2 * a  # raw q,k (+ normed q,k) + joint q,k,v + output
+        return (3 * d + 4 * a + mlp_first, s.heads) if s.updates else (d + 4 * a, s.heads)
+    attention = 3 * a + 2 * a + (2 * a if s.rope else 0) + 3 * a + a + a
     if not s.updates:
-        return 3 * d + 2 * a + 3 * a, 2 + 2 * s.heads
-    return 10 * d + qk + 4 * f, 4 + 3 * s.heads
+        return 3 * d + attention, 1 + 3 * s.heads
+    return 10 * d + attention + 2 * mlp_first, 4 + 3 * s.heads
 
 
 def dit_streams(spec: AsymmDiTSpec) -> tuple[StreamWidths, StreamWidths]:
     """The visual and text streams of a block (text = visual widths when the stream is shared)."""
-    visual = StreamWidths(spec.visual_width, spec.attn_width, spec.mlp_hidden(spec.visual_width), spec.num_heads, spec.learned_rope, True)
+    gated = spec.mlp_activation == "swiglu"
+    visual = StreamWidths(spec.visual_width, spec.attn_width, spec.mlp_hidden(spec.visual_width), spec.num_heads, spec.learned_rope, True, gated)
     if spec.text_stream == "shared":
         return visual, visual
-    text = StreamWidths(spec.text_width, spec.attn_width, spec.mlp_hidden(spec.text_width), spec.num_heads, False, True)
+    text = StreamWidths(spec.text_width, spec.attn_width, spec.mlp_hidden(spec.text_width), spec.num_heads, False, True, gated)
     return visual, text

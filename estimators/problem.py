@@ -5,11 +5,11 @@ the layout evaluation in ``step.py`` is written once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from estimators.flops import dit_forward_flops, gpt_forward_flops, t5_encoder_flops, vae_encoder_flops
 from estimators.geometry import ClipGeometry, clip_geometry
-from estimators.memory import BF16_BYTES, FP32_BYTES, FROZEN_ENCODER_LIVE_TENSORS, dit_streams, saved_elements_per_token
+from estimators.memory import BF16_BYTES, FP32_BYTES, FROZEN_ENCODER_LIVE_TENSORS, StreamWidths, dit_streams, saved_elements_per_token
 from estimators.params import dit_block_params, dit_params, gpt_params, t5_encoder_params, vae_encoder_params
 from estimators.specs.models import GPTSpec, VideoSystemSpec
 from estimators.specs.workload import TrainingStage, Workload
@@ -49,6 +49,8 @@ class TrainingProblem:
     frozen_weight_bytes: float  # frozen encoder weights resident when run online
     frozen_working_bytes: float  # peak transient activations of the frozen encoders, a sample
     frozen_gemm_dim: int  # representative width of the frozen encoders' matmuls/convs
+    activation_bytes: int = BF16_BYTES  # bytes of an activation value (what TP/CP/PP traffic carries)
+    state_bytes_per_param: int = BF16_BYTES  # bytes of a weight or gradient as held and communicated
 
     @property
     def forward_flops(self) -> float:
@@ -62,12 +64,16 @@ class TrainingProblem:
         return sum(s.tokens for s in self.streams)
 
 
-def _saved_bytes(stream_widths, tokens_weight: float = 1.0) -> dict[str, float]:
-    out = {}
-    for mode in RECOMPUTE_MODES:
-        bf16, fp32 = saved_elements_per_token(stream_widths, mode)
-        out[mode] = tokens_weight * (bf16 * BF16_BYTES + fp32 * FP32_BYTES)
-    return out
+def saved_bytes_by_mode(stream: StreamWidths, activation_bytes: int, last: StreamWidths | None = None, layers: int = 1) -> dict[str, float]:
+    """Bytes a token of a stream saves in a block, by recompute mode; with ``last``, averaged over
+    ``layers`` blocks of which the last uses the ``last`` widths (Mochi's text stream)."""
+    def one(widths: StreamWidths, mode: str) -> float:
+        act, stats = saved_elements_per_token(widths, mode)
+        return act * activation_bytes + stats * FP32_BYTES
+
+    if last is None:
+        return {mode: one(stream, mode) for mode in RECOMPUTE_MODES}
+    return {mode: ((layers - 1) * one(stream, mode) + one(last, mode)) / layers for mode in RECOMPUTE_MODES}
 
 
 def frozen_encoder_costs(system: VideoSystemSpec, geo: ClipGeometry, text_tokens: int, workload: Workload) -> tuple[float, float, float]:
@@ -97,18 +103,18 @@ def _vae_stage_elements(vae, geo: ClipGeometry) -> list[int]:
     return sizes
 
 
-def video_problem(system: VideoSystemSpec, stage: TrainingStage, workload: Workload) -> TrainingProblem:
-    """The DiT of a video system on one training stage's clips."""
+def video_problem(system: VideoSystemSpec, stage: TrainingStage, workload: Workload, activation_bytes: int = BF16_BYTES) -> TrainingProblem:
+    """The DiT of a video system on one training stage's clips (activations of ``activation_bytes``)."""
     dit = system.dit
     geo = clip_geometry(system.vae, dit, stage.frames, stage.height, stage.width)
     n, text = geo.visual_tokens, stage.text_tokens
     forward = dit_forward_flops(dit, n, text)
     layers = dit.num_layers
     visual_w, text_w = dit_streams(dit)
-    # The last block's text stream saves less; average its share over the layers.
-    last_text_share = (layers - 1 + (0 if dit.last_block_updates_text else 0.5)) / layers
-    visual = Stream("visual", n, dit.visual_width, dit.visual_width, forward["linear_visual"] / layers, _saved_bytes(visual_w))
-    text_stream = Stream("text", text, dit.text_width, dit.text_width, forward["linear_text"] / layers, _saved_bytes(text_w, last_text_share))
+    last_text = None if dit.last_block_updates_text or dit.text_stream == "shared" else replace(text_w, updates=False)
+    visual = Stream("visual", n, dit.visual_width, dit.visual_width, forward["linear_visual"] / layers, saved_bytes_by_mode(visual_w, activation_bytes))
+    text_stream = Stream("text", text, dit.text_width, dit.text_width, forward["linear_text"] / layers,
+                         saved_bytes_by_mode(text_w, activation_bytes, last_text, layers))
     frozen_flops, frozen_weights, frozen_working = frozen_encoder_costs(system, geo, text, workload)
     block = dit_block_params(dit, last=False)
     return TrainingProblem(
@@ -128,6 +134,8 @@ def video_problem(system: VideoSystemSpec, stage: TrainingStage, workload: Workl
         frozen_weight_bytes=frozen_weights,
         frozen_working_bytes=frozen_working,
         frozen_gemm_dim=system.text_encoder.d_model,
+        activation_bytes=activation_bytes,
+        state_bytes_per_param=activation_bytes,
     )
 
 

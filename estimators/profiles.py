@@ -37,6 +37,11 @@ class DeviceProfile(Spec):
     nvlink_latency_s: float = Field(ge=0, description="Latency of one ring step inside a node.")
     nic_latency_s: float = Field(ge=0, description="Latency of one ring step across nodes.")
     dp_overlap: float = Field(ge=0, le=1, description="Share of backward compute that hides data-parallel traffic.")
+    layer_overhead_s: float = Field(
+        default=0.0, ge=0,
+        description="Fixed seconds a layer costs per pass beyond its FLOPs and bytes (kernel launches, framework "
+        "dispatch); negligible for large GPU layers (0 where not measured), large for small CPU layers.",
+    )
     tp_overlap: float = Field(
         ge=0, le=1,
         description="Share of tensor/context-parallel collective time hidden behind compute (a software-stack "

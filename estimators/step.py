@@ -21,10 +21,8 @@ from estimators.collectives import FULL, CollectiveCost, group_seconds, step_col
 from estimators.layouts import LayoutArrays
 from estimators.memory import (
     FRAGMENTATION_FRACTION,
-    GRAD_BYTES_PER_PARAM,
-    OPTIMIZER_BYTES_PER_PARAM,
+    optimizer_bytes_per_param,
     RUNTIME_RESERVED_BYTES,
-    WEIGHT_BYTES_PER_PARAM,
 )
 from estimators.problem import TrainingProblem
 from estimators.profiles import DeviceProfile
@@ -101,8 +99,10 @@ def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettin
     traffic = (ELEMENTWISE_TRAFFIC_PER_SAVED_BYTE + full) * saved * layers * mb / split
     elementwise = traffic / (gpu.hbm_bandwidth_bytes_per_s.value * prof.memory_efficiency)
     frozen = prob.frozen_flops * mb / split / (peak * prof.matmul_efficiency(prob.frozen_gemm_dim))
+    overhead = prof.layer_overhead_s * layers * layer_passes
     return {
-        "matmul": linear * layer_passes / 1 + other,
+        "matmul": linear * layer_passes + other,
+        "overhead": overhead,
         "attention": attn_fwd * layer_passes + recomputed,
         "elementwise": elementwise,
         "frozen_encoders": frozen,
@@ -172,11 +172,11 @@ def memory_bytes(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings
     activations = per_layer * layers * lay.micro_batch / split * in_flight
     # under full recompute one layer's full activations exist while it runs backward
     activations += np.where(lay.recompute == FULL, working * lay.micro_batch / split, 0.0)
-    zero3_gather = np.where(lay.zero >= 3, 2 * prob.layer_params / lay.tp * WEIGHT_BYTES_PER_PARAM, 0.0)
+    zero3_gather = np.where(lay.zero >= 3, 2 * prob.layer_params / lay.tp * prob.state_bytes_per_param, 0.0)
     parts = {
-        "weights": local * WEIGHT_BYTES_PER_PARAM / np.where(lay.zero >= 3, shard, 1) + zero3_gather,
-        "gradients": local * GRAD_BYTES_PER_PARAM / np.where(lay.zero >= 2, shard, 1),
-        "optimizer_states": local * OPTIMIZER_BYTES_PER_PARAM / np.where(lay.zero >= 1, shard, 1),
+        "weights": local * prob.state_bytes_per_param / np.where(lay.zero >= 3, shard, 1) + zero3_gather,
+        "gradients": local * prob.state_bytes_per_param / np.where(lay.zero >= 2, shard, 1),
+        "optimizer_states": local * optimizer_bytes_per_param(prob.state_bytes_per_param) / np.where(lay.zero >= 1, shard, 1),
         "activations": activations,
         "frozen_encoder_weights": np.full(len(lay), prob.frozen_weight_bytes),
         "frozen_encoder_activations": prob.frozen_working_bytes * lay.micro_batch / split,
@@ -193,7 +193,7 @@ def evaluate(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) ->
     valid, reason = validity(prob, lay, settings)
     m = micro_batches(lay, settings.global_batch)
     compute = compute_time_s(prob, lay, settings)
-    compute_mb = compute["matmul"] + compute["attention"] + compute["elementwise"] + compute["frozen_encoders"]
+    compute_mb = compute["matmul"] + compute["attention"] + compute["elementwise"] + compute["frozen_encoders"] + compute["overhead"]
     costs = step_collectives(prob, lay, stage_layers(prob, lay), settings.gpu, settings.profile.links)
     comm = model_parallel_comm_s(costs, lay, compute["attention_fwd"], settings.profile.tp_overlap)
     t_mb = compute_mb + comm["tensor_parallel"] + comm["context_parallel"] + comm["pipeline_p2p"]
@@ -213,6 +213,7 @@ def evaluate(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) ->
         "matmul_s": m * compute["matmul"],
         "attention_s": m * compute["attention"],
         "elementwise_s": m * compute["elementwise"],
+        "overhead_s": m * compute["overhead"],
         "frozen_encoders_s": m * compute["frozen_encoders"],
         "tensor_parallel_s": m * comm["tensor_parallel"],
         "context_parallel_s": m * comm["context_parallel"],

@@ -17,6 +17,7 @@ SIZES = {"small": 0.16, "large": 0.28}  # radius as a share of the frame side
 SPEEDS = {"slowly": 0.35, "quickly": 0.7}  # distance travelled over the clip, share of the side
 PANS = ("still", "panning")
 STYLES = ("flat", "striped")
+STRIPE_GAIN, STRIPE_OFFSET, STRIPE_PERIOD = 1.6, 0.05, 4  # stripes: brighter background, 4-pixel bands
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,8 @@ def render(spec: ClipSpec, frames: int, height: int, width: int) -> np.ndarray:
         background = np.array(BACKGROUNDS[spec.background], dtype=np.float32)
         frame = np.broadcast_to(background, (height, width, 3)).copy()
         if spec.style == "striped":
-            stripes = (((xs + shift) // 4) % 2 == 0)[..., None]
-            frame = np.where(stripes, frame * 1.6 + 0.05, frame)
+            stripes = (((xs + shift) // STRIPE_PERIOD) % 2 == 0)[..., None]
+            frame = np.where(stripes, frame * STRIPE_GAIN + STRIPE_OFFSET, frame)
         if spec.shape == "circle":
             inside = (xs - cx) ** 2 + (ys - cy) ** 2 <= radius**2
         else:

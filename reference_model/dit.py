@@ -8,8 +8,11 @@ mixed 3D RoPE on visual q/k; the last block does not update the text stream.
 from __future__ import annotations
 
 import torch
+from functools import partial
+
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
 
 from estimators.params import ROPE_AXES
 from estimators.specs.models import AsymmDiTSpec
@@ -32,6 +35,29 @@ def mlp(spec: AsymmDiTSpec, width: int) -> nn.Module:
     if spec.mlp_activation == "swiglu":
         return SwiGLU(width, hidden, spec.mlp_bias)
     return nn.Sequential(nn.Linear(width, hidden, bias=spec.mlp_bias), nn.GELU(approximate="tanh"), nn.Linear(hidden, width, bias=spec.mlp_bias))
+
+
+# Selective recompute keeps what matmuls and attention produce and re-runs every element-wise op.
+SAVED_OPS = {
+    torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default,
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default,
+    torch.ops.aten._scaled_dot_product_flash_attention.default,
+    torch.ops.aten._scaled_dot_product_efficient_attention.default,
+}
+RECOMPUTE_MODES = ("none", "selective", "full")
+
+
+def _save_matmuls(ctx, op, *args, **kwargs):
+    return CheckpointPolicy.MUST_SAVE if op in SAVED_OPS else CheckpointPolicy.PREFER_RECOMPUTE
+
+
+def run_block(block: nn.Module, recompute: str, *inputs):
+    """A block under a recompute mode: none, selective (save matmul/attention outputs), full."""
+    if recompute == "none" or not torch.is_grad_enabled():
+        return block(*inputs)
+    if recompute == "full":
+        return checkpoint(block, *inputs, use_reentrant=False)
+    return checkpoint(block, *inputs, use_reentrant=False, context_fn=partial(create_selective_checkpoint_contexts, _save_matmuls))
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -113,8 +139,11 @@ class AttentionPool(nn.Module):
 class AsymmDiT(nn.Module):
     """Predicts the rectified-flow velocity of latents (B, C, T, H, W) given time s and T5 features."""
 
-    def __init__(self, spec: AsymmDiTSpec):
+    def __init__(self, spec: AsymmDiTSpec, recompute: str = "none"):
         super().__init__()
+        if recompute not in RECOMPUTE_MODES:
+            raise ValueError(f"recompute must be one of {RECOMPUTE_MODES}")
+        self.recompute = recompute
         if spec.text_stream != "separate" or spec.patch_size_t != 1:
             raise ValueError("the reference AsymmDiT implements Mochi's separate text stream and spatial patches")
         self.spec = spec
@@ -147,7 +176,7 @@ class AsymmDiT(nn.Module):
         y = self.caption_proj(text)
         rope = self.rope(t, gh, gw)
         for block in self.blocks:
-            x, y = block(x, y, cond, rope, mask)
+            x, y = run_block(block, self.recompute, x, y, cond, rope, mask)
         shift, scale = self.final_mod(F.silu(cond))[:, None].chunk(2, dim=-1)
         out = self.final_proj(self.final_norm(x) * (1 + scale) + shift)  # (B, N, p*p*C)
         out = out.view(b, t, gh, gw, self.spec.out_channels, p, p).permute(0, 4, 1, 2, 5, 3, 6)

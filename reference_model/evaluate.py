@@ -1,19 +1,25 @@
 """Automatic scores of generated clips on held-out prompts, against an untrained model.
 
 Adherence: the shape's colour and direction of motion read back from the frames agree with the prompt.
-The background is each frame's median colour; the foreground is the pixels far from it; the median
-colour of its most distinct half names the nearest palette colour (blurred edges mix with the
-background), and its centroid's path gives the direction.
-Temporal consistency: mean correlation of consecutive frames (1 = smooth, 0 = unrelated frames).
+Every pixel is classified to the nearest colour of the generator's palette (shape colours, backgrounds
+and their stripes); the shape colour with the most pixels is the clip's colour (white shapes on
+backgrounds too), and the path of that colour's centroid from the first to the last frame gives the
+direction. Temporal consistency: mean correlation of consecutive frames (1 = smooth, 0 = unrelated).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from reference_model.data import COLOURS, DIRECTIONS, ClipSpec, sample_spec
+from reference_model.data import BACKGROUNDS, COLOURS, DIRECTIONS, STRIPE_GAIN, STRIPE_OFFSET, ClipSpec, sample_spec
 
-FOREGROUND_DISTANCE = 0.25  # RGB distance (0..sqrt 3) from the background that counts as the shape
-MIN_FOREGROUND_PIXELS = 3
+MIN_SHAPE_PIXELS = 3  # a frame with fewer pixels of the colour has no centroid
+SHAPE_NAMES = list(COLOURS)
+PALETTE = np.array(
+    list(COLOURS.values())
+    + list(BACKGROUNDS.values())
+    + [np.clip(np.array(c) * STRIPE_GAIN + STRIPE_OFFSET, 0, 1) for c in BACKGROUNDS.values()],
+    dtype=np.float32,
+)  # (colours, 3): shape colours first
 
 
 def held_out_specs(training_clips: int, count: int, first_seed: int) -> list[tuple[int, ClipSpec]]:
@@ -28,25 +34,21 @@ def held_out_specs(training_clips: int, count: int, first_seed: int) -> list[tup
     return out
 
 
-def distance_from_background(video: np.ndarray) -> np.ndarray:
-    """(T, H, W) RGB distance of each pixel from its frame's median colour; video (T, H, W, 3) uint8."""
-    frames = video.astype(np.float32) / 255
-    background = np.median(frames.reshape(len(frames), -1, 3), axis=1)[:, None, None, :]
-    return np.linalg.norm(frames - background, axis=-1)
+def classify(video: np.ndarray) -> np.ndarray:
+    """(T, H, W) index into PALETTE of each pixel's nearest colour; video (T, H, W, 3) uint8."""
+    frames = video.astype(np.float32)[..., None, :] / 255
+    return np.argmin(np.linalg.norm(frames - PALETTE, axis=-1), axis=-1)
 
 
-def read_colour(video: np.ndarray, mask: np.ndarray, distance: np.ndarray) -> str | None:
-    """Nearest palette colour to the median of the foreground pixels farthest from the background."""
-    if mask.sum() < MIN_FOREGROUND_PIXELS:
-        return None
-    pixels, far = (video.astype(np.float32) / 255)[mask], distance[mask]
-    core = np.median(pixels[far >= np.median(far)], axis=0)
-    return min(COLOURS, key=lambda name: np.linalg.norm(core - np.array(COLOURS[name])))
+def read_colour(classes: np.ndarray) -> str | None:
+    """The shape colour covering the most pixels over the clip."""
+    counts = np.bincount(classes.ravel(), minlength=len(PALETTE))[: len(SHAPE_NAMES)]
+    return SHAPE_NAMES[int(np.argmax(counts))] if counts.max() >= MIN_SHAPE_PIXELS else None
 
 
 def read_direction(mask: np.ndarray) -> str | None:
-    """Direction of the foreground centroid from the first to the last frame with a foreground."""
-    centres = [np.argwhere(m).mean(axis=0) for m in mask if m.sum() >= MIN_FOREGROUND_PIXELS]  # (row, col)
+    """Direction of the mask's centroid from the first to the last frame where it is present."""
+    centres = [np.argwhere(m).mean(axis=0) for m in mask if m.sum() >= MIN_SHAPE_PIXELS]  # (row, col)
     if len(centres) < 2:
         return None
     drow, dcol = centres[-1] - centres[0]
@@ -65,10 +67,11 @@ def score(videos: np.ndarray, specs: list[ClipSpec]) -> dict:
     """Adherence (mean of colour and direction agreement), its parts, and temporal consistency."""
     colour_hits, direction_hits, consistency = [], [], []
     for video, spec in zip(videos, specs):
-        distance = distance_from_background(video)
-        mask = distance > FOREGROUND_DISTANCE
-        colour_hits.append(read_colour(video, mask, distance) == spec.colour)
-        direction_hits.append(read_direction(mask) == spec.direction)
+        classes = classify(video)
+        colour = read_colour(classes)
+        colour_hits.append(colour == spec.colour)
+        shape_mask = classes == SHAPE_NAMES.index(colour) if colour else np.zeros(classes.shape, dtype=bool)
+        direction_hits.append(read_direction(shape_mask) == spec.direction)
         consistency.append(temporal_consistency(video))
     colour, direction = float(np.mean(colour_hits)), float(np.mean(direction_hits))
     return {"adherence": (colour + direction) / 2, "colour": colour, "direction": direction, "temporal_consistency": float(np.mean(consistency))}

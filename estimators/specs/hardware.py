@@ -27,6 +27,7 @@ class GPUSpec(Spec):
     description: str = Field(description="What exactly this entry describes.")
     peak_flops_bf16: Figure = Field(description="Dense BF16 Tensor Core peak, FLOP/s.")
     peak_flops_fp8: Figure = Field(description="Dense FP8 Tensor Core peak, FLOP/s (null: none).")
+    peak_flops_fp32: Optional[Figure] = Field(default=None, description="FP32 peak, FLOP/s (CPU profiles; GPUs train in bf16/fp8).")
     hbm_bytes: Figure = Field(description="Device memory, bytes.")
     hbm_bandwidth_bytes_per_s: Figure = Field(description="Device memory bandwidth, bytes/s.")
     nvlink_bytes_per_s_per_direction: Figure = Field(description="NVLink bandwidth one way, bytes/s.")
@@ -36,9 +37,9 @@ class GPUSpec(Spec):
     price_usd_per_gpu_hour: Figure = Field(description="Rental price per GPU-hour, US dollars.")
 
     def peak_flops(self, precision: str) -> float:
-        """Dense peak for 'bf16' or 'fp8'; raises for a precision the part lacks."""
-        figure = self.peak_flops_fp8 if precision == "fp8" else self.peak_flops_bf16
-        if figure.value is None:
+        """Dense peak for 'bf16', 'fp8' or 'fp32'; raises for a precision the part lacks."""
+        figure = {"fp8": self.peak_flops_fp8, "fp32": self.peak_flops_fp32}.get(precision, self.peak_flops_bf16)
+        if figure is None or figure.value is None:
             from estimators.errors import PlanInputError
 
             raise PlanInputError(f"{self.name} has no {precision} tensor cores")
