@@ -89,18 +89,29 @@ def step_collectives(prob: TrainingProblem, lay: LayoutArrays, layers: np.ndarra
 
 
 def data_parallel_collectives(prob: TrainingProblem, lay: LayoutArrays, gpu, links) -> list[CollectiveCost]:
-    """Gradient exchange over the dp x cp replicas: one all-reduce volume a step (ZeRO 0-2; reduce-
-    scatter + all-gather under ZeRO-1/2), or ZeRO-3's gathers and reduce-scatter every micro-batch."""
+    """Gradient exchange over the dp x cp replicas.
+
+    ZeRO 0-2: one all-reduce volume of all gradients a step (reduce-scatter + all-gather under ZeRO-1/2).
+    ZeRO-3 as FSDP does it with one unit a layer plus a root unit: every micro-batch gathers each layer
+    twice (forward, and again for backward after resharding) but the root's parameters (embedders,
+    head) once, since the root stays gathered through backward; gradients are reduce-scattered once.
+    """
     node = gpu.node_size
     ranks = lay.dp * lay.cp
     cross = group_crosses_nodes(lay.dp, lay.tp * lay.cp * lay.pp, node) | group_crosses_nodes(lay.cp, lay.tp, node)
-    grad_bytes = prob.trained_params / (lay.tp * lay.pp) * prob.state_bytes_per_param
+    split = lay.tp * lay.pp
+    grad_bytes = prob.trained_params / split * prob.state_bytes_per_param
+    layer_bytes = prob.layer_params / lay.tp * prob.state_bytes_per_param
+    root_bytes = (prob.trained_params - prob.block_params_total) / split * prob.state_bytes_per_param
+    layers = prob.block_params_total / prob.layer_params / lay.pp  # full-layer equivalents on a stage
     zero3 = lay.zero >= 3
     return [
         _cost("dp gradient all-reduce", "all_reduce", "dp", "step", "overlapped with the last backward",
               np.where(zero3, 0, 1), grad_bytes, ranks, cross, gpu, links),
-        _cost("dp ZeRO-3 weight all-gather", "all_gather", "dp", "micro-batch", "prefetched during compute",
-              np.where(zero3, ZERO3_GATHERS, 0), grad_bytes, ranks, cross, gpu, links),
+        _cost("dp ZeRO-3 layer all-gather (forward and backward)", "all_gather", "dp", "micro-batch", "prefetched during compute",
+              np.where(zero3, ZERO3_GATHERS * layers, 0), layer_bytes, ranks, cross, gpu, links),
+        _cost("dp ZeRO-3 root all-gather (once)", "all_gather", "dp", "micro-batch", "prefetched during compute",
+              np.where(zero3, 1, 0), root_bytes, ranks, cross, gpu, links),
         _cost("dp ZeRO-3 gradient reduce-scatter", "reduce_scatter", "dp", "micro-batch", "overlapped with backward",
               np.where(zero3, 1, 0), grad_bytes, ranks, cross, gpu, links),
     ]

@@ -45,6 +45,7 @@ class TrainingProblem:
     selective_recompute_flops_per_layer: float  # forward FLOPs re-run under selective recompute
     trained_params: int
     layer_params: int  # largest layer, gathered at once under ZeRO-3
+    block_params_total: int  # all layers together (the rest: embedders and heads)
     frozen_flops: float  # frozen-encoder forward FLOPs a sample computed online (0 when precomputed)
     frozen_weight_bytes: float  # frozen encoder weights resident when run online
     frozen_working_bytes: float  # peak transient activations of the frozen encoders, a sample
@@ -130,6 +131,7 @@ def video_problem(system: VideoSystemSpec, stage: TrainingStage, workload: Workl
         selective_recompute_flops_per_layer=0.0,
         trained_params=sum(dit_params(dit).values()),
         layer_params=sum(block.values()),
+        block_params_total=dit_params(dit)["blocks"],
         frozen_flops=frozen_flops,
         frozen_weight_bytes=frozen_weights,
         frozen_working_bytes=frozen_working,
@@ -172,6 +174,7 @@ def gpt_problem(spec: GPTSpec, flash_attention: bool, name: str = "gpt") -> Trai
         selective_recompute_flops_per_layer=forward["attention"] / layers,
         trained_params=sum(params.values()),
         layer_params=params["layers"] // layers,
+        block_params_total=params["layers"],
         frozen_flops=0.0,
         frozen_weight_bytes=0.0,
         frozen_working_bytes=0.0,

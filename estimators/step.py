@@ -85,6 +85,9 @@ def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettin
     mb = lay.micro_batch
     full = lay.recompute == FULL
     layer_passes = FWD_BWD_FACTOR + full  # full recompute re-runs each layer's forward
+    # selective recompute re-runs every element-wise op (not the matmuls): one more pass of their
+    # traffic and of the per-layer dispatch overhead, as full recompute has
+    elementwise_passes = FWD_BWD_FACTOR + (lay.recompute != 0)
     linear = np.zeros(len(lay))
     for stream in prob.streams:
         eff = prof.matmul_efficiency(stream.gemm_dim / lay.tp)
@@ -96,10 +99,10 @@ def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettin
     selective = np.where(lay.recompute == SELECTIVE, prob.selective_recompute_flops_per_layer, 0.0)
     recomputed = selective * layers * mb / split / (peak * prof.attention_efficiency(attn_seq))
     saved = sum(s.tokens * s.saved_bytes_per_token["none"] for s in prob.streams)
-    traffic = (ELEMENTWISE_TRAFFIC_PER_SAVED_BYTE + full) * saved * layers * mb / split
+    traffic = (ELEMENTWISE_TRAFFIC_PER_SAVED_BYTE + (lay.recompute != 0)) * saved * layers * mb / split
     elementwise = traffic / (gpu.hbm_bandwidth_bytes_per_s.value * prof.memory_efficiency)
     frozen = prob.frozen_flops * mb / split / (peak * prof.matmul_efficiency(prob.frozen_gemm_dim))
-    overhead = prof.layer_overhead_s * layers * layer_passes
+    overhead = prof.layer_overhead_s * layers * elementwise_passes
     return {
         "matmul": linear * layer_passes + other,
         "overhead": overhead,

@@ -20,7 +20,7 @@ from estimators.estimate import PlanRequest, plan
 from estimators.presets import load_model, parse_cluster
 from estimators.specs.models import VideoSystemSpec
 from plan_cli.inputs import build_workload, parse_layout
-from plan_cli.render import print_backtest, print_diff, print_plan, print_simulation
+from plan_cli.render import print_backtest, print_diff, print_plan, print_profile, print_simulation
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 EXIT_BAD_INPUT = 2
@@ -279,6 +279,27 @@ def _torch_pipeline():
     except ImportError as exc:
         raise PlanInputError(f"the reference model needs the test extras (pip install -e '.[test]'): {exc}") from None
     return pipeline
+
+
+@app.command()
+@friendly_errors
+def profile(
+    quick: Annotated[bool, typer.Option("--quick", help="16 configs and 5 repeats (under 5 minutes here) instead of 36 and 9.")] = False,
+    out: Annotated[Path, typer.Option(help="Folder for the tables, device files and plot.")] = Path("runs/profile"),
+    as_json: AsJson = False,
+):
+    """Profile the reference model over a grid and hold the estimators to it (held-out errors, collectives)."""
+    try:
+        from reference_model.profile_grid import run_profile
+    except ImportError as exc:
+        raise PlanInputError(f"profiling needs the test extras (pip install -e '.[test]'): {exc}") from None
+    with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as progress:
+        task = progress.add_task("profiling configs", total=None)
+        result = run_profile(quick, out, lambda done, total: progress.update(task, completed=done, total=total))
+    if as_json:
+        emit_json(result)
+    else:
+        print_profile(result, Console(width=120), out)
 
 
 @reference_app.command("train")

@@ -160,3 +160,15 @@ def print_diff(rows: list[dict], console: Console, title: str) -> None:
         shown = f"{change:+.3%}" if isinstance(change, float) else change
         t.add_row(row["key"], str(row["old"]), str(row["new"]), shown)
     console.print(t)
+
+
+def print_profile(result: dict, console: Console, out) -> None:
+    """Held-out errors of the estimators against the reference model, and bytes per collective."""
+    console.print(f"held-out configs: {result['held_out_configs']}")
+    console.print(f"step time: median absolute error {result['step_time_median_abs_error']:.1%} (calibration half {result['calibration_step_time_median_abs_error']:.1%})")
+    console.print(f"activation memory: median absolute error {result['activation_memory_median_abs_error']:.2%}")
+    t = _table("Bytes per collective a step (gloo)", "item", "measured", "predicted", "equal")
+    for row in result["collectives"]:
+        t.add_row(row["name"], f"{row['measured_bytes']:,}", f"{row['predicted_bytes']:,.0f}", "yes" if row["measured_bytes"] == row["predicted_bytes"] else "NO")
+    console.print(t)
+    console.print(f"tables, device files and plot in {out}: {', '.join(result['files'])}")

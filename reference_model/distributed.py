@@ -2,7 +2,7 @@
 recording the bytes of every collective. Run by torchrun; rank 0 writes the record as JSON.
 
 DDP's gradient all-reduce runs inside its C++ reducer, so a communication hook records each bucket;
-FSDP2 calls torch.distributed.all_gather_into_tensor / reduce_scatter_tensor, wrapped here. Bytes are
+FSDP2's all-gathers and reduce-scatters are wrapped where torch.distributed defines them. Bytes are
 the full buffer of each call (the gathered output, the reduce-scatter input, the all-reduced bucket).
 
 Usage: torchrun --nproc-per-node 2 -m reference_model.distributed --mode ddp --out record.json
@@ -30,19 +30,30 @@ def distributed_spec(config: str):
     return load_config(config).dit.model_copy(update={"learned_rope": False})
 
 
-def recorded_collectives(records: dict):
-    """Wrap FSDP2's collectives so each call adds its buffer bytes to ``records``."""
-    gather, scatter = dist.all_gather_into_tensor, dist.reduce_scatter_tensor
+def recorded_collectives(records: dict) -> None:
+    """Wrap FSDP2's collectives so each call adds its full buffer's bytes to ``records``.
 
-    def all_gather_into_tensor(output_tensor, input_tensor, *args, **kwargs):
-        records["all_gather"] += output_tensor.numel() * output_tensor.element_size()
-        return gather(output_tensor, input_tensor, *args, **kwargs)
+    FSDP2 calls torch.distributed.all_gather_single / reduce_scatter_single (older releases:
+    all_gather_into_tensor / reduce_scatter_tensor); whichever this torch has is wrapped.
+    """
+    for names, kind, buffer_arg in ((("all_gather_single", "all_gather_into_tensor"), "all_gather", 0),
+                                    (("reduce_scatter_single", "reduce_scatter_tensor"), "reduce_scatter", 1)):
+        for name in names:
+            if hasattr(dist, name):
+                setattr(dist, name, _counting(getattr(dist, name), kind, buffer_arg, records))
 
-    def reduce_scatter_tensor(output, input, *args, **kwargs):
-        records["reduce_scatter"] += input.numel() * input.element_size()
-        return scatter(output, input, *args, **kwargs)
 
-    dist.all_gather_into_tensor, dist.reduce_scatter_tensor = all_gather_into_tensor, reduce_scatter_tensor
+def _counting(collective, kind: str, buffer_arg: int, records: dict):
+    """``collective`` that first adds the bytes of its full buffer: the gathered output (argument 0)
+    or the reduce-scatter input (argument 1), given by position or keyword."""
+    keywords = ("output_tensor", "output") if buffer_arg == 0 else ("input_tensor", "input")
+
+    def wrapper(*args, **kwargs):
+        buffer = args[buffer_arg] if len(args) > buffer_arg else next(kwargs[k] for k in keywords if k in kwargs)
+        records[kind] += buffer.numel() * buffer.element_size()
+        return collective(*args, **kwargs)
+
+    return wrapper
 
 
 def wrap(model: AsymmDiT, mode: str, records: dict) -> torch.nn.Module:

@@ -98,7 +98,8 @@ class Block(nn.Module):
         mods_y = self.mod_y(F.silu(c))[:, None].chunk(4 if self.updates_text else 1, dim=-1)
         qx, kx, vx = self._qkv(self.norm(x) * (1 + scale_msa), self.qkv_x, self.q_norm_x, self.k_norm_x)
         qy, ky, vy = self._qkv(self.norm(y) * (1 + mods_y[0]), self.qkv_y, self.q_norm_y, self.k_norm_y)
-        qx, kx = apply_rope(qx, *rope), apply_rope(kx, *rope)
+        if rope is not None:
+            qx, kx = apply_rope(qx, *rope), apply_rope(kx, *rope)
         # joint full (bidirectional) attention; padding text tokens are masked out as keys
         keep = torch.cat([torch.ones_like(mask[:, :1]).expand(-1, n), mask], dim=1)[:, None, None, :]
         out = F.scaled_dot_product_attention(torch.cat([qx, qy], 2), torch.cat([kx, ky], 2), torch.cat([vx, vy], 2), attn_mask=keep)
@@ -152,14 +153,17 @@ class AsymmDiT(nn.Module):
         self.t_embed = nn.Sequential(nn.Linear(spec.timestep_freq_dim, spec.cond_width), nn.SiLU(), nn.Linear(spec.cond_width, spec.cond_width))
         self.pool = AttentionPool(spec)
         self.caption_proj = nn.Linear(spec.text_feature_dim, spec.text_width)
-        self.rope_freqs = nn.Parameter(torch.randn(ROPE_AXES, spec.num_heads, spec.head_dim // 2) * 0.1)
+        # learned_rope false: no rotary embedding at all (the estimators then count no RoPE matmul)
+        self.rope_freqs = nn.Parameter(torch.randn(ROPE_AXES, spec.num_heads, spec.head_dim // 2) * 0.1) if spec.learned_rope else None
         self.blocks = nn.ModuleList(Block(spec, last=i == spec.num_layers - 1) for i in range(spec.num_layers))
         self.final_mod = nn.Linear(spec.cond_width, spec.final_modulation_outputs * dx)
         self.final_norm = nn.LayerNorm(dx, elementwise_affine=False)
         self.final_proj = nn.Linear(dx, p * p * spec.out_channels)
 
-    def rope(self, t: int, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos, sin of (H, N, D/2): positions (N, 3) @ learned frequencies (3, H x D/2)."""
+    def rope(self, t: int, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """cos, sin of (H, N, D/2): positions (N, 3) @ learned frequencies (3, H x D/2); None without RoPE."""
+        if self.rope_freqs is None:
+            return None
         grid = torch.stack(torch.meshgrid(torch.arange(t), torch.arange(h), torch.arange(w), indexing="ij"), -1)
         positions = grid.reshape(-1, ROPE_AXES).float()
         angles = (positions @ self.rope_freqs.reshape(ROPE_AXES, -1)).view(-1, self.spec.num_heads, self.spec.head_dim // 2)

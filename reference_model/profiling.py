@@ -39,7 +39,7 @@ def measuring_blocks(model: dit_module.AsymmDiT, sink: list[int]):
     original = dit_module.run_block
 
     def measured(block, recompute, x, y, cond, rope, mask):
-        shared = exclude | {t.untyped_storage().data_ptr() for t in (cond, *rope, mask)}  # per step, not per block
+        shared = exclude | {t.untyped_storage().data_ptr() for t in (cond, *(rope or ()), mask)}  # per step, not per block
         if recompute == "none":
             saved: dict[int, int] = {}
 
@@ -94,8 +94,8 @@ def block_saved_bytes(model: dit_module.AsymmDiT, inputs: tuple) -> list[int]:
     return sink
 
 
-def time_step(model: dit_module.AsymmDiT, inputs: tuple, target: torch.Tensor, repeats: int = REPEATS) -> dict:
-    """Median and spread of forward and forward+backward seconds (after warm-up)."""
+def time_step(model: dit_module.AsymmDiT, inputs: tuple, target: torch.Tensor, repeats: int = REPEATS, optimiser=None) -> dict:
+    """Median and spread of forward and whole-step seconds (forward, backward, optimizer), after warm-up."""
     forward, total = [], []
     for i in range(WARMUP + repeats):
         model.zero_grad(set_to_none=True)
@@ -103,6 +103,8 @@ def time_step(model: dit_module.AsymmDiT, inputs: tuple, target: torch.Tensor, r
         out = model(*inputs)
         middle = time.perf_counter()
         torch.nn.functional.mse_loss(out, target).backward()
+        if optimiser is not None:
+            optimiser.step()
         end = time.perf_counter()
         if i >= WARMUP:
             forward.append(middle - start)

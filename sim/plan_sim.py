@@ -48,7 +48,7 @@ def step_inputs(stage_plan: dict) -> StepInputs:
         stages=lay.pp, micro_batches=m,
         forward_s=in_line * FORWARD_PASSES / passes, backward_s=in_line * (passes - FORWARD_PASSES) / passes,
         p2p_s=per_call.get("pp activation/gradient send", 0.0), virtual_stages=lay.vpp, dp_step_s=dp_step,
-        zero3_gather_s=per_call.get("dp ZeRO-3 weight all-gather", 0.0),
+        zero3_gather_s=sum(c["seconds"] for c in metrics["collectives"] if c["name"].startswith("dp ZeRO-3") and "all-gather" in c["name"]) / 2,
         zero3_scatter_s=per_call.get("dp ZeRO-3 gradient reduce-scatter", 0.0),
         optimizer_s=metrics["optimizer_s"],
     )
