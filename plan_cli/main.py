@@ -1,14 +1,11 @@
 """`plan`: capacity planning for Mochi-class text-to-video training."""
 from __future__ import annotations
 
-import json
 import sys
-from functools import wraps
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 
@@ -19,61 +16,20 @@ from estimators.errors import PlanInputError
 from estimators.estimate import PlanRequest, plan
 from estimators.presets import load_model, parse_cluster
 from estimators.specs.models import VideoSystemSpec
+from plan_cli.common import (
+    GB, AsJson, Clips, Epochs, Fps, Frames, GlobalBatch, Gpus, Height, LayoutText, Model, Objective, OnlineLatents,
+    OnlineText, Precision, Stages, Steps, TextTokens, Width, WorkloadFile, emit_json, friendly_errors,
+)
 from plan_cli.inputs import build_workload, parse_layout
-from plan_cli.render import print_backtest, print_diff, print_plan, print_profile, print_simulation
+from plan_cli.reference_cmds import register as register_torch_commands
+from plan_cli.render import print_backtest, print_diff, print_plan, print_simulation
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-EXIT_BAD_INPUT = 2
-GB = 1e9
-
-# Options shared by every command that plans a run (estimate, simulate).
-Gpus = Annotated[str, typer.Option(help="Cluster as NAMExCOUNT, e.g. H100x512, A100x1024, B200x64.")]
-Model = Annotated[str, typer.Option(help="Preset name or a YAML/JSON model file.")]
-Height = Annotated[int, typer.Option(help="Clip height in pixels.")]
-Width = Annotated[int, typer.Option(help="Clip width in pixels.")]
-Frames = Annotated[int, typer.Option(help="Frames a clip (6k+1 for Mochi's VAE).")]
-Fps = Annotated[float, typer.Option(help="Frames per second.")]
-TextTokens = Annotated[int, typer.Option(help="Valid caption tokens a clip.")]
-Clips = Annotated[int, typer.Option(help="Distinct clips in the dataset.")]
-Epochs = Annotated[float, typer.Option(help="Passes over the dataset.")]
-Steps = Annotated[Optional[int], typer.Option(help="Optimizer steps (overrides clips x epochs).")]
-GlobalBatch = Annotated[int, typer.Option(help="Clips per optimizer step.")]
-Precision = Annotated[str, typer.Option(help="Compute precision: bf16 or fp8.")]
-LayoutText = Annotated[Optional[str], typer.Option("--layout", help="Fixed layout 'tp=1,pp=1,cp=1,dp=512,zero=3,micro_batch=1,recompute=full'; without dp, the given knobs are pinned and the rest searched.")]
-Stages = Annotated[list[str], typer.Option("--stage", help="A training stage as key=value pairs overriding the clip options, e.g. 'height=240,width=432,steps=20000'; repeat for several stages.")]
-WorkloadFile = Annotated[Optional[Path], typer.Option("--workload", help="YAML/JSON workload file with stages (replaces the clip options).")]
-OnlineText = Annotated[bool, typer.Option(help="Run T5 every step instead of precomputing embeddings.")]
-OnlineLatents = Annotated[bool, typer.Option(help="Run the VAE encoder every step instead of precomputing latents.")]
-Objective = Annotated[str, typer.Option(help="Rank searched layouts by 'time' or 'cost' (GPU-seconds x price; on one fixed cluster the same order as time).")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
 
 
 @app.callback()
 def main() -> None:
     """Capacity planning for Mochi-class text-to-video training."""
-
-
-def friendly_errors(command):
-    """Bad input: one line on stderr and exit code 2, never a traceback."""
-
-    @wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except PlanInputError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(EXIT_BAD_INPUT) from None
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            typer.echo(f"error: {'.'.join(map(str, err['loc']))}: {err['msg']}", err=True)
-            raise typer.Exit(EXIT_BAD_INPUT) from None
-
-    return wrapper
-
-
-def emit_json(document: dict) -> None:
-    """One JSON document on stdout."""
-    sys.stdout.write(json.dumps(document, indent=2, default=float) + "\n")
 
 
 def make_request(gpus, model, height, width, frames, fps, text_tokens, clips, epochs, steps, global_batch, precision,
@@ -267,102 +223,7 @@ def diff_command(
         print_diff(moved, Console(width=140), f"{len(moved)} figures moved ({old} -> {new})")
 
 
-reference_app = typer.Typer(no_args_is_help=True, help="The runnable scaled-down Mochi-like reference system (needs torch).")
-app.add_typer(reference_app, name="reference")
-DEFAULT_RUN = Path("runs/reference")
-
-
-def _torch_pipeline():
-    """The reference pipeline, or a one-line error when torch is not installed."""
-    try:
-        from reference_model import pipeline
-    except ImportError as exc:
-        raise PlanInputError(f"the reference model needs the test extras (pip install -e '.[test]'): {exc}") from None
-    return pipeline
-
-
-@app.command()
-@friendly_errors
-def profile(
-    quick: Annotated[bool, typer.Option("--quick", help="16 configs and 5 repeats (under 5 minutes here) instead of 36 and 9.")] = False,
-    out: Annotated[Path, typer.Option(help="Folder for the tables, device files and plot.")] = Path("runs/profile"),
-    as_json: AsJson = False,
-):
-    """Profile the reference model over a grid and hold the estimators to it (held-out errors, collectives)."""
-    try:
-        from reference_model.profile_grid import run_profile
-    except ImportError as exc:
-        raise PlanInputError(f"profiling needs the test extras (pip install -e '.[test]'): {exc}") from None
-    with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as progress:
-        task = progress.add_task("profiling configs", total=None)
-        result = run_profile(quick, out, lambda done, total: progress.update(task, completed=done, total=total))
-    if as_json:
-        emit_json(result)
-    else:
-        print_profile(result, Console(width=120), out)
-
-
-@reference_app.command("train")
-@friendly_errors
-def reference_train(
-    quick: Annotated[bool, typer.Option("--quick", help="The quick budget (under 2 minutes here).")] = False,
-    config: Annotated[Optional[str], typer.Option(help="Config name (default, quick) or YAML file.")] = None,
-    out: Annotated[Path, typer.Option(help="Run folder (resumes from its checkpoint).")] = DEFAULT_RUN,
-):
-    """Train the reference VAE, then the DiT (rectified flow), with checkpoints that resume exactly."""
-    pipeline = _torch_pipeline()
-    name = config or ("quick" if quick else "default")
-    with Progress() as progress:
-        tasks = {}
-
-        def report(phase, step, total, loss):
-            if phase not in tasks:
-                tasks[phase] = progress.add_task(f"{phase} training", total=total)
-            progress.update(tasks[phase], completed=step, description=f"{phase} training, loss {loss:.4f}")
-
-        try:
-            result = pipeline.train(name, out, report)
-        except (ValueError, FileNotFoundError) as exc:
-            raise PlanInputError(str(exc)) from None
-    typer.echo(f"trained {name} into {out}: VAE loss {result['vae_losses'][-1]:.4f}, DiT loss {result['dit_losses'][-1]:.4f} at step {result['dit_step']}")
-
-
-@reference_app.command("generate")
-@friendly_errors
-def reference_generate(
-    prompt: Annotated[str, typer.Argument(help='Plain text, or JSON {"prompt", "frames", "fps", "seed", "format"}.')],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Video file: .mp4, .webm or .avi.")],
-    out: Annotated[Path, typer.Option(help="Run folder with the trained model.")] = DEFAULT_RUN,
-):
-    """Generate a clip from a prompt with the trained reference model."""
-    pipeline = _torch_pipeline()
-    try:
-        written = pipeline.generate_file(out, prompt, output)
-    except (ValueError, FileNotFoundError) as exc:
-        raise PlanInputError(str(exc)) from None
-    typer.echo(f"wrote {written['path']}: {written['frames']} frames {written['width']}x{written['height']} at {written['fps']:g} fps ({written['format']})")
-
-
-@reference_app.command("evaluate")
-@friendly_errors
-def reference_evaluate(
-    out: Annotated[Path, typer.Option(help="Run folder with the trained model.")] = DEFAULT_RUN,
-    as_json: AsJson = False,
-):
-    """Prompt adherence and temporal consistency on held-out prompts, against an untrained model."""
-    pipeline = _torch_pipeline()
-    try:
-        result = pipeline.evaluate_run(out)
-    except FileNotFoundError as exc:
-        raise PlanInputError(str(exc)) from None
-    if as_json:
-        emit_json(result)
-    else:
-        typer.echo(
-            f"adherence {result['adherence']:.2f} (untrained {result['baseline_adherence']:.2f}); colour {result['colour']:.2f}, "
-            f"direction {result['direction']:.2f}; temporal consistency {result['temporal_consistency']:.2f} on {result['prompts']} held-out prompts"
-        )
-
+register_torch_commands(app)
 
 if __name__ == "__main__":
     app()

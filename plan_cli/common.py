@@ -1,0 +1,71 @@
+"""What every `plan` command shares: option types, one-line errors, JSON output."""
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from pydantic import ValidationError
+
+from estimators.errors import PlanInputError
+
+EXIT_BAD_INPUT = 2
+GB = 1e9
+
+# Options shared by every command that plans a run (estimate, simulate).
+Gpus = Annotated[str, typer.Option(help="Cluster as NAMExCOUNT, e.g. H100x512, A100x1024, B200x64.")]
+Model = Annotated[str, typer.Option(help="Preset name or a YAML/JSON model file.")]
+Height = Annotated[int, typer.Option(help="Clip height in pixels.")]
+Width = Annotated[int, typer.Option(help="Clip width in pixels.")]
+Frames = Annotated[int, typer.Option(help="Frames a clip (6k+1 for Mochi's VAE).")]
+Fps = Annotated[float, typer.Option(help="Frames per second.")]
+TextTokens = Annotated[int, typer.Option(help="Valid caption tokens a clip.")]
+Clips = Annotated[int, typer.Option(help="Distinct clips in the dataset.")]
+Epochs = Annotated[float, typer.Option(help="Passes over the dataset.")]
+Steps = Annotated[Optional[int], typer.Option(help="Optimizer steps (overrides clips x epochs).")]
+GlobalBatch = Annotated[int, typer.Option(help="Clips per optimizer step.")]
+Precision = Annotated[str, typer.Option(help="Compute precision: bf16 or fp8.")]
+LayoutText = Annotated[Optional[str], typer.Option("--layout", help="Fixed layout 'tp=1,pp=1,cp=1,dp=512,zero=3,micro_batch=1,recompute=full'; without dp, the given knobs are pinned and the rest searched.")]
+Stages = Annotated[list[str], typer.Option("--stage", help="A training stage as key=value pairs overriding the clip options, e.g. 'height=240,width=432,steps=20000'; repeat for several stages.")]
+WorkloadFile = Annotated[Optional[Path], typer.Option("--workload", help="YAML/JSON workload file with stages (replaces the clip options).")]
+OnlineText = Annotated[bool, typer.Option(help="Run T5 every step instead of precomputing embeddings.")]
+OnlineLatents = Annotated[bool, typer.Option(help="Run the VAE encoder every step instead of precomputing latents.")]
+Objective = Annotated[str, typer.Option(help="Rank searched layouts by 'time' or 'cost' (GPU-seconds x price; on one fixed cluster the same order as time).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+
+
+
+def friendly_errors(command):
+    """Bad input: one line on stderr and exit code 2, never a traceback."""
+
+    @wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except PlanInputError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            typer.echo(f"error: {'.'.join(map(str, err['loc']))}: {err['msg']}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+
+    return wrapper
+
+
+def emit_json(document: dict) -> None:
+    """One JSON document on stdout."""
+    sys.stdout.write(json.dumps(document, indent=2, default=float) + "\n")
+
+
+@contextmanager
+def input_errors(*kinds: type[Exception]):
+    """Turn the given exception types into PlanInputError (a missing run folder, a bad prompt)."""
+    try:
+        yield
+    except kinds as exc:
+        raise PlanInputError(str(exc)) from None

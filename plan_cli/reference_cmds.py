@@ -1,0 +1,107 @@
+"""`plan profile` and `plan reference ...`: the commands that need torch (imported lazily)."""
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from estimators.errors import PlanInputError
+from plan_cli.common import AsJson, emit_json, friendly_errors, input_errors
+from plan_cli.render import print_profile
+
+reference_app = typer.Typer(no_args_is_help=True, help="The runnable scaled-down Mochi-like reference system (needs torch).")
+DEFAULT_RUN = Path("runs/reference")
+
+
+def _torch_module(name: str):
+    """A reference_model module, or a one-line error when torch (the test extras) is not installed."""
+    try:
+        return importlib.import_module(f"reference_model.{name}")
+    except ImportError as exc:
+        raise PlanInputError(f"this command needs the test extras (pip install -e '.[test]'): {exc}") from None
+
+
+@reference_app.command("train")
+@friendly_errors
+def reference_train(
+    quick: Annotated[bool, typer.Option("--quick", help="The quick budget (under 2 minutes here).")] = False,
+    config: Annotated[Optional[str], typer.Option(help="Config name (default, quick) or YAML file.")] = None,
+    out: Annotated[Path, typer.Option(help="Run folder (resumes from its checkpoint).")] = DEFAULT_RUN,
+):
+    """Train the reference VAE, then the DiT (rectified flow), with checkpoints that resume exactly."""
+    pipeline = _torch_module("pipeline")
+    name = config or ("quick" if quick else "default")
+    with Progress() as progress:
+        tasks = {}
+
+        def report(phase, step, total, loss):
+            if phase not in tasks:
+                tasks[phase] = progress.add_task(f"{phase} training", total=total)
+            progress.update(tasks[phase], completed=step, description=f"{phase} training, loss {loss:.4f}")
+
+        with input_errors(ValueError, FileNotFoundError):
+            result = pipeline.train(name, out, report)
+    typer.echo(f"trained {name} into {out}: VAE loss {result['vae_losses'][-1]:.4f}, DiT loss {result['dit_losses'][-1]:.4f} at step {result['dit_step']}")
+
+
+@reference_app.command("generate")
+@friendly_errors
+def reference_generate(
+    prompt: Annotated[str, typer.Argument(help='Plain text, or JSON {"prompt", "frames", "fps", "seed", "format"}.')],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Video file: .mp4, .webm or .avi.")],
+    out: Annotated[Path, typer.Option(help="Run folder with the trained model.")] = DEFAULT_RUN,
+):
+    """Generate a clip from a prompt with the trained reference model."""
+    pipeline = _torch_module("pipeline")
+    with input_errors(ValueError, FileNotFoundError):
+        written = pipeline.generate_file(out, prompt, output)
+    typer.echo(f"wrote {written['path']}: {written['frames']} frames {written['width']}x{written['height']} at {written['fps']:g} fps ({written['format']})")
+
+
+@reference_app.command("evaluate")
+@friendly_errors
+def reference_evaluate(
+    out: Annotated[Path, typer.Option(help="Run folder with the trained model.")] = DEFAULT_RUN,
+    as_json: AsJson = False,
+):
+    """Prompt adherence and temporal consistency on held-out prompts, against an untrained model."""
+    pipeline = _torch_module("pipeline")
+    with input_errors(FileNotFoundError):
+        result = pipeline.evaluate_run(out)
+    if as_json:
+        emit_json(result)
+    else:
+        typer.echo(
+            f"adherence {result['adherence']:.2f} (untrained {result['baseline_adherence']:.2f}); colour {result['colour']:.2f}, "
+            f"direction {result['direction']:.2f}; temporal consistency {result['temporal_consistency']:.2f} on {result['prompts']} held-out prompts"
+        )
+
+
+
+
+@friendly_errors
+def profile(
+    quick: Annotated[bool, typer.Option("--quick", help="16 configs and 5 repeats (under 5 minutes here) instead of 36 and 9.")] = False,
+    out: Annotated[Path, typer.Option(help="Folder for the tables, device files and plot.")] = Path("runs/profile"),
+    as_json: AsJson = False,
+):
+    """Profile the reference model over a grid and hold the estimators to it (held-out errors, collectives)."""
+    run_profile = _torch_module("profile_grid").run_profile
+    with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as progress:
+        task = progress.add_task("profiling configs", total=None)
+        result = run_profile(quick, out, lambda done, total: progress.update(task, completed=done, total=total))
+    if as_json:
+        emit_json(result)
+    else:
+        print_profile(result, Console(width=120), out)
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the main app."""
+    app.add_typer(reference_app, name="reference")
+    app.command()(profile)
