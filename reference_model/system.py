@@ -29,11 +29,11 @@ class TrainingConfig(Spec):
     seed: int = Field(description="Seed of data order, noise and initialisation.")
     dataset_clips: int = Field(description="Distinct training clips (seeds 0..n-1).")
     vae_steps: int = Field(description="VAE reconstruction steps.")
-    vae_batch: int
-    vae_lr: float
+    vae_batch: int = Field(description="Clips a VAE step.")
+    vae_lr: float = Field(description="AdamW learning rate of the VAE.")
     dit_steps: int = Field(description="DiT rectified-flow steps.")
-    dit_batch: int
-    dit_lr: float
+    dit_batch: int = Field(description="Clips a DiT step.")
+    dit_lr: float = Field(description="AdamW learning rate of the DiT.")
     caption_dropout: float = Field(description="Share of captions dropped for classifier-free guidance.")
     precompute: bool = Field(description="Cache latents and text features once (true) or encode every step.")
     checkpoint_every: int = Field(description="Steps between DiT checkpoints.")
@@ -52,13 +52,13 @@ class EvaluationConfig(Spec):
 class ReferenceConfig(Spec):
     """One YAML file: the three model specs and the training, sampling and evaluation settings."""
 
-    clip: ClipConfig
-    text_encoder: T5EncoderSpec
-    vae: VideoVAESpec
-    dit: AsymmDiTSpec
-    training: TrainingConfig
-    sampling: SamplingConfig
-    evaluation: EvaluationConfig
+    clip: ClipConfig = Field(description="Size of the training clips.")
+    text_encoder: T5EncoderSpec = Field(description="The frozen T5-style encoder.")
+    vae: VideoVAESpec = Field(description="The causal video VAE (trained first, then frozen).")
+    dit: AsymmDiTSpec = Field(description="The AsymmDiT trained with rectified flow.")
+    training: TrainingConfig = Field(description="Budgets, batches, learning rates, seeds.")
+    sampling: SamplingConfig = Field(description="Euler steps and guidance for generation.")
+    evaluation: EvaluationConfig = Field(description="Held-out prompts for scoring.")
 
 
 def load_config(name_or_path: str) -> ReferenceConfig:
