@@ -30,13 +30,14 @@ from estimators.specs.layout import Layout
 from estimators.specs.models import VideoSystemSpec
 from estimators.specs.workload import TrainingStage, Workload
 from estimators.step import RunSettings, evaluate
-from reference_model.counting import analyse
+from reference_model.counting import analyse, flops_by_module
 from reference_model.dit import AsymmDiT
 from reference_model.microbench import measure_device
 from reference_model.profiling import block_saved_bytes, time_blocks, time_step
 from reference_model.system import load_config
 
 FP32_BYTES = 4
+FWD_BWD = 3  # forward + backward matmul FLOPs as a multiple of forward
 AXES = {
     "visual_width": (64, 96, 128), "num_layers": (2, 4, 6), "frames": (13, 19, 25), "height": (32, 48),
     "text_tokens": (8, 16), "batch": (4, 8, 16), "recompute": ("none", "selective", "full"),
@@ -79,11 +80,16 @@ def measure(row: dict, repeats: int) -> tuple[dict, list[dict]]:
     optimiser = torch.optim.AdamW(model.parameters(), lr=1e-4)
     timing = time_step(model, inputs, torch.randn(b, spec.in_channels, *latent), repeats, optimiser)
     saved = block_saved_bytes(model, inputs)
-    flops = 2 * analyse(AsymmDiT(spec).eval(), tuple(t[:1] for t in inputs)).total()  # per sample, 2 per MAC
+    by_module = flops_by_module(analyse(AsymmDiT(spec).eval(), tuple(t[:1] for t in inputs)))  # one sample
+    flops = by_module[""]
     layers = time_blocks(model, inputs, repeats)
-    step = {**row, **timing, "forward_flops_per_sample": flops, "achieved_flops_per_s": 3 * flops * b / timing["step_s"],
+    step = {**row, **timing, "forward_flops_per_sample": flops, "achieved_flops_per_s": FWD_BWD * flops * b / timing["step_s"],
             "activation_bytes": sum(saved)}
-    per_layer = [{**row, "layer": i, "forward_s": t["forward"], "backward_s": t["backward"], "saved_bytes": s} for i, (t, s) in enumerate(zip(layers, saved))]
+    per_layer = []
+    for i, (t, kept) in enumerate(zip(layers, saved)):
+        layer_flops = by_module[f"blocks.{i}"]
+        per_layer.append({**row, "layer": i, **t, "forward_flops_per_sample": layer_flops, "saved_bytes": kept,
+                          "achieved_flops_per_s": FWD_BWD * layer_flops * b / (t["forward_s"] + t["backward_s"])})
     return step, per_layer
 
 

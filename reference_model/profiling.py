@@ -116,7 +116,7 @@ def time_step(model: dit_module.AsymmDiT, inputs: tuple, target: torch.Tensor, r
 
 
 def time_blocks(model: dit_module.AsymmDiT, inputs: tuple, repeats: int = REPEATS) -> list[dict]:
-    """Median forward and backward seconds of each block (hooks time each call; backward via its grad)."""
+    """Median and spread of each block's forward and backward seconds (module hooks time each call)."""
     times = [{"forward": [], "backward": []} for _ in model.blocks]
     handles = []
     for i, block in enumerate(model.blocks):
@@ -131,7 +131,11 @@ def time_blocks(model: dit_module.AsymmDiT, inputs: tuple, repeats: int = REPEAT
     finally:
         for h in handles:
             h.remove()
-    return [{k: statistics.median(v[-repeats:]) for k, v in t.items() if k in ("forward", "backward")} for t in times]
+    return [
+        {**{f"{k}_s": statistics.median(t[k][-repeats:]) for k in ("forward", "backward")},
+         **{f"{k}_spread_s": max(t[k][-repeats:]) - min(t[k][-repeats:]) for k in ("forward", "backward")}}
+        for t in times
+    ]
 
 
 def _stamp(record, phase, _start, *args):
