@@ -42,6 +42,11 @@ class DeviceProfile(Spec):
         description="Fixed seconds a layer costs per pass beyond its FLOPs and bytes (kernel launches, framework "
         "dispatch); negligible for large GPU layers (0 where not measured), large for small CPU layers.",
     )
+    selective_recompute_overhead_s: float = Field(
+        default=0.0, ge=0,
+        description="Extra seconds a layer costs per micro-batch under selective recompute (the checkpoint "
+        "machinery that decides op by op what to keep); 0 where not measured.",
+    )
     tp_overlap: float = Field(
         ge=0, le=1,
         description="Share of tensor/context-parallel collective time hidden behind compute (a software-stack "

@@ -103,6 +103,7 @@ def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettin
     elementwise = traffic / (gpu.hbm_bandwidth_bytes_per_s.value * prof.memory_efficiency)
     frozen = prob.frozen_flops * mb / split / (peak * prof.matmul_efficiency(prob.frozen_gemm_dim))
     overhead = prof.layer_overhead_s * layers * elementwise_passes
+    overhead = overhead + np.where(lay.recompute == SELECTIVE, prof.selective_recompute_overhead_s * layers, 0.0)
     return {
         "matmul": linear * layer_passes + other,
         "overhead": overhead,

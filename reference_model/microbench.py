@@ -111,11 +111,11 @@ def measure_device() -> dict:
         "price_usd_per_gpu_hour": figure(0.0, "not priced"),
     }
     profile = {
-        "gpu": "CPU-host", "provenance": f"matmul/attention curves and bandwidth {measured}; layer overhead and the "
+        "gpu": "CPU-host", "provenance": f"matmul/attention curves and bandwidth {measured}; layer overheads and the "
         "compute scale fitted on the calibration half of the profile grid", "date": today,
         "matmul_efficiency_max": mm_max, "matmul_half_dim": mm_half, "attention_efficiency_max": at_max,
         "attention_half_seq": at_half, "memory_efficiency": 1.0, "nvlink_efficiency": 1.0, "nic_efficiency": 1.0,
-        "nvlink_latency_s": 1e-5, "nic_latency_s": 1e-5, "dp_overlap": 0.0, "layer_overhead_s": 0.0, "tp_overlap": 0.0,
+        "nvlink_latency_s": 1e-5, "nic_latency_s": 1e-5, "dp_overlap": 0.0, "layer_overhead_s": 0.0, "selective_recompute_overhead_s": 0.0, "tp_overlap": 0.0,
     }
     points = [{"kind": "matmul", "size": d, "flops_per_s": r, "efficiency": r / peak} for d, r in matmuls]
     points += [{"kind": "attention", "size": s, "flops_per_s": r, "efficiency": r / peak} for s, r in attentions]

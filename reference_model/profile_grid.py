@@ -104,19 +104,21 @@ def predict(row: dict, gpu: GPUSpec, profile: DeviceProfile) -> dict:
 
 
 def calibrate(rows: list[dict], gpu: GPUSpec, profile: DeviceProfile) -> DeviceProfile:
-    """Fit the layer overhead and one scale of the compute efficiencies on the calibration rows."""
+    """Fit one scale of the compute efficiencies, the per-layer overhead and the selective-recompute
+    overhead on the calibration rows (least squares on log step time)."""
     def adjusted(params) -> DeviceProfile:
-        scale, overhead = map(float, params)
+        scale, overhead, selective = map(float, params)
         return profile.model_copy(update={
             "matmul_efficiency_max": min(profile.matmul_efficiency_max * scale, 1.0),
             "attention_efficiency_max": min(profile.attention_efficiency_max * scale, 1.0), "layer_overhead_s": overhead,
+            "selective_recompute_overhead_s": selective,
         })
 
     def residuals(params):
         p = adjusted(params)
         return [np.log(predict(r, gpu, p)["predicted_step_s"] / r["step_s"]) for r in rows]
 
-    fit = least_squares(residuals, x0=(1.0, 1e-3), bounds=([0.05, 0.0], [2.0, 1.0]))
+    fit = least_squares(residuals, x0=(1.0, 1e-3, 1e-3), bounds=([0.05, 0.0, 0.0], [2.0, 1.0, 1.0]))
     return adjusted(fit.x)
 
 
