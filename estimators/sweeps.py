@@ -12,21 +12,24 @@ from estimators.errors import PlanInputError
 from estimators.estimate import PlanRequest, plan
 from estimators.layouts import RECOMPUTE_NAMES
 from estimators.presets import load_model, parse_cluster
+from estimators.specs.models import VideoSystemSpec
 from estimators.specs.workload import TrainingStage, Workload
 
 DEFAULT_STAGE = dict(height=480, width=848, frames=163, fps=30.0, text_tokens=256, num_clips=10_000_000, epochs=1.0, global_batch=512)
 COLUMNS = ("step_time_s", "mfu", "train_time_days", "gpu_hours", "cost_usd", "energy_kwh")
 
 
-def plan_request(gpus: str = "H100x512", model: str = "mochi-10b", precompute_text: bool = True, precompute_latents: bool = True,
-                 precision: str = "bf16", stages: Iterable[dict] | None = None, **stage) -> PlanRequest:
-    """A plan request from keyword choices (stage keywords override the defaults; ``stages`` gives several)."""
+def plan_request(gpus: str = "H100x512", model: str | VideoSystemSpec = "mochi-10b", precompute_text: bool = True,
+                 precompute_latents: bool = True, precision: str = "bf16", stages: Iterable[dict] | None = None, **stage) -> PlanRequest:
+    """A plan request from keyword choices (a preset name, file or spec as the model; stage keywords override
+    the defaults; ``stages`` gives several)."""
     stage_dicts = list(stages) if stages else [stage]
     workload = Workload(
         stages=tuple(TrainingStage(**{**DEFAULT_STAGE, **s}) for s in stage_dicts),
         precompute_text=precompute_text, precompute_latents=precompute_latents,
     )
-    return PlanRequest(load_model(model), workload, parse_cluster(gpus), precision)
+    system = model if isinstance(model, VideoSystemSpec) else load_model(model)
+    return PlanRequest(system, workload, parse_cluster(gpus), precision)
 
 
 def plan_for(**choices) -> dict:

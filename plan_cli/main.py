@@ -1,7 +1,9 @@
 """`plan`: capacity planning for Mochi-class text-to-video training."""
 from __future__ import annotations
 
+import inspect
 import sys
+from functools import wraps
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -32,9 +34,14 @@ def main() -> None:
     """Capacity planning for Mochi-class text-to-video training."""
 
 
-def make_request(gpus, model, height, width, frames, fps, text_tokens, clips, epochs, steps, global_batch, precision,
-                 layout, stage, workload_file, online_text, online_latents, objective) -> PlanRequest:
-    """Validate the shared options and build the plan request."""
+def plan_options(
+    gpus: Gpus = "H100x512", model: Model = "mochi-10b", height: Height = 480, width: Width = 848, frames: Frames = 163,
+    fps: Fps = 30.0, text_tokens: TextTokens = 256, clips: Clips = 10_000_000, epochs: Epochs = 1.0, steps: Steps = None,
+    global_batch: GlobalBatch = 512, precision: Precision = "bf16", layout: LayoutText = None, stage: Stages = [],
+    workload_file: WorkloadFile = None, online_text: OnlineText = False, online_latents: OnlineLatents = False,
+    objective: Objective = "time",
+) -> PlanRequest:
+    """The options every planning command shares, validated into a plan request."""
     if precision not in ("bf16", "fp8"):
         raise PlanInputError(f"--precision {precision}: expected bf16 or fp8")
     if objective not in ("time", "cost"):
@@ -53,20 +60,30 @@ def make_request(gpus, model, height, width, frames, fps, text_tokens, clips, ep
     return PlanRequest(system, workload, cluster, precision, fixed_layout, pinned, objective)
 
 
+def with_plan_options(command):
+    """Give a command taking ``request: PlanRequest`` first the shared options instead (one definition
+    of them for estimate, simulate and report): typer reads the combined signature."""
+    shared = list(inspect.signature(plan_options, eval_str=True).parameters.values())
+    own = list(inspect.signature(command, eval_str=True).parameters.values())[1:]
+
+    @wraps(command)
+    def wrapper(**kwargs):
+        request = plan_options(**{p.name: kwargs.pop(p.name) for p in shared})
+        return command(request, **kwargs)
+
+    wrapper.__signature__ = inspect.Signature(shared + own)
+    return wrapper
+
+
 @app.command()
 @friendly_errors
+@with_plan_options
 def estimate(
-    gpus: Gpus = "H100x512", model: Model = "mochi-10b", height: Height = 480, width: Width = 848, frames: Frames = 163,
-    fps: Fps = 30.0, text_tokens: TextTokens = 256, clips: Clips = 10_000_000, epochs: Epochs = 1.0, steps: Steps = None,
-    global_batch: GlobalBatch = 512, precision: Precision = "bf16", layout: LayoutText = None, stage: Stages = [],
-    workload_file: WorkloadFile = None, online_text: OnlineText = False, online_latents: OnlineLatents = False,
-    objective: Objective = "time",
+    request: PlanRequest,
     top: Annotated[int, typer.Option(help="Best layouts to list.")] = 5,
     as_json: AsJson = False,
 ):
     """Estimate FLOPs, memory, layout, step time, days, GPU-hours, cost and energy of a training plan."""
-    request = make_request(gpus, model, height, width, frames, fps, text_tokens, clips, epochs, steps, global_batch,
-                           precision, layout, stage, workload_file, online_text, online_latents, objective)
     result = plan(request)
     doc = plan_document(result)
     search = result["last"]["search"]
@@ -81,12 +98,9 @@ def estimate(
 
 @app.command()
 @friendly_errors
+@with_plan_options
 def simulate(
-    gpus: Gpus = "H100x512", model: Model = "mochi-10b", height: Height = 480, width: Width = 848, frames: Frames = 163,
-    fps: Fps = 30.0, text_tokens: TextTokens = 256, clips: Clips = 10_000_000, epochs: Epochs = 1.0, steps: Steps = None,
-    global_batch: GlobalBatch = 512, precision: Precision = "bf16", layout: LayoutText = None, stage: Stages = [],
-    workload_file: WorkloadFile = None, online_text: OnlineText = False, online_latents: OnlineLatents = False,
-    objective: Objective = "time",
+    request: PlanRequest,
     runs: Annotated[int, typer.Option(help="Monte Carlo runs.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same answer).")] = 0,
     schedule: Annotated[Optional[str], typer.Option(help="Pipeline schedule: gpipe, 1f1b or interleaved (default: 1f1b, interleaved when vpp > 1).")] = None,
@@ -106,8 +120,6 @@ def simulate(
 
     if runs < 1:
         raise PlanInputError("--runs must be at least 1")
-    request = make_request(gpus, model, height, width, frames, fps, text_tokens, clips, epochs, steps, global_batch,
-                           precision, layout, stage, workload_file, online_text, online_latents, objective)
     for value, name in ((restart_min, "--restart-min"), (storage_write_gbps, "--storage-write-gbps"), (storage_read_gbps, "--storage-read-gbps")):
         if value <= 0:
             raise PlanInputError(f"{name} must be positive")
@@ -131,12 +143,9 @@ def simulate(
 
 @app.command()
 @friendly_errors
+@with_plan_options
 def report(
-    gpus: Gpus = "H100x512", model: Model = "mochi-10b", height: Height = 480, width: Width = 848, frames: Frames = 163,
-    fps: Fps = 30.0, text_tokens: TextTokens = 256, clips: Clips = 10_000_000, epochs: Epochs = 1.0, steps: Steps = None,
-    global_batch: GlobalBatch = 512, precision: Precision = "bf16", layout: LayoutText = None, stage: Stages = [],
-    workload_file: WorkloadFile = None, online_text: OnlineText = False, online_latents: OnlineLatents = False,
-    objective: Objective = "time",
+    request: PlanRequest,
     output: Annotated[Path, typer.Option("-o", "--output", help="PDF file to write.")] = Path("plan.pdf"),
     runs: Annotated[int, typer.Option(help="Monte Carlo runs for the goodput page.")] = 300,
     calibration: Annotated[Optional[Path], typer.Option(help="Calibration CSV for the validation page.")] = Path("../shared/reference/calibration-runs.csv"),
@@ -147,8 +156,6 @@ def report(
     from reports.pdf import write_report
     from sim.plan_sim import SimOptions, simulate_plan
 
-    request = make_request(gpus, model, height, width, frames, fps, text_tokens, clips, epochs, steps, global_batch,
-                           precision, layout, stage, workload_file, online_text, online_latents, objective)
     if not output.parent.exists():
         raise PlanInputError(f"-o {output}: folder {output.parent} does not exist")
     result = plan(request)
@@ -158,7 +165,7 @@ def report(
     sim = simulate_plan(result, SimOptions(runs=runs))
     n = request.cluster.num_gpus
     sizes = sorted({max(8, n // 4), max(8, n // 2), n, n * 2, n * 4})
-    scaling = sweep(gpus=[f"{g}x{k}" for g in ("A100", "H100", "H200", "B200") for k in sizes], model=[model])
+    scaling = sweep(gpus=[f"{g}x{k}" for g in ("A100", "H100", "H200", "B200") for k in sizes], model=[request.system])
     scaling["gpu_type"] = scaling["gpus"].str.split("x").str[0]
     scaling["num_gpus"] = scaling["gpus"].str.split("x").str[1].astype(int)
     backtest_doc = run_backtest(calibration) if calibration and calibration.exists() else None
