@@ -12,11 +12,6 @@ STEP_PARTS = (
 )
 
 
-def layout_dict(layout) -> dict:
-    """Layout spec as plain data."""
-    return layout.model_dump()
-
-
 def stage_document(stage_plan: dict, capacity_bytes: float) -> dict:
     """Per-stage figures."""
     st, metrics, flops = stage_plan["stage"], stage_plan["metrics"], stage_plan["flops"]
@@ -29,7 +24,7 @@ def stage_document(stage_plan: dict, capacity_bytes: float) -> dict:
         "tokens_per_sample": {"visual": geo.visual_tokens, "text": st.text_tokens},
         "flops_per_sample": {k: v for k, v in flops.items() if k != "geometry"},
         "memory_per_gpu_bytes": {**memory, "capacity": capacity_bytes, "fits": memory["total"] <= capacity_bytes},
-        "layout": layout_dict(stage_plan["layout"]),
+        "layout": stage_plan["layout"].model_dump(),
         "steps": st.num_steps,
         "global_batch": st.global_batch,
         "micro_batches": metrics["micro_batches"],

@@ -23,8 +23,7 @@ class Stream:
 
     name: str
     tokens: int  # tokens a sample
-    width: int  # activation width d (TP/PP traffic is tokens x d)
-    gemm_dim: int  # representative matmul dimension before tensor-parallel splitting
+    width: int  # activation width d: TP/PP traffic is tokens x d, and the matmul width before tp splits it
     linear_flops_per_layer: float  # forward matmul FLOPs a layer and sample (averaged over layers)
     saved_bytes_per_token: dict[str, float]  # bytes saved for backward a layer, by recompute mode
 
@@ -113,8 +112,8 @@ def video_problem(system: VideoSystemSpec, stage: TrainingStage, workload: Workl
     layers = dit.num_layers
     visual_w, text_w = dit_streams(dit)
     last_text = None if dit.last_block_updates_text or dit.text_stream == "shared" else replace(text_w, updates=False)
-    visual = Stream("visual", n, dit.visual_width, dit.visual_width, forward["linear_visual"] / layers, saved_bytes_by_mode(visual_w, activation_bytes))
-    text_stream = Stream("text", text, dit.text_width, dit.text_width, forward["linear_text"] / layers,
+    visual = Stream("visual", n, dit.visual_width, forward["linear_visual"] / layers, saved_bytes_by_mode(visual_w, activation_bytes))
+    text_stream = Stream("text", text, dit.text_width, forward["linear_text"] / layers,
                          saved_bytes_by_mode(text_w, activation_bytes, last_text, layers))
     frozen_flops, frozen_weights, frozen_working = frozen_encoder_costs(system, geo, text, workload)
     block = dit_block_params(dit, last=False)
@@ -156,7 +155,7 @@ def gpt_problem(spec: GPTSpec, flash_attention: bool, name: str = "gpt") -> Trai
     forward = gpt_forward_flops(spec)
     layers = spec.num_layers
     stream = Stream(
-        "tokens", spec.seq_len, spec.hidden_size, spec.hidden_size, forward["linear"] / layers,
+        "tokens", spec.seq_len, spec.hidden_size, forward["linear"] / layers,
         gpt_saved_bytes_per_token(spec, flash_attention),
     )
     params = gpt_params(spec)

@@ -64,14 +64,15 @@ class SearchResult:
 
 
 def search(prob: TrainingProblem, settings: RunSettings, num_gpus: int, objective: str = "time", fixed: dict | None = None) -> SearchResult:
-    """Evaluate every layout and rank the valid, fitting ones by step time (or cost: the same order on
-    one cluster, so cost ranks by GPU-seconds a sample, which also prefers idle-free layouts)."""
+    """Evaluate every layout and rank the valid, fitting ones by step time.
+
+    ``objective`` 'cost' ranks by GPU-seconds x price, which on one fixed cluster is step time times a
+    constant: the same order, so both objectives share this ranking.
+    """
     lay = enumerate_layouts(num_gpus, settings.gpu.node_size, settings.global_batch, fixed)
     metrics = evaluate(prob, lay, settings)
     ok = np.flatnonzero(metrics["valid"] & metrics["fits"])
     key = metrics["step_time_s"][ok]
-    if objective == "cost":
-        key = key * num_gpus
     # ties (same time): prefer fewer bytes on the links (less exposed to a slow network), then less memory
     order = np.lexsort((metrics["memory"]["total"][ok], np.round(metrics["network_bytes_per_step"][ok], -6), np.round(key, 9)))
     return SearchResult(lay, metrics, ok[order])

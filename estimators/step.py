@@ -90,9 +90,9 @@ def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettin
     elementwise_passes = FWD_BWD_FACTOR + (lay.recompute != 0)
     linear = np.zeros(len(lay))
     for stream in prob.streams:
-        eff = prof.matmul_efficiency(stream.gemm_dim / lay.tp)
+        eff = prof.matmul_efficiency(stream.width / lay.tp)
         linear += stream.linear_flops_per_layer * layers * mb / split / (peak * eff)
-    head_eff = prof.matmul_efficiency(prob.streams[0].gemm_dim / lay.tp)
+    head_eff = prof.matmul_efficiency(prob.streams[0].width / lay.tp)
     other = FWD_BWD_FACTOR * prob.other_flops * mb / split / (peak * head_eff)
     attn_seq = np.where(lay.cp_ring, prob.attention_seq / lay.cp, prob.attention_seq)
     attn_fwd = prob.attention_flops_per_layer * layers * mb / split / (peak * prof.attention_efficiency(attn_seq))

@@ -35,25 +35,30 @@ class DataInputs:
     storage_read_bytes_per_s: float  # aggregate read bandwidth of the shared storage
 
 
+def clip_bytes(d: DataInputs) -> dict[str, float]:
+    """Bytes of one clip as raw video, cached latents and cached text embeddings."""
+    return {
+        "raw": d.raw_bitrate_bits_per_s * d.clip_seconds / BITS_PER_BYTE,
+        "latents": d.geometry.latent_elements * d.latent_channels * CACHE_BYTES_PER_VALUE,
+        "text": d.text_tokens * d.text_width * CACHE_BYTES_PER_VALUE,
+    }
+
+
 def storage_bytes(d: DataInputs) -> dict[str, float]:
     """Bytes stored for the dataset, the caches and the checkpoints."""
-    raw_clip = d.raw_bitrate_bits_per_s * d.clip_seconds / BITS_PER_BYTE
-    latent_clip = d.geometry.latent_elements * d.latent_channels * CACHE_BYTES_PER_VALUE
-    text_clip = d.text_tokens * d.text_width * CACHE_BYTES_PER_VALUE
+    clip = clip_bytes(d)
     return {
-        "raw_clips": d.num_clips * raw_clip,
-        "latents": d.num_clips * latent_clip if d.precompute_latents else 0.0,
-        "text_embeddings": d.num_clips * text_clip if d.precompute_text else 0.0,
+        "raw_clips": d.num_clips * clip["raw"],
+        "latents": d.num_clips * clip["latents"] if d.precompute_latents else 0.0,
+        "text_embeddings": d.num_clips * clip["text"] if d.precompute_text else 0.0,
         "checkpoints": d.checkpoints_kept * d.trained_params * CHECKPOINT_BYTES_PER_PARAM,
     }
 
 
 def read_demand(d: DataInputs) -> dict[str, float]:
     """Bytes/s the training loop reads, in all and per GPU, and whether storage keeps up."""
-    per_clip = (
-        (d.geometry.latent_elements * d.latent_channels * CACHE_BYTES_PER_VALUE if d.precompute_latents else d.raw_bitrate_bits_per_s * d.clip_seconds / BITS_PER_BYTE)
-        + (d.text_tokens * d.text_width * CACHE_BYTES_PER_VALUE if d.precompute_text else 0.0)
-    )
+    clip = clip_bytes(d)
+    per_clip = (clip["latents"] if d.precompute_latents else clip["raw"]) + (clip["text"] if d.precompute_text else 0.0)
     total = per_clip * d.samples_per_s
     return {
         "bytes_per_sample": per_clip,

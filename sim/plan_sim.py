@@ -101,7 +101,7 @@ def simulate_plan(result: dict, opts: SimOptions, progress: Optional[Callable[[i
     if opts.timeline_path:
         write_timeline_png(last_sim.events, opts.timeline_path, f"{result['request'].system.name}: one step, {schedule}")
     good = goodput(work_s, walls)
-    samples_per_s = last["stage"].global_batch / last_sim.step_time_s
+    data = data_inputs(result, opts, last["stage"].global_batch / last_sim.step_time_s)
     days = walls / SECONDS_PER_DAY
     return {
         "goodput": float(np.median(good)),
@@ -112,13 +112,13 @@ def simulate_plan(result: dict, opts: SimOptions, progress: Optional[Callable[[i
             "schedule": schedule, "step_time_s": last_sim.step_time_s, "analytic_step_time_s": last["step_time_s"],
             "bubble_fraction": last_sim.bubble_fraction, "exposed_comm_fraction": last_sim.exposed_comm_fraction,
         },
-        "checkpoint_interval_s": min(run.interval_s or young_daly_interval_s(run.stall_s, run.mtbf_s), work_s),
+        "checkpoint_interval_s": run.effective_interval_s,
         "young_daly_interval_s": young_daly_interval_s(run.stall_s, run.mtbf_s),
         "checkpoint": {"bytes": result["params"]["dit"] * CHECKPOINT_BYTES_PER_PARAM, "write_s": run.checkpoint_write_s,
                        "stall_s": run.stall_s, "asynchronous": run.asynchronous},
         "failures": {"per_gpu_hour": run.failures_per_gpu_hour, "job_mtbf_hours": run.mtbf_s / 3600, "restart_s": run.restart_s},
-        "storage_bytes": storage_bytes(data_inputs(result, opts, samples_per_s)),
-        "data_pipeline": read_demand(data_inputs(result, opts, samples_per_s)),
+        "storage_bytes": storage_bytes(data),
+        "data_pipeline": read_demand(data),
         "preprocessing_gpu_hours": result["preprocessing_days"] * 24 * result["request"].cluster.num_gpus,
         "runs": opts.runs,
         "seed": opts.seed,

@@ -49,6 +49,11 @@ class RunInputs:
         return math.inf if rate == 0 else 1 / rate
 
     @property
+    def effective_interval_s(self) -> float:
+        """The interval the run uses: the given one, else Young/Daly's, at most the whole run."""
+        return min(self.interval_s or young_daly_interval_s(self.stall_s, self.mtbf_s), self.work_s)
+
+    @property
     def stall_s(self) -> float:
         """Training time lost to one checkpoint (delta in Young/Daly)."""
         return self.snapshot_s if self.asynchronous else self.checkpoint_write_s
@@ -64,8 +69,7 @@ def young_daly_interval_s(stall_s: float, mtbf_s: float) -> float:
 
 def simulate_runs(inp: RunInputs, runs: int, seed: int, progress: Optional[Callable[[int], None]] = None) -> np.ndarray:
     """Wall-clock seconds of ``runs`` independent runs (failures drawn with ``seed``)."""
-    interval = inp.interval_s or young_daly_interval_s(inp.stall_s, inp.mtbf_s)
-    interval = min(interval, inp.work_s)
+    interval = inp.effective_interval_s
     rng = np.random.default_rng(seed)
     walls = np.empty(runs)
     for r in range(runs):
