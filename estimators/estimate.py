@@ -9,11 +9,15 @@ from typing import Optional
 
 
 from estimators.errors import PlanInputError
-from estimators.flops import dit_forward_flops, t5_encoder_flops, vae_decoder_flops, vae_encoder_flops
+from estimators.flops import dit_forward_flops
+from estimators.text_encoders import t5_encoder_flops
+from estimators.vaes import vae_decoder_flops, vae_encoder_flops
 from estimators.geometry import clip_geometry
 from estimators.layouts import LayoutArrays
 from estimators.memory import FRAGMENTATION_FRACTION, RUNTIME_RESERVED_BYTES
-from estimators.params import dit_params, t5_encoder_params, vae_decoder_params, vae_encoder_params
+from estimators.params import dit_params
+from estimators.text_encoders import t5_encoder_params
+from estimators.vaes import vae_decoder_params, vae_encoder_params
 from estimators.problem import video_problem
 from estimators.profiles import load_profile
 from estimators.search import search

@@ -11,7 +11,7 @@ without the causal halving); shapes as in params.py.
 from __future__ import annotations
 
 from estimators.params import ROPE_AXES, SWIGLU_HALVES
-from estimators.specs.models import AsymmDiTSpec, GPTSpec, T5EncoderSpec, VAEStage, VideoVAESpec
+from estimators.specs.models import AsymmDiTSpec, GPTSpec
 
 FLOPS_PER_MAC = 2
 # Attention per layer: QK^T and AV, each 2 s_q s_k d.
@@ -95,67 +95,6 @@ def dit_forward_flops(spec: AsymmDiTSpec, visual: int, text: int) -> dict[str, i
         visual, dx, spec.out_channels * patch_pixels
     )
     return totals
-
-
-def t5_encoder_flops(spec: T5EncoderSpec, tokens: int) -> dict[str, int]:
-    """T5 v1.1 encoder forward for one prompt of ``tokens`` tokens."""
-    d, inner = spec.d_model, spec.inner_dim
-    ffn_in = (2 if spec.gated_ffn else 1) * spec.d_ff
-    per_layer_linear = matmul_flops(tokens, d, 4 * inner) + matmul_flops(tokens, d, ffn_in) + matmul_flops(tokens, spec.d_ff, d)
-    return {
-        "linear": spec.num_layers * per_layer_linear,
-        "attention": spec.num_layers * attention_flops(tokens, tokens, inner),
-    }
-
-
-def conv_flops(positions: int, c_in: int, c_out: int, kernel_volume: int) -> int:
-    """A convolution evaluated at ``positions`` output points (bias not counted)."""
-    return FLOPS_PER_MAC * positions * c_in * c_out * kernel_volume
-
-
-def vae_stage_flops(spec: VideoVAESpec, stage: VAEStage, frames: int, pixels: int) -> int:
-    """Residual blocks (two causal k^3 convs) and temporal attentions of a stage at T x (H*W)."""
-    positions = frames * pixels
-    c = stage.channels
-    per_block = 2 * conv_flops(positions, c, c, spec.conv_kernel**3)
-    if stage.attention:
-        # q, k, v and out projections per position; attention over frames, one sequence per pixel
-        per_block += matmul_flops(positions, c, 4 * c) + attention_flops(frames, frames, c, batch=pixels)
-    return stage.num_blocks * per_block
-
-
-def vae_encoder_flops(spec: VideoVAESpec, frames: int, height: int, width: int) -> dict[str, int]:
-    """Encoder forward for one clip; each later stage is entered by a strided causal conv."""
-    stages = spec.encoder_stages
-    parts = {"proj_in": matmul_flops(frames * height * width, spec.image_channels + spec.fourier_features, stages[0].channels)}
-    t, h, w = frames, height, width
-    for i, stage in enumerate(stages):
-        entry = 0
-        if i > 0:
-            te, se = stage.temporal_expansion, stage.spatial_expansion
-            # causal padding of te-1 frames at the front, kernel = stride: (T - 1) // te + 1 frames out
-            t, h, w = (t - 1) // te + 1, h // se, w // se
-            entry = conv_flops(t * h * w, stages[i - 1].channels, stage.channels, te * se * se)
-        parts[f"stage{i}"] = entry + vae_stage_flops(spec, stage, t, h * w)
-    parts["proj_out"] = matmul_flops(t * h * w, stages[-1].channels, 2 * spec.latent_channels)
-    return parts
-
-
-def vae_decoder_flops(spec: VideoVAESpec, latent_frames: int, latent_height: int, latent_width: int) -> dict[str, int]:
-    """Decoder forward for one clip; each stage but the last ends in a linear depth-to-space-time."""
-    stages = spec.decoder_stages
-    t, h, w = latent_frames, latent_height, latent_width
-    parts = {"conv_in": matmul_flops(t * h * w, spec.latent_channels, stages[0].channels)}
-    for i, stage in enumerate(stages):
-        flops = vae_stage_flops(spec, stage, t, h * w)
-        if i + 1 < len(stages):
-            te, se = stage.temporal_expansion, stage.spatial_expansion
-            flops += matmul_flops(t * h * w, stage.channels, stages[i + 1].channels * te * se * se)
-            dropped = te - 1 if spec.decoder_drops_causal_frames else 0
-            t, h, w = t * te - dropped, h * se, w * se
-        parts[f"stage{i}"] = flops
-    parts["proj_out"] = matmul_flops(t * h * w, stages[-1].channels, spec.image_channels)
-    return parts
 
 
 def gpt_forward_flops(spec: GPTSpec, causal_attention: bool = False) -> dict[str, int]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from estimators.errors import PlanInputError
-from estimators.specs.models import AsymmDiTSpec, VideoVAESpec
+from estimators.specs.models import AsymmDiTSpec
+from estimators.specs.vaes import VideoVAESpec
 
 
 @dataclass(frozen=True)

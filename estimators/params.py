@@ -7,7 +7,7 @@ Megatron-LM's GPT (Shoeybi et al. 2019) for ``gpt``.
 """
 from __future__ import annotations
 
-from estimators.specs.models import AsymmDiTSpec, GPTSpec, T5EncoderSpec, VAEStage, VideoVAESpec
+from estimators.specs.models import AsymmDiTSpec, GPTSpec
 
 # Number of RoPE axes of Mochi's learned mixed rotary embedding: (t, h, w).
 ROPE_AXES = 3
@@ -75,68 +75,6 @@ def dit_params(spec: AsymmDiTSpec) -> dict[str, int]:
         "final_layer": linear_params(spec.cond_width, spec.final_modulation_outputs * dx, True)
         + linear_params(dx, patch_out, True),
     }
-
-
-def t5_encoder_params(spec: T5EncoderSpec) -> dict[str, int]:
-    """T5 v1.1 encoder: per layer q,k,v,o (d x inner) + gated FFN (3 d d_ff) + 2 RMSNorm scales."""
-    d, inner = spec.d_model, spec.inner_dim
-    ffn_mats = 3 if spec.gated_ffn else 2
-    per_layer = 4 * d * inner + ffn_mats * d * spec.d_ff + 2 * d
-    return {
-        "embedding": spec.vocab_size * d,
-        "relative_position_bias": spec.relative_attention_buckets * spec.num_heads,
-        "layers": spec.num_layers * per_layer,
-        "final_norm": d,
-    }
-
-
-def vae_resnet_params(spec: VideoVAESpec, channels: int) -> int:
-    """Residual block: GroupNorm (affine) + causal conv k^3, twice (diffusers MochiResnetBlock3D)."""
-    conv = linear_params(channels * spec.conv_kernel**3, channels, bias=True)
-    return 2 * (2 * channels + conv)
-
-
-def vae_attention_params(channels: int) -> int:
-    """GroupNorm (affine) + q,k,v without bias + out with bias (diffusers Attention, qk_norm='l2')."""
-    return 2 * channels + 3 * channels * channels + linear_params(channels, channels, True)
-
-
-def vae_stage_layers_params(spec: VideoVAESpec, stage: VAEStage) -> int:
-    """The residual blocks (and attentions) of one stage."""
-    per_block = vae_resnet_params(spec, stage.channels)
-    if stage.attention:
-        per_block += vae_attention_params(stage.channels)
-    return stage.num_blocks * per_block
-
-
-def vae_encoder_params(spec: VideoVAESpec) -> dict[str, int]:
-    """Pixel projection, stages (each entered by a strided causal conv), GroupNorm, latent projection."""
-    stages = spec.encoder_stages
-    parts = {"proj_in": linear_params(spec.image_channels + spec.fourier_features, stages[0].channels, True)}
-    for i, stage in enumerate(stages):
-        entry = 0
-        if i > 0:
-            kernel = stage.temporal_expansion * stage.spatial_expansion**2
-            entry = linear_params(stages[i - 1].channels * kernel, stage.channels, True)
-        parts[f"stage{i}"] = entry + vae_stage_layers_params(spec, stage)
-    last = stages[-1].channels
-    # norm_out (affine GroupNorm) and proj_out to mean and log-variance, no bias
-    parts["proj_out"] = 2 * last + last * 2 * spec.latent_channels
-    return parts
-
-
-def vae_decoder_params(spec: VideoVAESpec) -> dict[str, int]:
-    """1x1x1 conv in, stages (each left by a linear depth-to-space-time), linear to pixels."""
-    stages = spec.decoder_stages
-    parts = {"conv_in": linear_params(spec.latent_channels, stages[0].channels, True)}
-    for i, stage in enumerate(stages):
-        exit_proj = 0
-        if i + 1 < len(stages):
-            expansion = stage.temporal_expansion * stage.spatial_expansion**2
-            exit_proj = linear_params(stage.channels, stages[i + 1].channels * expansion, True)
-        parts[f"stage{i}"] = vae_stage_layers_params(spec, stage) + exit_proj
-    parts["proj_out"] = linear_params(stages[-1].channels, spec.image_channels, True)
-    return parts
 
 
 def gpt_params(spec: GPTSpec) -> dict[str, int]:

@@ -13,7 +13,9 @@ from pydantic import ValidationError
 
 from estimators.errors import PlanInputError
 from estimators.specs.hardware import Cluster, GPUSpec
-from estimators.specs.models import GPTSpec, T5EncoderSpec, VideoSystemSpec, VideoVAESpec
+from estimators.specs.models import GPTSpec, VideoSystemSpec
+from estimators.specs.text_encoders import T5EncoderSpec
+from estimators.specs.vaes import VideoVAESpec
 
 # Bundled data; VIDEOPLAN_DATA_DIR points the planner at another copy (own hardware, profiles, presets).
 DATA_DIR = Path(os.environ.get("VIDEOPLAN_DATA_DIR") or Path(__file__).parent / "data")

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from estimators.flops import dit_forward_flops, gpt_forward_flops, t5_encoder_flops, vae_encoder_flops
+from estimators.flops import dit_forward_flops, gpt_forward_flops
+from estimators.text_encoders import t5_encoder_flops
+from estimators.vaes import vae_encoder_flops
 from estimators.geometry import ClipGeometry, clip_geometry
 from estimators.memory import BF16_BYTES, FP32_BYTES, FROZEN_ENCODER_LIVE_TENSORS, StreamWidths, dit_streams, saved_elements_per_token
-from estimators.params import dit_block_params, dit_params, gpt_params, t5_encoder_params, vae_encoder_params
+from estimators.params import dit_block_params, dit_params, gpt_params
+from estimators.text_encoders import t5_encoder_params
+from estimators.vaes import vae_encoder_params
 from estimators.specs.models import GPTSpec, VideoSystemSpec
 from estimators.specs.workload import TrainingStage, Workload
 

@@ -9,7 +9,9 @@ import yaml
 from pydantic import Field
 
 from estimators.specs.base import Spec
-from estimators.specs.models import AsymmDiTSpec, T5EncoderSpec, VideoVAESpec
+from estimators.specs.models import AsymmDiTSpec
+from estimators.specs.text_encoders import T5EncoderSpec
+from estimators.specs.vaes import VideoVAESpec
 from reference_model.dit import AsymmDiT
 from reference_model.text_encoder import T5Encoder
 from reference_model.tokenizer import WordTokenizer

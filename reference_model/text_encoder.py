@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from estimators.specs.models import T5EncoderSpec
+from estimators.specs.text_encoders import T5EncoderSpec
 from reference_model.layers import RMSNorm
 
 MAX_DISTANCE = 128  # T5's relative_attention_max_distance

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from estimators.specs.models import VAEStage, VideoVAESpec
+from estimators.specs.vaes import VAEStage, VideoVAESpec
 
 FOURIER_START, FOURIER_STOP = 6, 8  # Mochi's Fourier features: frequencies 2^6, 2^7 per channel
 

@@ -15,7 +15,8 @@ transformers = pytest.importorskip("transformers")
 
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from estimators.specs.models import AsymmDiTSpec, T5EncoderSpec  # noqa: E402
+from estimators.specs.models import AsymmDiTSpec  # noqa: E402
+from estimators.specs.text_encoders import T5EncoderSpec  # noqa: E402
 
 
 @contextlib.contextmanager

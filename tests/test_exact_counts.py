@@ -5,9 +5,13 @@ from diffusers and transformers built on the meta device (tests/independent.py).
 """
 import pytest
 
-from estimators.flops import dit_forward_flops, t5_encoder_flops, vae_decoder_flops, vae_encoder_flops
+from estimators.flops import dit_forward_flops
+from estimators.text_encoders import t5_encoder_flops
+from estimators.vaes import vae_decoder_flops, vae_encoder_flops
 from estimators.geometry import clip_geometry
-from estimators.params import dit_block_params, dit_params, t5_encoder_params, vae_decoder_params, vae_encoder_params
+from estimators.params import dit_block_params, dit_params
+from estimators.text_encoders import t5_encoder_params
+from estimators.vaes import vae_decoder_params, vae_encoder_params
 from tests import independent as ind
 
 # mochi-architecture.md

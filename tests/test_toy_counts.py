@@ -2,7 +2,8 @@
 import pytest
 
 from estimators.errors import PlanInputError
-from estimators.flops import attention_flops, dit_forward_flops, matmul_flops, vae_encoder_flops
+from estimators.flops import attention_flops, dit_forward_flops, matmul_flops
+from estimators.vaes import vae_encoder_flops
 from estimators.geometry import clip_geometry
 from estimators.params import dit_block_params, linear_params, mlp_params
 

@@ -13,6 +13,8 @@ from typing import Literal, Optional
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from estimators.specs.base import Spec
+from estimators.specs.text_encoders import T5EncoderSpec
+from estimators.specs.vaes import VideoVAESpec
 
 
 class AsymmDiTSpec(Spec):
@@ -95,79 +97,6 @@ class AsymmDiTSpec(Spec):
         if self.mlp_activation == "swiglu":
             hidden = int(2 * hidden / 3)
         return self.mlp_multiple_of * -(-hidden // self.mlp_multiple_of)
-
-
-class T5EncoderSpec(Spec):
-    """Encoder of T5 v1.1 (gated-GELU FFN, RMS norm, no biases, relative position bias in layer 0)."""
-
-    family: Literal["t5_encoder"] = "t5_encoder"
-    num_layers: PositiveInt = Field(description="Encoder layers (XXL: 24).")
-    d_model: PositiveInt = Field(description="Model width (XXL: 4096).")
-    d_ff: PositiveInt = Field(description="FFN hidden width (XXL: 10240).")
-    num_heads: PositiveInt = Field(description="Attention heads (XXL: 64).")
-    d_kv: PositiveInt = Field(description="Width of one head (XXL: 64).")
-    vocab_size: PositiveInt = Field(description="Embedding rows (T5 v1.1: 32128).")
-    relative_attention_buckets: PositiveInt = Field(description="Relative position buckets (32).")
-    gated_ffn: bool = Field(default=True, description="Gated-GELU FFN (wi_0, wi_1, wo) as in T5 v1.1.")
-
-    @property
-    def inner_dim(self) -> int:
-        """Attention width, heads x d_kv."""
-        return self.num_heads * self.d_kv
-
-
-class VAEStage(Spec):
-    """One resolution level of a causal video VAE (diffusers MochiDown/Up/MidBlock3D)."""
-
-    channels: PositiveInt = Field(description="Channels inside this stage.")
-    num_blocks: PositiveInt = Field(description="Residual blocks (two causal 3x3x3 convs each).")
-    temporal_expansion: PositiveInt = Field(
-        default=1, description="Temporal factor of the resampling that enters (encoder) or leaves (decoder) it."
-    )
-    spatial_expansion: PositiveInt = Field(default=1, description="Spatial factor of that resampling.")
-    attention: bool = Field(default=False, description="Temporal-only causal self-attention after each block.")
-
-
-class VideoVAESpec(Spec):
-    """Causal video VAE: encoder and decoder as stage lists, in order of data flow."""
-
-    family: Literal["video_vae"] = "video_vae"
-    image_channels: PositiveInt = Field(description="Pixel channels (RGB: 3).")
-    fourier_features: int = Field(
-        ge=0, description="Extra input channels from Fourier features of the pixels (Mochi: 12, so 15 in)."
-    )
-    latent_channels: PositiveInt = Field(description="Latent channels (Mochi: 12).")
-    conv_kernel: PositiveInt = Field(default=3, description="Kernel side of the residual blocks' convs.")
-    norm_groups: PositiveInt = Field(default=32, description="GroupNorm groups (affine).")
-    attention_head_dim: PositiveInt = Field(default=32, description="Head width of the temporal attention.")
-    encoder_stages: tuple[VAEStage, ...] = Field(
-        description="Encoder stages in order; a stage's expansion is the strided conv that enters it "
-        "(the first stage is entered by a linear pixel projection)."
-    )
-    decoder_stages: tuple[VAEStage, ...] = Field(
-        description="Decoder stages in order; a stage's expansion is the linear depth-to-space-time that "
-        "leaves it (the last stage is left by a linear projection to pixels)."
-    )
-    decoder_drops_causal_frames: bool = Field(
-        description="Genmo's decoder drops the first (t-1) frames after each temporal up-sampling, so T latent "
-        "frames decode to (T-1)*t+1; diffusers keeps them (T*t frames)."
-    )
-
-    @property
-    def spatial_compression(self) -> int:
-        """Product of the encoder's spatial factors (Mochi: 8)."""
-        factor = 1
-        for stage in self.encoder_stages:
-            factor *= stage.spatial_expansion
-        return factor
-
-    @property
-    def temporal_compression(self) -> int:
-        """Product of the encoder's temporal factors (Mochi: 6)."""
-        factor = 1
-        for stage in self.encoder_stages:
-            factor *= stage.temporal_expansion
-        return factor
 
 
 class GPTSpec(Spec):
