@@ -25,7 +25,9 @@ from estimators.specs.hardware import Cluster
 from estimators.specs.layout import Layout
 from estimators.specs.models import VideoSystemSpec
 from estimators.specs.workload import TrainingStage, Workload
+from estimators.stacks import default_stack
 from estimators.step import FWD_BWD_FACTOR, RunSettings, evaluate
+from estimators.time_model import MFU_PRECISION, diagnose, time_model_assumptions
 
 SECONDS_PER_DAY = 86_400
 SECONDS_PER_HOUR = 3_600
@@ -43,6 +45,8 @@ class PlanRequest:
     layout: Optional[Layout] = None  # None: search
     fixed: Optional[dict] = None  # knobs pinned for the search
     objective: str = "time"
+    kernel: Optional[str] = None  # attention kernel; None: the GPU's default (estimators/kernels.py)
+    stack: Optional[str] = None  # training stack; None: the default (estimators/stacks.py)
 
 
 def parameter_counts(system: VideoSystemSpec) -> dict:
@@ -93,6 +97,9 @@ def _resolve_layout(request: PlanRequest, prob, settings):
         metrics = evaluate(prob, lay, settings)
         if not metrics["valid"][0]:
             raise PlanInputError(f"layout is not valid for {prob.name}: {metrics['reason'][0]}")
+        needed, available = metrics["memory"]["total"][0], settings.gpu.hbm_bytes.value
+        if needed > available:
+            raise PlanInputError(f"layout does not fit: needs {needed / 2**30:.1f} GiB per GPU, {settings.gpu.name} has {available / 2**30:.1f} GiB")
         return lay, metrics, 0, None
     result = search(prob, settings, request.cluster.num_gpus, request.objective, request.fixed)
     if len(result.ranked) == 0:
@@ -120,7 +127,8 @@ def _pick(metrics: dict, i: int) -> dict:
 def stage_plan(request: PlanRequest, stage: TrainingStage) -> dict:
     """Layout, memory and time of one training stage."""
     gpu = request.cluster.gpu
-    settings = RunSettings(gpu=gpu, profile=load_profile(gpu.name), global_batch=stage.global_batch, precision=request.precision)
+    settings = RunSettings(gpu=gpu, profile=load_profile(gpu.name), global_batch=stage.global_batch, precision=request.precision,
+                           kernel=request.kernel, stack=request.stack or default_stack())
     prob = video_problem(request.system, stage, request.workload)
     lay, metrics, best, result = _resolve_layout(request, prob, settings)
     layout = lay.layout(best)
@@ -128,7 +136,7 @@ def stage_plan(request: PlanRequest, stage: TrainingStage) -> dict:
     flops = sample_flops(request.system, stage, request.workload, layout.recompute)
     n = request.cluster.num_gpus
     step = chosen["step_time_s"]
-    peak = gpu.peak_flops(request.precision)
+    peak = gpu.peak_flops(MFU_PRECISION)
     model_flops_step = flops["train_step_total"] * stage.global_batch
     train_s = stage.num_steps * step
     return {
@@ -151,15 +159,16 @@ def stage_plan(request: PlanRequest, stage: TrainingStage) -> dict:
 def preprocessing_s(request: PlanRequest, stage: TrainingStage, flops: dict, settings: RunSettings) -> float:
     """One-off offline encoding of the stage's distinct clips on the whole cluster (0 when online).
 
-    The frozen encoders run forward only, at the profile's matmul efficiency for the T5 width.
+    The frozen encoders run forward only, in BF16 (their own precision), at the GEMM efficiency of the
+    T5 width.
     """
     wl = request.workload
     per_clip = (flops["text_encoder_forward"] if wl.precompute_text else 0) + (
         flops["vae_encoder_forward"] if wl.precompute_latents else 0
     )
     clips = stage.num_clips if stage.num_clips is not None else stage.num_samples
-    eff = float(settings.profile.matmul_efficiency(request.system.text_encoder.d_model))
-    rate = request.cluster.num_gpus * settings.gpu.peak_flops(request.precision) * eff
+    d = request.system.text_encoder.d_model
+    rate = request.cluster.num_gpus * float(settings.rates.high_precision_gemm(d, d, d))
     return wl.preprocess_passes * clips * per_clip / rate
 
 
@@ -168,10 +177,9 @@ def assumptions(request: PlanRequest) -> list[str]:
     prof = load_profile(request.cluster.gpu.name)
     return [
         f"device profile {prof.gpu}: {prof.provenance} ({prof.date})",
-        f"matmul efficiency {prof.matmul_efficiency_max:.2f} x d/(d+{prof.matmul_half_dim:.0f}); "
-        f"attention {prof.attention_efficiency_max:.2f} x s/(s+{prof.attention_half_seq:.0f})",
-        f"links: NVLink at {prof.nvlink_efficiency:.0%}, NIC at {prof.nic_efficiency:.0%}; "
-        f"data-parallel traffic hidden behind {prof.dp_overlap:.0%} of backward; TP/Ulysses traffic exposed",
+        *time_model_assumptions(request.cluster.gpu.name, request.kernel, request.stack, request.precision),
+        f"compute: published kernel benchmarks x {prof.compute_derate:.2f} (fitted); element-wise ops at {prof.memory_efficiency:.0%} of HBM bandwidth (fitted)",
+        f"links: NVLink at {prof.nvlink_efficiency:.0%}, NIC at {prof.nic_efficiency:.0%} of datasheet bandwidth",
         "mixed-precision AdamW: 16 bytes/parameter (bf16 weights + grads, fp32 master, m, v), ZeRO shards over dp x cp",
         f"memory overhead: {RUNTIME_RESERVED_BYTES / 2**30:.0f} GiB CUDA/NCCL reserve + {FRAGMENTATION_FRACTION:.0%} allocator fragmentation",
         "flash attention (no S^2 scores stored); attention is bidirectional and counted in full S^2",
@@ -192,7 +200,7 @@ def plan(request: PlanRequest) -> dict:
     gpu_hours = (train_s + pre_s) * n / SECONDS_PER_HOUR
     price = gpu.price_usd_per_gpu_hour
     last = stages[-1]
-    return {
+    result = {
         "request": request,
         "stages": stages,
         "last": last,
@@ -205,3 +213,5 @@ def plan(request: PlanRequest) -> dict:
         "energy_kwh": gpu_hours * gpu.board_power_w.value / WATTS_PER_KILOWATT,
         "assumptions": assumptions(request),
     }
+    result.update(diagnose(result))
+    return result

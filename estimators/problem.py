@@ -55,6 +55,7 @@ class TrainingProblem:
     frozen_gemm_dim: int  # representative width of the frozen encoders' matmuls/convs
     activation_bytes: int = BF16_BYTES  # bytes of an activation value (what TP/CP/PP traffic carries)
     state_bytes_per_param: int = BF16_BYTES  # bytes of a weight or gradient as held and communicated
+    causal_attention: bool = False  # a causal mask: flash kernels skip the masked half (DiTs are bidirectional)
 
     @property
     def forward_flops(self) -> float:
@@ -182,4 +183,5 @@ def gpt_problem(spec: GPTSpec, flash_attention: bool, name: str = "gpt") -> Trai
         frozen_weight_bytes=0.0,
         frozen_working_bytes=0.0,
         frozen_gemm_dim=spec.hidden_size,
+        causal_attention=True,
     )
