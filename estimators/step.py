@@ -303,6 +303,7 @@ def evaluate(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) ->
         "compute_s": m * compute_mb,
         "matmul_s": m * compute["matmul"],
         "attention_s": m * compute["attention"],
+        "attention_backward_s": m * compute["attention_bwd"],
         "elementwise_s": m * compute["elementwise"],
         "overhead_s": m * compute["overhead"],
         "frozen_encoders_s": m * compute["frozen_encoders"],

@@ -71,8 +71,11 @@ def diagnose(result: dict) -> dict:
     gpu = request.cluster.gpu
     last = result["stages"][-1]
     rates = compute_rates(gpu, load_profile(gpu.name), request.kernel, request.precision)
-    fp8_parts = ["matmul"] + (["attention"] if rates.attention_precision("forward") == "fp8" else [])
-    fp8_share = sum(last["metrics"][f"{p}_s"] for p in fp8_parts) / last["step_time_s"] if request.precision == "fp8" else 0.0
+    metrics = last["metrics"]
+    fp8_s = metrics["matmul_s"]
+    if rates.attention_precision("forward") == "fp8":
+        fp8_s += metrics["attention_s"] - metrics["attention_backward_s"]
+    fp8_share = fp8_s / last["step_time_s"] if request.precision == "fp8" else 0.0
     return {
         "time_model": {
             "kernel": rates.kernel.name if rates.kernel else None,

@@ -36,6 +36,8 @@ OnlineText = Annotated[bool, typer.Option(help="Run T5 every step instead of pre
 OnlineLatents = Annotated[bool, typer.Option(help="Run the VAE encoder every step instead of precomputing latents.")]
 Objective = Annotated[str, typer.Option(help="Rank searched layouts by 'time' or 'cost' (GPU-seconds x price; on one fixed cluster the same order as time).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+Kernel = Annotated[Optional[str], typer.Option(help="Attention kernel: cudnn, flash-attention-3, flash-attention-3-fp8, flash-attention-2 or unfused (default: cudnn on Hopper and Blackwell, flash-attention-2 on A100).")]
+Stack = Annotated[Optional[str], typer.Option(help="Training stack whose communication overlaps apply: megatron-core (default), pytorch-fsdp2, megatron-lm-2021 or no-overlap.")]
 
 
 

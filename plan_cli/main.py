@@ -16,11 +16,13 @@ from estimators.backtest import backtest as run_backtest
 from estimators.document import plan_document
 from estimators.errors import PlanInputError
 from estimators.estimate import PlanRequest, plan
+from estimators.kernels import attention_kernel
+from estimators.stacks import default_stack, load_stack
 from estimators.presets import load_model, parse_cluster
 from estimators.specs.models import VideoSystemSpec
 from plan_cli.common import (
-    GB, AsJson, Clips, Epochs, Fps, Frames, GlobalBatch, Gpus, Height, LayoutText, Model, Objective, OnlineLatents,
-    OnlineText, Precision, Stages, Steps, TextTokens, Width, WorkloadFile, emit_json, friendly_errors,
+    GB, AsJson, Clips, Epochs, Fps, Frames, GlobalBatch, Gpus, Height, Kernel, LayoutText, Model, Objective, OnlineLatents,
+    OnlineText, Precision, Stack, Stages, Steps, TextTokens, Width, WorkloadFile, emit_json, friendly_errors,
 )
 from plan_cli.inputs import build_workload, parse_layout
 from plan_cli.reference_cmds import register as register_torch_commands
@@ -39,7 +41,7 @@ def plan_options(
     fps: Fps = 30.0, text_tokens: TextTokens = 256, clips: Clips = 10_000_000, epochs: Epochs = 1.0, steps: Steps = None,
     global_batch: GlobalBatch = 512, precision: Precision = "bf16", layout: LayoutText = None, stage: Stages = [],
     workload_file: WorkloadFile = None, online_text: OnlineText = False, online_latents: OnlineLatents = False,
-    objective: Objective = "time",
+    objective: Objective = "time", kernel: Kernel = None, stack: Stack = None,
 ) -> PlanRequest:
     """The options every planning command shares, validated into a plan request."""
     if precision not in ("bf16", "fp8"):
@@ -47,6 +49,9 @@ def plan_options(
     if objective not in ("time", "cost"):
         raise PlanInputError(f"--objective {objective}: expected time or cost")
     cluster = parse_cluster(gpus)
+    if kernel is not None:
+        attention_kernel(kernel, cluster.gpu.name)
+    load_stack(stack or default_stack())
     system = load_model(model)
     if not isinstance(system, VideoSystemSpec):
         raise PlanInputError(f"--model {model}: this command plans video systems; GPT files are for 'plan backtest'")
@@ -57,7 +62,7 @@ def plan_options(
     for st in workload.stages:
         if st.text_tokens > system.dit.max_text_tokens:
             raise PlanInputError(f"text_tokens={st.text_tokens} exceeds the model's {system.dit.max_text_tokens}")
-    return PlanRequest(system, workload, cluster, precision, fixed_layout, pinned, objective)
+    return PlanRequest(system, workload, cluster, precision, fixed_layout, pinned, objective, kernel, stack)
 
 
 def with_plan_options(command):
@@ -153,6 +158,7 @@ def report(
 ):
     """Write a multi-page design-review PDF: summary, assumptions, FLOPs and memory, layouts, scaling, goodput, validation."""
     from estimators.sweeps import sweep
+    from estimators.uncertainty import crossvalidation
     from reports.pdf import write_report
     from sim.plan_sim import SimOptions, simulate_plan
 
@@ -169,6 +175,8 @@ def report(
     scaling["gpu_type"] = scaling["gpus"].str.split("x").str[0]
     scaling["num_gpus"] = scaling["gpus"].str.split("x").str[1].astype(int)
     backtest_doc = run_backtest(calibration) if calibration and calibration.exists() else None
+    if backtest_doc is not None and calibration.name == crossvalidation()["file"]:
+        backtest_doc["cv"] = crossvalidation()  # stored by benchmarks/crossvalidate_profiles.py (refitting takes a minute)
     if pages_png is not None and not pages_png.is_dir():
         raise PlanInputError(f"--pages-png {pages_png}: not a folder")
     pages = write_report(output, doc, ranking, sim, scaling, backtest_doc, pages_png)
@@ -178,11 +186,19 @@ def report(
 @app.command()
 @friendly_errors
 def backtest(
-    file: Annotated[Path, typer.Argument(help="CSV with the columns of shared/reference/calibration-runs.csv.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print {rows: [{id, predicted_step_s, measured_step_s, error}], mape}.")] = False,
+    file: Annotated[Path, typer.Argument(help="CSV with the columns of shared/reference/calibration-runs.csv (video rows: model_file, frames, height, width or visual_tokens, text_tokens).")],
+    cv: Annotated[bool, typer.Option("--cv", help="Also leave-one-source-out cross-validation: refit without each source's rows, predict them.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {rows: [{id, predicted_step_s, measured_step_s, error, chosen}], mape, baseline[, cv]}.")] = False,
 ):
     """Predict each published run's step time on its layout and compare with the measurement."""
-    result = run_backtest(file)
+    from estimators.backtest import read_rows
+    from estimators.calibration import crossvalidate
+
+    rows = read_rows(file)
+    result = run_backtest(file, rows=rows)
+    if cv:
+        folds = crossvalidate(rows)
+        result["cv"] = {"by": folds["by"], "mape": folds["mape"], "errors": folds["errors"]}
     if as_json:
         emit_json(result)
     else:

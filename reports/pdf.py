@@ -35,14 +35,15 @@ class Pages:
 
 def headline_lines(doc: dict, sim: Optional[dict]) -> list[str]:
     """The summary's figures, formatted once (the tests compare these with plan estimate --json)."""
-    low, high = doc["cost_usd_range"]
+    u = doc["uncertainty"]
     lines = [
         f"GPUs: {doc['cluster']['num_gpus']} x {doc['cluster']['gpu']}",
-        f"Training days: {doc['train_time_days']:.2f}",
-        f"GPU-hours: {doc['gpu_hours']:,.0f}",
-        f"Cost: ${doc['cost_usd']:,.0f} (range ${low:,.0f} - ${high:,.0f})",
-        f"Energy: {doc['energy_kwh']:,.0f} kWh",
-        f"Step time: {doc['step_time_s']:.3f} s, MFU {doc['mfu']:.1%}",
+        f"Training days: {doc['train_time_days']:.2f} ({u['train_time_days']['low']:.2f} - {u['train_time_days']['high']:.2f})",
+        f"GPU-hours: {doc['gpu_hours']:,.0f} ({u['gpu_hours']['low']:,.0f} - {u['gpu_hours']['high']:,.0f})",
+        f"Cost: ${doc['cost_usd']:,.0f} (range ${u['cost_usd']['low']:,.0f} - ${u['cost_usd']['high']:,.0f})",
+        f"Energy: {doc['energy_kwh']:,.0f} kWh ({u['energy_kwh']['low']:,.0f} - {u['energy_kwh']['high']:,.0f})",
+        f"Step time: {doc['step_time_s']:.3f} s ({u['step_time_s']['low']:.2f} - {u['step_time_s']['high']:.2f}), MFU {doc['mfu']:.1%}; "
+        f"{doc['dominant']['part']} {doc['dominant']['share']:.0%} of the step",
         f"Memory per GPU: {doc['memory_per_gpu_bytes']['total'] / GIB:.1f} GiB of {doc['memory_per_gpu_bytes']['capacity'] / GIB:.0f} GiB",
     ]
     if sim:
@@ -130,8 +131,9 @@ def _validation_page(pages: Pages, backtest: dict) -> None:
     ax.set_xlabel("measured step time, s")
     ax.set_ylabel("predicted step time, s")
     base = backtest["baseline"]
-    ax.set_title(f"Validation on published runs: MAPE {backtest['mape']:.1%} (worst {backtest['max_abs_error']:.1%});\n"
-                 f"constant-MFU baseline {base['mape']:.1%}")
+    cv = f"leave-one-source-out MAPE {backtest['cv']['mape']:.1%}; " if "cv" in backtest else ""
+    ax.set_title(f"Step-time model on published LLM runs: {cv}in-sample MAPE {backtest['mape']:.1%}\n"
+                 f"(worst {backtest['max_abs_error']:.1%}); constant-MFU baseline {base['mape']:.1%}")
     ax.grid(alpha=0.3, which="both")
     pages.save(fig)
 
