@@ -12,7 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from estimators.kernels import UNFUSED, AttentionKernel, attention_kernel, default_kernel, gemm_efficiency
+from estimators.kernels import (
+    UNFUSED,
+    AttentionKernel,
+    attention_kernel,
+    default_kernel,
+    gemm_efficiency,
+)
 from estimators.profiles import DeviceProfile
 from estimators.specs.hardware import GPUSpec
 

@@ -53,6 +53,11 @@ def kernel_names() -> tuple[str, ...]:
     return tuple(_data("attention")["kernels"])
 
 
+def kernel_description(name: str) -> str:
+    """What the data says a kernel is."""
+    return _data("attention")["kernels"][name]["description"]
+
+
 def default_kernel(gpu_name: str) -> str | None:
     """The attention kernel a plan on this GPU uses unless told otherwise."""
     arch = architecture(gpu_name)

@@ -24,8 +24,8 @@ from estimators.kernels import UNFUSED
 from estimators.layouts import LayoutArrays
 from estimators.memory import (
     FRAGMENTATION_FRACTION,
-    optimizer_bytes_per_param,
     RUNTIME_RESERVED_BYTES,
+    optimizer_bytes_per_param,
 )
 from estimators.problem import TrainingProblem
 from estimators.profiles import DeviceProfile

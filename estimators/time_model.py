@@ -6,8 +6,7 @@ share of the step FP8 can touch is the GEMM seconds' share (attention too where 
 from __future__ import annotations
 
 from estimators.compute_rates import compute_rates
-from estimators.kernels import _data as kernel_data
-from estimators.kernels import default_kernel
+from estimators.kernels import default_kernel, kernel_description
 from estimators.profiles import load_profile
 from estimators.stacks import default_stack, load_stack
 from estimators.uncertainty import plan_uncertainty
@@ -27,7 +26,7 @@ def time_model_assumptions(gpu_name: str, kernel: str | None, stack: str | None,
     """Assumption lines naming the kernel, the stack and the FP8 treatment."""
     kernel = kernel or default_kernel(gpu_name)
     stack_spec = load_stack(stack or default_stack())
-    description = kernel_data("attention")["kernels"][kernel]["description"] if kernel else "the profile's measured curves"
+    description = kernel_description(kernel) if kernel else "the profile's measured curves"
     overlaps = ", ".join(f"{name} {getattr(stack_spec, name).value}" for name in OVERLAPS)
     lines = [
         f"attention kernel {kernel}: {description} (published benchmarks, data/kernels/attention.yaml)",
