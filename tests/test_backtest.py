@@ -8,6 +8,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from estimators.backtest import backtest
+from estimators.presets import DATA_DIR
 from plan_cli.main import app
 from plan_cli.render import print_backtest
 
@@ -77,6 +78,15 @@ def test_video_rows_back_test_from_a_preset_and_a_clip(tmp_path: Path):
     assert tokens["measured_step_s"] == pytest.approx(12.0)
     assert clip["predicted_step_s"] == pytest.approx(tokens["predicted_step_s"], rel=1e-9)
     assert clip["chosen"] == {"vpp": 1}
+
+
+def test_video_row_model_file_is_a_path_relative_to_the_csv(tmp_path: Path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "mine.yaml").write_text((DATA_DIR / "models" / "mochi-10b.yaml").read_text())
+    row = "mine,test,models/mine.yaml,163,480,848,,256,H100,512,2,1,64,4,1,512,1,none,2,ring,12.0,"
+    path = tmp_path / "video.csv"
+    path.write_text(VIDEO_HEADER + "\n" + row + "\n")
+    assert backtest(path)["rows"][0]["chosen"] == {}
 
 
 def test_cross_validation_by_source_meets_the_target(calibration_csv):

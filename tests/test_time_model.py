@@ -51,6 +51,14 @@ def test_idle_gpus_are_warned_about():
     assert "warning:" in text.output
 
 
+def test_low_mfu_is_warned_about():
+    # a 64x64x7 clip is 2 latent frames x 4 x 4 patches = 32 visual tokens: tp=8 GEMMs of 4-column shards
+    doc = run_json("--gpus", "H100x64", "--height", "64", "--width", "64", "--frames", "7", "--global-batch", "64",
+                   "--layout", "tp=8,pp=1,cp=1,dp=8,zero=1,micro_batch=1,recompute=full")
+    assert doc["mfu"] < 0.15
+    assert any("MFU" in line and "under 15%" in line for line in doc["warnings"])
+
+
 def test_fixed_layout_that_does_not_fit_exits_2():
     result = runner.invoke(app, ["estimate", "--layout", "tp=1,pp=1,cp=1,dp=512,zero=0,micro_batch=1,recompute=none"])
     assert result.exit_code == 2
