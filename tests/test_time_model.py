@@ -34,6 +34,16 @@ def test_plan_names_kernel_stack_and_dominant_part():
     assert doc["warnings"] == []
 
 
+def test_tables_show_kernel_stack_dominant_part_and_ranges():
+    result = runner.invoke(app, ["estimate", "--gpus", "H100x512"], terminal_width=200)
+    assert result.exit_code == 0
+    doc = run_json("--gpus", "H100x512")
+    u = doc["uncertainty"]
+    for text in ("kernel cudnn, stack megatron-core", f"{doc['dominant']['part']} {doc['dominant']['share']:.0%}",
+                 f"{u['train_time_days']['low']:.2f} - {u['train_time_days']['high']:.2f}", "leave-one-source-out"):
+        assert text in result.output, text
+
+
 def test_fp8_plan_shows_the_share_it_touches_and_mfu_stays_on_bf16_peak():
     bf16 = run_json("--layout", "tp=2,cp=4,dp=64,zero=2,micro_batch=1,recompute=none,cp_kind=ring")
     fp8 = run_json("--layout", "tp=2,cp=4,dp=64,zero=2,micro_batch=1,recompute=none,cp_kind=ring", "--precision", "fp8")
