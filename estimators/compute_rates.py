@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from estimators.errors import PlanInputError
 from estimators.kernels import (
     UNFUSED,
     AttentionKernel,
@@ -66,4 +67,6 @@ class ComputeRates:
 def compute_rates(gpu: GPUSpec, profile: DeviceProfile, kernel: str | None, precision: str) -> ComputeRates:
     """Rates for a plan; ``kernel`` None takes the GPU's default kernel (none on devices without tables)."""
     name = kernel or default_kernel(gpu.name)
+    if name is None and (profile.matmul_efficiency_max is None or profile.attention_efficiency_max is None):
+        raise PlanInputError(f"{gpu.name}: no kernel benchmarks in data/kernels and no measured efficiency curves in its profile")
     return ComputeRates(gpu, profile, None if name is None else attention_kernel(name, gpu.name), precision)

@@ -5,6 +5,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from estimators.compute_rates import compute_rates
 from estimators.errors import PlanInputError
 from estimators.kernels import (
     attention_kernel,
@@ -112,3 +113,9 @@ def test_fp8_holds_weight_copies_in_memory():
     layout = Layout(tp=2, cp=4, dp=64, zero=2, micro_batch=1, recompute="none")
     bf16, fp8 = _metrics(layout)["memory"], _metrics(layout, "fp8")["memory"]
     assert "fp8_weight_copies" in fp8 and np.all(fp8["total"] > bf16["total"])
+
+
+def test_a_gpu_without_kernel_tables_or_curves_is_refused():
+    unknown = H100.model_copy(update={"name": "X1"})
+    with pytest.raises(PlanInputError, match="no kernel benchmarks"):
+        compute_rates(unknown, load_profile(H100.name), None, "bf16")
