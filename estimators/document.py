@@ -6,6 +6,8 @@ contract; more may be added, none renamed.
 """
 from __future__ import annotations
 
+from estimators.pricing import price_document
+
 STEP_PARTS = (
     "matmul_s", "attention_s", "elementwise_s", "overhead_s", "frozen_encoders_s", "tensor_parallel_s",
     "context_parallel_s", "pipeline_p2p_s", "bubble_s", "data_parallel_exposed_s", "optimizer_s",
@@ -70,6 +72,7 @@ def plan_document(result: dict) -> dict:
         "gpu_hours": result["gpu_hours"],
         "cost_usd": result["cost_usd"],
         "cost_usd_range": result["cost_usd_range"],
+        "price": price_document(gpu),
         "energy_kwh": result["energy_kwh"],
         "stages": stages,
         "workload": {

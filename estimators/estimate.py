@@ -18,6 +18,7 @@ from estimators.memory import FRAGMENTATION_FRACTION, RUNTIME_RESERVED_BYTES
 from estimators.params import dit_params
 from estimators.text_encoders import t5_encoder_params
 from estimators.vaes import vae_decoder_params, vae_encoder_params
+from estimators.pricing import price_line
 from estimators.problem import video_problem
 from estimators.profiles import load_profile
 from estimators.search import search
@@ -43,6 +44,7 @@ class PlanRequest:
     layout: Optional[Layout] = None  # None: search
     fixed: Optional[dict] = None  # knobs pinned for the search
     objective: str = "time"
+    gpu_kinds: tuple = ()  # GPUSpecs named without counts (--gpus H100,H200): the fleet search's kinds
 
 
 def parameter_counts(system: VideoSystemSpec) -> dict:
@@ -178,7 +180,7 @@ def assumptions(request: PlanRequest) -> list[str]:
         "text encoder: " + ("precomputed offline (one-off pass)" if request.workload.precompute_text else "run online every step"),
         "VAE latents: " + ("precomputed offline (one-off pass)" if request.workload.precompute_latents else "encoded online every step"),
         "energy: GPU board power at its rating for the whole run (no PUE, CPUs or network)",
-        f"price: ${request.cluster.gpu.price_usd_per_gpu_hour.value}/GPU-hour ({request.cluster.gpu.price_usd_per_gpu_hour.source})",
+        f"price: {price_line(request.cluster.gpu)}; source: {request.cluster.gpu.price_usd_per_gpu_hour.source}",
         "per-sample figures at the top level describe the last stage; totals add all stages",
     ]
 

@@ -113,6 +113,27 @@ def print_plan(doc: dict, console: Console, alternatives: list[dict] | None = No
         console.print(f"  - {line}")
 
 
+def fleet_table(doc: dict) -> Table:
+    t = _table("Runners-up of each kind and why they lose", "gpu", "GPUs", "layout", "days", "cost", "why not")
+    for c in doc["candidates"]:
+        t.add_row(c["gpu"], _fmt_int(c["num_gpus"]), c["layout"], f"{c['elapsed_days']:.2f}",
+                  f"${c['cost_usd']:,.0f} at ${c['usd_per_gpu_hour']:.2f}/h", c["why_not"])
+    return t
+
+
+def print_fleet(doc: dict, console: Console) -> None:
+    """The answer to a deadline/budget query, its runners-up, then the chosen plan in full."""
+    console.print(f"[bold]{doc['answer']}[/bold]")
+    console.print(fleet_table(doc))
+    q = doc["query"]
+    console.print(f"Days = training + one-off preprocessing on the same cluster. {q['plans_evaluated']} plans evaluated; "
+                  f"sizes are whole nodes up to {q['max_gpus']} GPUs: "
+                  + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in q["sizes_searched"].items()))
+    if doc.get("plan"):
+        console.rule("The chosen plan")
+        print_plan(doc["plan"], console)
+
+
 def print_backtest(result: dict, console: Console) -> None:
     """Measured vs predicted per row, MAPE and the constant-MFU baseline."""
     t = _table("Back-test: predicted vs measured step time", "run", "measured s", "predicted s", "error")
