@@ -37,9 +37,14 @@ def stage_document(stage_plan: dict, capacity_bytes: float) -> dict:
         "mfu": stage_plan["mfu"],
         "hfu": stage_plan["hfu"],
         "tflops_per_gpu": stage_plan["tflops_per_gpu"],
+        "frozen_encoder_tflops_per_gpu": stage_plan["frozen_encoder_tflops_per_gpu"],
         "samples_per_s": stage_plan["samples_per_s"],
         "train_time_days": stage_plan["train_s"] / 86_400,
         "preprocessing_days": stage_plan["preprocess_s"] / 86_400,
+        "gpu_hours": stage_plan["gpu_hours"],
+        "cost_usd": stage_plan["cost_usd"],
+        "cost_usd_range": stage_plan["cost_usd_range"],
+        "energy_kwh": stage_plan["energy_kwh"],
     }
 
 
@@ -66,6 +71,7 @@ def plan_document(result: dict) -> dict:
         "mfu": last["mfu"],
         "hfu": last["hfu"],
         "tflops_per_gpu": last["tflops_per_gpu"],
+        "frozen_encoder_tflops_per_gpu": last["frozen_encoder_tflops_per_gpu"],
         "samples_per_s": last["samples_per_s"],
         "train_time_days": result["train_time_days"],
         "preprocessing_days": result["preprocessing_days"],

@@ -92,3 +92,24 @@ def test_unknown_field_in_model_file_is_rejected(tmp_path):
     bad.write_text(src.read_text().replace("  num_layers: 48", "  num_layers: 48\n  num_layer: 47"))
     result = runner.invoke(app, ["estimate", "--model", str(bad)])
     assert result.exit_code == 2 and "num_layer" in result.stderr and "Extra inputs" in result.stderr
+
+
+def test_mfu_counts_the_trained_model_only():
+    layout = ("--layout", "tp=1,pp=1,cp=4,dp=128,zero=3,micro_batch=1,recompute=full")
+    offline, online = run_json(*layout), run_json(*layout, "--online-text", "--online-latents")
+    # same layout and DiT: online encoders only add step time, so they can only lower MFU
+    assert online["mfu"] < offline["mfu"]
+    assert online["frozen_encoder_tflops_per_gpu"] > 0 == offline["frozen_encoder_tflops_per_gpu"]
+    f = online["flops_per_sample"]
+    assert f["train_step_model"] == 3 * f["dit_forward"]
+    peak_flops = 989e12  # H100 dense BF16 (estimators/data/hardware/H100-SXM.yaml)
+    assert online["mfu"] == pytest.approx(f["train_step_model"] * 512 / (online["step_time_s"] * peak_flops * 512))
+
+
+def test_a_family_holding_the_best_layout_names_that_layout():
+    doc = run_json("--gpus", "H100x512")
+    ranking = doc["search"]["ranking"]
+    best = ranking[0]["layout"]
+    for row in ranking[5:]:
+        if row["verdict"] == "this is the best layout":
+            assert row["layout"] == best, row["label"]

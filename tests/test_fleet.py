@@ -79,3 +79,13 @@ def test_price_override_scales_cost_and_is_labelled():
 def test_bad_fleet_input_is_one_line(args):
     result = runner.invoke(app, ["estimate", *args])
     assert result.exit_code == 2 and result.stderr.startswith("error:"), result.output
+
+
+def test_multi_stage_totals_are_the_sum_of_the_stages():
+    doc = fleet("--gpus", "H100x64", "--stage", "name=240p,height=240,width=432,frames=85,steps=2000",
+                "--stage", "name=480p,steps=500")
+    assert [s["name"] for s in doc["stages"]] == ["240p", "480p"]
+    for key in ("gpu_hours", "cost_usd", "energy_kwh", "train_time_days", "preprocessing_days"):
+        assert doc[key] == pytest.approx(sum(s[key] for s in doc["stages"])), key
+    for end in (0, 1):
+        assert doc["cost_usd_range"][end] == pytest.approx(sum(s["cost_usd_range"][end] for s in doc["stages"]))
