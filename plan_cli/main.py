@@ -203,7 +203,10 @@ def report(
     sim = simulate_plan(result, SimOptions(runs=runs))
     n = request.cluster.num_gpus
     sizes = sorted({max(8, n // 4), max(8, n // 2), n, n * 2, n * 4})
-    scaling = sweep(gpus=[f"{g}x{k}" for g in ("A100", "H100", "H200", "B200") for k in sizes], model=[request.system])
+    wl = request.workload
+    scaling = sweep(gpus=[f"{g}x{k}" for g in ("A100", "H100", "H200", "B200") for k in sizes], model=[request.system],
+                    stages=[[s.model_dump() for s in wl.stages]], precompute_text=[wl.precompute_text],
+                    precompute_latents=[wl.precompute_latents], precision=[request.precision])
     scaling["gpu_type"] = scaling["gpus"].str.split("x").str[0]
     scaling["num_gpus"] = scaling["gpus"].str.split("x").str[1].astype(int)
     backtest_doc = run_backtest(calibration) if calibration and calibration.exists() else None
