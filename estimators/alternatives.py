@@ -38,9 +38,7 @@ def _row(result: SearchResult, i: int, verdict: str) -> dict:
     return {
         "label": short_label(result.layouts, i),
         "layout": result.layouts.layout(i).model_dump(),
-        "step": f"{m['step_time_s'][i]:.2f}",
         "step_time_s": float(m["step_time_s"][i]),
-        "memory": f"{m['memory']['total'][i] / GIB:.1f}",
         "memory_bytes": float(m["memory"]["total"][i]),
         "verdict": verdict,
     }
@@ -56,7 +54,7 @@ def explain(result: SearchResult, capacity_bytes: float, top: int = 5) -> list[d
     for name, family in POPULAR.items():
         mask = family(lay) & m["valid"]
         if not mask.any():
-            rows.append({"label": name, "layout": None, "step": "-", "step_time_s": None, "memory": "-", "memory_bytes": None,
+            rows.append({"label": name, "layout": None, "step_time_s": None, "memory_bytes": None,
                          "verdict": "no valid layout of this kind for this model and cluster"})
             continue
         fitting = np.flatnonzero(mask & m["fits"])

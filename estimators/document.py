@@ -7,6 +7,7 @@ contract; more may be added, none renamed.
 from __future__ import annotations
 
 from estimators.pricing import price_document
+from estimators.schema import EstimateDocument, emitted
 
 STEP_PARTS = (
     "matmul_s", "attention_s", "elementwise_s", "overhead_s", "frozen_encoders_s", "tensor_parallel_s",
@@ -56,7 +57,7 @@ def plan_document(result: dict) -> dict:
     stages = [stage_document(s, capacity) for s in result["stages"]]
     last = stages[-1]
     system = request.system
-    return {
+    return emitted(EstimateDocument, {
         "model": {"name": system.name, "exact": system.exact, "source": system.source},
         "cluster": {"gpu": gpu.name, "num_gpus": request.cluster.num_gpus, "precision": request.precision},
         "params": result["params"],
@@ -86,4 +87,4 @@ def plan_document(result: dict) -> dict:
             "precompute_latents": request.workload.precompute_latents,
         },
         "assumptions": result["assumptions"],
-    }
+    })

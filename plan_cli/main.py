@@ -19,6 +19,7 @@ from estimators.errors import PlanInputError
 from estimators.estimate import PlanRequest, plan
 from estimators.fleet import DEFAULT_MAX_GPUS, FleetQuery, answer, parse_kinds
 from estimators.presets import load_model, parse_cluster
+from estimators.schema import DOCUMENTS, EstimateDocument, FleetDocument, SimulateDocument, emitted, json_schema
 from estimators.pricing import parse_price_overrides, with_price
 from estimators.specs.hardware import Cluster
 from estimators.specs.models import VideoSystemSpec
@@ -103,6 +104,7 @@ def estimate(
     rows = explain(search, request.cluster.gpu.hbm_bytes.value, top) if search is not None else []
     if search is not None:
         doc["search"] = {"layouts_evaluated": len(search), "layouts_valid_and_fitting": int(len(search.ranked)), "ranking": rows}
+    doc = emitted(EstimateDocument, doc)
     if as_json:
         emit_json(doc)
     else:
@@ -121,6 +123,7 @@ def _fleet_estimate(request: PlanRequest, query: FleetQuery, as_json: bool) -> N
         chosen = next(g for g in request.gpu_kinds if g.name == doc["choice"]["gpu"])
         cluster = Cluster(gpu=chosen, num_gpus=doc["choice"]["num_gpus"])
         doc["plan"] = plan_document(plan(dataclasses.replace(request, cluster=cluster, gpu_kinds=())))
+    doc = emitted(FleetDocument, doc)
     if as_json:
         emit_json(doc)
     else:
@@ -171,7 +174,7 @@ def simulate(
     result = plan(request)
     with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as progress:
         task = progress.add_task("Monte Carlo runs", total=runs)
-        doc = simulate_plan(result, opts, lambda done: progress.update(task, completed=done))
+        doc = emitted(SimulateDocument, simulate_plan(result, opts, lambda done: progress.update(task, completed=done)))
     if as_json:
         emit_json(doc)
     else:
@@ -214,6 +217,17 @@ def report(
         raise PlanInputError(f"--pages-png {pages_png}: not a folder")
     pages = write_report(output, doc, ranking, sim, scaling, backtest_doc, pages_png)
     typer.echo(f"wrote {output} ({pages} pages)")
+
+
+@app.command()
+@friendly_errors
+def schema(
+    document: Annotated[Optional[str], typer.Argument(help="One document: estimate, estimate-deadline or simulate (default: all).")] = None,
+):
+    """Print the JSON Schema of the documents estimate and simulate emit (--json)."""
+    if document is not None and document not in DOCUMENTS:
+        raise PlanInputError(f"unknown document '{document}' (known: {', '.join(DOCUMENTS)})")
+    emit_json(json_schema(document))
 
 
 @app.command()

@@ -115,10 +115,17 @@ def price_text(price: dict) -> str:
     return f"${price['usd_per_gpu_hour']:.2f}/GPU-hour (range ${price['low']:.2f}-{price['high']:.2f}); basis: {price['basis']}"
 
 
+def ranked_figures(row: dict) -> tuple[str, str]:
+    """Step seconds and GiB of a ranked layout, '-' where the family has none."""
+    if row["step_time_s"] is None:
+        return "-", "-"
+    return f"{row['step_time_s']:.2f}", f"{row['memory_bytes'] / GIB:.1f}"
+
+
 def alternatives_table(rows: list[dict]) -> Table:
     t = _table("Best layouts and why others lose", "layout", "step s", "GiB", "bottleneck / verdict")
     for row in rows:
-        t.add_row(row["label"], row["step"], row["memory"], row["verdict"])
+        t.add_row(row["label"], *ranked_figures(row), row["verdict"])
     return t
 
 

@@ -250,6 +250,12 @@ def _bars_page(pages: Pages, doc: dict) -> None:
     pages.save(fig)
 
 
+def _ranked_figures(row: dict) -> tuple[str, str]:
+    if row["step_time_s"] is None:
+        return "-", "-"
+    return f"{row['step_time_s']:.2f}", f"{row['memory_bytes'] / GIB:.1f}"
+
+
 def _layouts_page(pages: Pages, doc: dict, ranking: list[dict]) -> None:
     stage = f" ({doc['stages'][-1]['name']}, the last stage)" if len(doc["stages"]) > 1 else ""
     page = TextPage(pages, "Best layouts and why others lose" + stage)
@@ -257,7 +263,7 @@ def _layouts_page(pages: Pages, doc: dict, ranking: list[dict]) -> None:
         page.paragraph("The layout was given (--layout), not searched: no ranking.")
         page.paragraph(f"Layout: {_layout_text(doc['layout'])}; step {doc['step_time_s']:.3f} s.")
     else:
-        rows = [[r["label"], r["step"], r["memory"], r["verdict"]] for r in ranking]
+        rows = [[r["label"], *_ranked_figures(r), r["verdict"]] for r in ranking]
         page.table(["layout", "step s", "GiB", "verdict"], rows, [0.50, 0.09, 0.08, 0.33])
     page.gap()
     page.paragraph("Collectives per GPU, last stage: calls, bytes and seconds are counted per micro-batch or per step "
