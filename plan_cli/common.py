@@ -17,7 +17,7 @@ EXIT_BAD_INPUT = 2
 GB = 1e9
 
 # Options shared by every command that plans a run (estimate, simulate).
-Gpus = Annotated[str, typer.Option(help="Cluster as NAMExCOUNT, e.g. H100x512; with --deadline-days or --budget-usd, kinds without counts, e.g. H100,H200,B200.")]
+Gpus = Annotated[str, typer.Option(help="Cluster as NAMExCOUNT, e.g. H100x512; for plan estimate with --deadline-days or --budget-usd, kinds without counts, e.g. H100,H200,B200.")]
 Model = Annotated[str, typer.Option(help="Preset name or a YAML/JSON model file.")]
 Height = Annotated[int, typer.Option(help="Clip height in pixels.")]
 Width = Annotated[int, typer.Option(help="Clip width in pixels.")]

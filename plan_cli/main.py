@@ -31,7 +31,8 @@ from plan_cli.inputs import build_workload, parse_layout, pinned_knobs
 from plan_cli.reference_cmds import register as register_torch_commands
 from plan_cli.render import print_backtest, print_diff, print_fleet, print_plan, print_simulation
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+# Plain click help: it wraps every line to the terminal (rich panels cut long option names at 80 columns).
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
 
 
 @app.callback()
