@@ -141,14 +141,18 @@ def _why_not(query: FleetQuery, o: Option, choice: Optional[Option]) -> str:
 
 
 def _runners_up(query: FleetQuery, options: list[Option]) -> list[Option]:
-    """A kind's best plan that meets the query and its next smaller size (which shows why no fewer GPUs do);
-    or, when none of its sizes meets it, the one that misses by least."""
+    """A kind's best plan that meets the query and its neighbour that shows why no other size is better: the
+    next smaller size under a deadline (too slow or dearer), the next larger under a budget alone (over it
+    or slower); or, when none of its sizes meets the query, the one that misses by least."""
     meeting = [o for o in options if query.meets(o)]
     if not meeting:
         return [min(options, key=lambda o: (query.shortfall(o), o.elapsed_days))] if options else []
     best = min(meeting, key=query.preference)
-    smaller = [o for o in options if o.num_gpus < best.num_gpus]
-    return ([smaller[-1]] if smaller else []) + [best]
+    if query.deadline_days is not None:
+        neighbour = [o for o in options if o.num_gpus < best.num_gpus][-1:]
+    else:
+        neighbour = [o for o in options if o.num_gpus > best.num_gpus][:1]
+    return sorted([best, *neighbour], key=lambda o: o.num_gpus)
 
 
 def answer(base: PlanRequest, kinds: tuple[GPUSpec, ...], query: FleetQuery) -> dict:
@@ -158,7 +162,7 @@ def answer(base: PlanRequest, kinds: tuple[GPUSpec, ...], query: FleetQuery) -> 
     by_kind = search_options(base, kinds, query)
     everything = [o for options in by_kind.values() for o in options]
     if not everything:
-        raise PlanInputError(f"no cluster of up to {query.max_gpus} GPUs of {', '.join(by_kind)} fits this model in memory")
+        raise PlanInputError(f"no cluster of up to {query.max_gpus} GPUs of {', '.join(by_kind)} has a valid layout that fits in memory")
     meeting = [o for o in everything if query.meets(o)]
     choice = min(meeting, key=query.preference) if meeting else None
     listed = [o for options in by_kind.values() for o in _runners_up(query, options)]
@@ -178,17 +182,19 @@ def answer(base: PlanRequest, kinds: tuple[GPUSpec, ...], query: FleetQuery) -> 
 
 def _answer_text(query: FleetQuery, by_kind: dict, choice: Optional[Option], nearest: Optional[Option], fastest: Option) -> str:
     wanted = " and ".join(
-        ([f"{query.deadline_days:g} days"] if query.deadline_days is not None else [])
-        + ([f"${query.budget_usd:,.0f}"] if query.budget_usd is not None else [])
+        ([f"the {query.deadline_days:g}-day deadline"] if query.deadline_days is not None else [])
+        + ([f"the ${query.budget_usd:,.0f} budget"] if query.budget_usd is not None else [])
     )
     lines = []
     for kind, options in by_kind.items():
         if options and not any(query.meets(o) for o in options):
-            best = min(options, key=lambda o: o.elapsed_days)
-            lines.append(f"No {kind} cluster of up to {query.max_gpus} GPUs meets {wanted}; its fastest is "
-                         f"{best.num_gpus} GPUs in {best.elapsed_days:.2f} days for ${best.cost_usd:,.0f}.")
+            by_deadline = query.deadline_days is not None
+            best = min(options, key=(lambda o: o.elapsed_days) if by_deadline else (lambda o: o.cost_usd))
+            lines.append(f"No {kind} cluster of up to {query.max_gpus} GPUs meets {wanted}; its "
+                         f"{'fastest' if by_deadline else 'cheapest'} is {best.num_gpus} GPUs in {best.elapsed_days:.2f} days "
+                         f"for ${best.cost_usd:,.0f}.")
         elif not options:
-            lines.append(f"No {kind} cluster of up to {query.max_gpus} GPUs fits this model in memory.")
+            lines.append(f"No {kind} cluster of up to {query.max_gpus} GPUs has a valid layout that fits in memory.")
     if choice is not None:
         goal = "cheapest plan meeting" if query.deadline_days is not None else "fastest plan within"
         lines.insert(0, f"The {goal} {wanted}: {choice.num_gpus} x {choice.gpu} ({choice.layout}), "

@@ -140,7 +140,9 @@ def print_plan(doc: dict, console: Console, alternatives: list[dict] | None = No
     if len(doc["stages"]) > 1:
         console.print(stages_table(doc))
     if alternatives:
-        console.print(alternatives_table(alternatives))
+        table = alternatives_table(alternatives)
+        table.title += _last_stage(doc)
+        console.print(table)
     console.print("[bold]Assumptions[/bold]")
     for line in doc["assumptions"]:
         console.print(f"  - {line}")

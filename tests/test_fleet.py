@@ -29,7 +29,7 @@ def test_unreachable_deadline_says_so_and_names_the_fastest():
     assert doc["choice"] is None
     fastest = doc["fastest"]
     assert fastest["elapsed_days"] > 10
-    assert "No H100-SXM cluster of up to 64 GPUs meets 10 days" in doc["answer"]
+    assert "No H100-SXM cluster of up to 64 GPUs meets the 10-day deadline; its fastest is" in doc["answer"]
     assert f"{fastest['num_gpus']} GPUs in {fastest['elapsed_days']:.2f} days" in doc["answer"]
     assert all(c["elapsed_days"] >= fastest["elapsed_days"] for c in doc["candidates"])
 
@@ -56,7 +56,7 @@ def test_budget_gives_the_fastest_within_it_and_both_can_fail():
     assert all(c["elapsed_days"] >= choice["elapsed_days"] for c in doc["candidates"] if c["cost_usd"] <= 100_000)
     both = fleet("--gpus", "H100", "--budget-usd", "1000", "--deadline-days", "10", *SMALL)
     assert both["choice"] is None and both["nearest"] is not None
-    assert both["answer"].startswith("No plan searched meets 10 days and $1,000")
+    assert both["answer"].startswith("No plan searched meets the 10-day deadline and the $1,000 budget")
 
 
 def test_price_override_scales_cost_and_is_labelled():
