@@ -34,7 +34,7 @@ Stages = Annotated[list[str], typer.Option("--stage", help="A training stage as 
 WorkloadFile = Annotated[Optional[Path], typer.Option("--workload", help="YAML/JSON workload file with stages (replaces the clip options).")]
 OnlineText = Annotated[bool, typer.Option(help="Run T5 every step instead of precomputing embeddings.")]
 OnlineLatents = Annotated[bool, typer.Option(help="Run the VAE encoder every step instead of precomputing latents.")]
-Objective = Annotated[str, typer.Option(help="Rank searched layouts by 'time' or 'cost' (GPU-seconds x price; on one fixed cluster the same order as time).")]
+Objective = Annotated[str, typer.Option(help="Rank searched layouts by 'time' or 'cost' (GPU-seconds x price; on one fixed cluster the same order as time: to choose GPU kind and count by cost, use plan estimate --deadline-days or --budget-usd).")]
 Prices = Annotated[list[str], typer.Option("--price", help="Override a GPU's price: KIND=USD per GPU-hour, e.g. H100=2.49. Repeatable.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
 
