@@ -64,21 +64,28 @@ def time_table(doc: dict) -> Table:
     t = _table(f"Layout and time{_last_stage(doc)}; days, hours and cost: all stages", "item", "value")
     lay = doc["layout"]
     t.add_row("layout", ", ".join(f"{k}={v}" for k, v in lay.items()))
-    t.add_row("step time", f"{doc['step_time_s']:.3f} s")
+    t.add_row("step time", f"{doc['step_time_s']:.3f} s" + _range(doc, "step_time_s", "{:.3f} s"))
     for key, value in doc["step_breakdown_s"].items():
         t.add_row(f"  {key}", f"{value:.3f} s")
     t.add_row("MFU (trained DiT only) / HFU", f"{doc['mfu']:.1%} / {doc['hfu']:.1%}")
     t.add_row("model TFLOP/s per GPU", f"{doc['tflops_per_gpu']:.0f}")
     t.add_row("frozen encoders online, TFLOP/s per GPU", f"{doc['frozen_encoder_tflops_per_gpu']:.0f} (not in MFU)")
     t.add_row("samples / s", f"{doc['samples_per_s']:.2f}")
-    t.add_row("training days", f"{doc['train_time_days']:.2f}")
+    t.add_row("training days", f"{doc['train_time_days']:.2f}" + _range(doc, "train_time_days", "{:.2f}"))
     t.add_row("preprocessing days", f"{doc['preprocessing_days']:.2f}")
-    t.add_row("GPU-hours", _fmt_int(doc["gpu_hours"]))
-    low, high = doc["cost_usd_range"]
-    t.add_row("cost", f"${doc['cost_usd']:,.0f} (${low:,.0f} - ${high:,.0f})")
+    t.add_row("GPU-hours", _fmt_int(doc["gpu_hours"]) + _range(doc, "gpu_hours", "{:,.0f}"))
+    cost_range = (doc.get("uncertainty") or {}).get("cost_usd")  # time and price ranges together, when given
+    low, high = (cost_range["low"], cost_range["high"]) if cost_range else doc["cost_usd_range"]
+    t.add_row("cost", f"${doc['cost_usd']:,.0f} (${low:,.0f} - ${high:,.0f}{'' if cost_range else ', price range'})")
     t.add_row("price", price_text(doc["price"]))
-    t.add_row("energy", f"{doc['energy_kwh']:,.0f} kWh")
+    t.add_row("energy", f"{doc['energy_kwh']:,.0f} kWh" + _range(doc, "energy_kwh", "{:,.0f} kWh"))
     return t
+
+
+def _range(doc: dict, key: str, fmt: str) -> str:
+    """' (low - high)' from the document's time-model ranges, when it has them."""
+    r = (doc.get("uncertainty") or {}).get(key)
+    return f" ({fmt.format(r['low'])} - {fmt.format(r['high'])})" if r else ""
 
 
 def collectives_table(doc: dict) -> Table:
