@@ -67,6 +67,21 @@ def test_summary_prints_tables():
     assert result.exit_code == 0
     for heading in ("Model and workload", "FLOPs per sample", "Memory per GPU", "Layout and time", "Assumptions", "why others lose"):
         assert heading in result.output
+    text = " ".join(result.output.split())
+    assert "counted per micro-batch or per step" in text  # the TP/CP rows are per micro-batch, DP per step
+    assert "basis: on-demand rental" in text
+
+
+def test_multi_stage_summary_has_a_row_per_stage_and_totals():
+    args = ["--gpus", "H100x64", "--stage", "name=256p,height=256,width=448,frames=79,steps=1000", "--stage", "name=480p,steps=500"]
+    result = runner.invoke(app, ["estimate", *args])
+    assert result.exit_code == 0, result.output
+    doc = run_json(*args)
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") == 11}
+    for stage in doc["stages"]:
+        assert f"{stage['mfu']:.1%}" in rows[stage["name"]] and f"${stage['cost_usd']:,.0f}" in rows[stage["name"]]
+    assert f"${doc['cost_usd']:,.0f}" in rows["total"]
+    assert "(last stage, 480p)" in result.output
 
 
 @pytest.mark.parametrize(
