@@ -40,6 +40,11 @@ def node_counts(max_nodes: int) -> list[int]:
     return sorted(counts)
 
 
+def sizes(gpu: GPUSpec, max_gpus: int) -> list[int]:
+    """Cluster sizes searched for one kind: whole nodes on the node-count grid."""
+    return [nodes * gpu.node_size for nodes in node_counts(max_gpus // gpu.node_size)]
+
+
 @dataclass(frozen=True)
 class Option:
     """One GPU kind at one cluster size with its best layout per stage."""
@@ -119,7 +124,7 @@ def search_options(base: PlanRequest, kinds: tuple[GPUSpec, ...], query: FleetQu
         max_nodes = query.max_gpus // gpu.node_size
         if max_nodes < 1:
             raise PlanInputError(f"--max-gpus {query.max_gpus} is less than one {gpu.name} node ({gpu.node_size} GPUs)")
-        options = (evaluate_option(base, gpu, nodes * gpu.node_size) for nodes in node_counts(max_nodes))
+        options = (evaluate_option(base, gpu, n) for n in sizes(gpu, query.max_gpus))
         found[gpu.name] = [o for o in options if o is not None]
     return found
 
@@ -170,7 +175,8 @@ def answer(base: PlanRequest, kinds: tuple[GPUSpec, ...], query: FleetQuery) -> 
     fastest = min(everything, key=lambda o: o.elapsed_days)
     return {
         "query": {"deadline_days": query.deadline_days, "budget_usd": query.budget_usd, "max_gpus": query.max_gpus,
-                  "gpus": list(by_kind), "sizes_searched": {k: [o.num_gpus for o in v] for k, v in by_kind.items()},
+                  "gpus": list(by_kind), "sizes_searched": {g.name: sizes(g, query.max_gpus) for g in kinds},
+                  "sizes_with_a_fitting_layout": {k: [o.num_gpus for o in v] for k, v in by_kind.items()},
                   "plans_evaluated": len(everything)},
         "answer": _answer_text(query, by_kind, choice, nearest, fastest),
         "choice": choice.as_dict(_why_not(query, choice, choice)) if choice else None,

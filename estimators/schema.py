@@ -239,6 +239,7 @@ class FleetQueryInfo(Doc):
     max_gpus: int
     gpus: list[str]
     sizes_searched: dict[str, list[int]]
+    sizes_with_a_fitting_layout: dict[str, list[int]]
     plans_evaluated: int
 
 

@@ -75,9 +75,16 @@ def test_price_override_scales_cost_and_is_labelled():
     ("--gpus", "H100", "--deadline-days", "3", "--layout", "tp=1,pp=1,cp=1,dp=8"),
     ("--gpus", "H100x8", "--price", "H100=free"),
     ("--gpus", "H100x8", "--price", "H100"),
+    ("--gpus", "H100x8", "--price", "Z9=2"),
 ])
 def test_bad_fleet_input_is_one_line(args):
     result = runner.invoke(app, ["estimate", *args])
+    assert result.exit_code == 2 and result.stderr.startswith("error:"), result.output
+
+
+@pytest.mark.parametrize("command", ["simulate", "report"])
+def test_commands_that_need_one_cluster_reject_kinds(command):
+    result = runner.invoke(app, [command, "--gpus", "H100,H200"])
     assert result.exit_code == 2 and result.stderr.startswith("error:"), result.output
 
 
