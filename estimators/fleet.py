@@ -206,7 +206,7 @@ def _answer_text(query: FleetQuery, by_kind: dict, choice: Optional[Option], nea
         lines.insert(0, f"The {goal} {wanted}: {choice.num_gpus} x {choice.gpu} ({choice.layout}), "
                         f"{choice.elapsed_days:.2f} days, ${choice.cost_usd:,.0f}.")
     else:
-        lines.insert(0, f"No plan searched meets {wanted}. Nearest: {nearest.num_gpus} x {nearest.gpu}, "
-                        f"{nearest.elapsed_days:.2f} days, ${nearest.cost_usd:,.0f}; fastest: {fastest.num_gpus} x "
-                        f"{fastest.gpu}, {fastest.elapsed_days:.2f} days.")
+        named = [("Nearest", nearest)] + ([("Fastest", fastest)] if fastest != nearest else [])
+        lines.insert(0, f"No plan searched meets {wanted}. " + " ".join(
+            f"{what}: {o.num_gpus} x {o.gpu}, {o.elapsed_days:.2f} days, ${o.cost_usd:,.0f}." for what, o in named))
     return " ".join(lines)
