@@ -270,7 +270,8 @@ def backtest(path: Path, profiles: dict[str, DeviceProfile] | None = None, rows:
     return {
         "rows": [
             {"id": r.id, "source": r.source, "kernel": r.kernel, "stack": r.stack, "predicted_step_s": float(p),
-             "measured_step_s": float(m), "error": float(e), "chosen": _chosen(r, lay), "layout": lay.model_dump()}
+             "measured_step_s": float(m), "error": float(e), "chosen": _chosen(r, lay), "layout": lay.model_dump(),
+             "in_sample": profiles is None and r.id in load_profile(r.gpu_name).fitted_rows}
             for r, (p, lay), m, e in zip(rows, results, measured, errors)
         ],
         "mape": float(np.mean(np.abs(errors))),
