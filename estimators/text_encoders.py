@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from estimators.flops import attention_flops, matmul_flops
 from estimators.params import linear_params
-from estimators.specs.text_encoders import CLIPTextEncoderSpec, DecoderLLMEncoderSpec, T5EncoderSpec
+from estimators.specs.text_encoders import (
+    CLIPTextEncoderSpec,
+    DecoderLLMEncoderSpec,
+    T5EncoderSpec,
+)
 
 # A gated FFN (T5 v1.1 gated-GELU, Llama SwiGLU) has two input projections: gate and up.
 GATED_INPUT_PROJECTIONS = 2

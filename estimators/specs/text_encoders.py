@@ -5,7 +5,7 @@ the hyper-parameters of its Hugging Face ``config.json`` under our names.
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
@@ -87,7 +87,7 @@ class DecoderLLMEncoderSpec(Spec):
     )
 
     @model_validator(mode="after")
-    def _some_layer_runs(self) -> "DecoderLLMEncoderSpec":
+    def _some_layer_runs(self) -> DecoderLLMEncoderSpec:
         if self.skip_last_layers >= self.num_layers:
             raise ValueError(f"skip_last_layers ({self.skip_last_layers}) must be fewer than num_layers ({self.num_layers})")
         return self
@@ -104,5 +104,5 @@ class DecoderLLMEncoderSpec(Spec):
 
 
 TextEncoderSpec = Annotated[
-    Union[T5EncoderSpec, CLIPTextEncoderSpec, DecoderLLMEncoderSpec], Field(discriminator="family")
+    T5EncoderSpec | CLIPTextEncoderSpec | DecoderLLMEncoderSpec, Field(discriminator="family")
 ]

@@ -1,7 +1,7 @@
 """Frozen video-VAE specs (pixels to latents and back)."""
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
@@ -88,7 +88,7 @@ class WanVAESpec(Spec):
     )
 
     @model_validator(mode="after")
-    def _one_flag_per_resampling(self) -> "WanVAESpec":
+    def _one_flag_per_resampling(self) -> WanVAESpec:
         if len(self.temporal_downsample) != len(self.dim_mult) - 1:
             raise ValueError("temporal_downsample needs one entry per down-sampling (len(dim_mult) - 1)")
         return self
@@ -136,7 +136,7 @@ class HunyuanVideoVAESpec(Spec):
     tile_stride_frames: PositiveInt = Field(default=12, description="tile_sample_stride_num_frames (12).")
 
     @model_validator(mode="after")
-    def _compression_fits_levels(self) -> "HunyuanVideoVAESpec":
+    def _compression_fits_levels(self) -> HunyuanVideoVAESpec:
         halvings = self.spatial_compression.bit_length() - 1
         if 2**halvings != self.spatial_compression or halvings >= len(self.block_out_channels):
             raise ValueError("spatial_compression must be a power of 2 below 2 ** len(block_out_channels)")
@@ -172,7 +172,7 @@ class CogVideoXVAESpec(Spec):
     latent_frames_batch: PositiveInt = Field(default=2, description="diffusers decodes 2 latent frames at a time.")
 
     @model_validator(mode="after")
-    def _compression_fits_levels(self) -> "CogVideoXVAESpec":
+    def _compression_fits_levels(self) -> CogVideoXVAESpec:
         halvings = self.temporal_compression.bit_length() - 1
         if 2**halvings != self.temporal_compression or halvings >= len(self.block_out_channels):
             raise ValueError("temporal_compression must be a power of 2 below 2 ** len(block_out_channels)")
@@ -215,7 +215,7 @@ class LTXVideoVAESpec(Spec):
     decoder_spatio_temporal_scaling: tuple[bool, ...] = Field(description="Decoder up-samplings (True, True, True, False).")
 
     @model_validator(mode="after")
-    def _one_entry_per_level(self) -> "LTXVideoVAESpec":
+    def _one_entry_per_level(self) -> LTXVideoVAESpec:
         levels, decoder_levels = len(self.block_out_channels), len(self.decoder_block_out_channels)
         if len(self.layers_per_block) != levels + 1 or len(self.spatio_temporal_scaling) != levels:
             raise ValueError("layers_per_block needs one entry per level plus the mid block's; spatio_temporal_scaling one per level")
@@ -247,6 +247,6 @@ class LTXVideoVAESpec(Spec):
 
 
 VAESpec = Annotated[
-    Union[VideoVAESpec, WanVAESpec, HunyuanVideoVAESpec, CogVideoXVAESpec, LTXVideoVAESpec],
+    VideoVAESpec | WanVAESpec | HunyuanVideoVAESpec | CogVideoXVAESpec | LTXVideoVAESpec,
     Field(discriminator="family"),
 ]
