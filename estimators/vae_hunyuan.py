@@ -37,6 +37,8 @@ def _mid_block(spec: HunyuanVideoVAESpec, tally: Tally, c: int, positions: int) 
         for _ in range(ATTENTION_PROJECTIONS):
             tally.linear(c, c, positions)
         tally.attention(1, positions, c)
+        # diffusers builds the causal frame mask as a dense positions x positions tensor
+        tally.transient(positions * positions)
     _residual(tally, c, c, positions)
 
 

@@ -26,16 +26,20 @@ class Tally:
         self.part = ""
         # off while walking the same layers again (a second temporal tile): weights are held once
         self.count_params = True
-        # elements of the largest convolution output seen (the widest transient activation)
-        self.largest_output = 0
+        # elements of the largest transient tensor seen (a conv output, or a tensor named by transient())
+        self.largest_transient = 0
 
-    def conv(self, c_in: int, c_out: int, kernel: tuple[int, ...], outputs: int, bias: bool = True, groups: int = 1) -> None:
+    def conv(self, c_in: int, c_out: int, kernel: tuple[int, ...], outputs: int, bias: bool = True) -> None:
         """A convolution of ``kernel`` evaluated at ``outputs`` output positions (frames x height x width)."""
-        weights = c_in // groups * c_out * prod(kernel)
+        weights = c_in * c_out * prod(kernel)
         if self.count_params:
             self.params[self.part] += weights + (c_out if bias else 0)
         self.flops[self.part] += FLOPS_PER_MAC * outputs * weights
-        self.largest_output = max(self.largest_output, outputs * c_out)
+        self.transient(outputs * c_out)
+
+    def transient(self, elements: int) -> None:
+        """A tensor of ``elements`` values that exists during the forward (largest one kept)."""
+        self.largest_transient = max(self.largest_transient, elements)
 
     def norm(self, channels: int, per_channel: int = AFFINE_NORM_PARAMS_PER_CHANNEL) -> None:
         """A normalization with ``per_channel`` learned values per channel (no FLOPs counted)."""

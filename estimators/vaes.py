@@ -168,8 +168,9 @@ def vae_decoder_flops(spec, latent_frames: int, latent_height: int, latent_width
 
 
 def vae_encoder_working_elements(spec, frames: int, height: int, width: int) -> int:
-    """Largest transient activation of encoding one clip, elements (Mochi: widest stage; others: widest
-    conv output). Attention scores are left out: fused attention kernels do not hold them."""
+    """Largest transient tensor of encoding one clip, elements (Mochi: widest stage; others: widest conv
+    output, or HunyuanVideo's materialised causal attention mask). Attention scores are left out: fused
+    attention kernels do not hold them."""
     if isinstance(spec, VideoVAESpec):
         return mochi_encoder_working_elements(spec, frames, height, width)
-    return _ENCODER_WALKS[spec.family](spec, frames, height, width).largest_output
+    return _ENCODER_WALKS[spec.family](spec, frames, height, width).largest_transient

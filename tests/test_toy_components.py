@@ -30,6 +30,7 @@ from estimators.vaes import (
     vae_decoder_params,
     vae_encoder_flops,
     vae_encoder_params,
+    vae_encoder_working_elements,
 )
 
 TOY_T5 = T5EncoderSpec(num_layers=2, d_model=8, d_ff=16, num_heads=2, d_kv=4, vocab_size=10, relative_attention_buckets=4)
@@ -86,7 +87,7 @@ def test_wan_residual_block_by_hand():
     assert tally.params[""] == 4 + 872 + 8 + 1736 + 40 == 2660
     # 2 FLOPs per MAC at 10 positions: 2*10*864 + 2*10*1728 + 2*10*32
     assert tally.flops[""] == 17280 + 34560 + 640 == 52480
-    assert tally.largest_output == 10 * 8
+    assert tally.largest_transient == 10 * 8
 
 
 TOY_VAES = [
@@ -158,3 +159,13 @@ def test_geometry_of_wan_default_clip():
     # Wan 2.1: 81 frames -> 21 latent frames; 480x832 / 8 -> 60x104; 2x2 patches: 21 x 30 x 52 = 32,760 tokens
     geo = clip_geometry(wan, DIT, 81, 480, 832)
     assert (geo.latent_frames, geo.latent_height, geo.latent_width, geo.visual_tokens) == (21, 60, 104, 32760)
+
+
+def test_vae_working_elements():
+    wan = TOY_VAES[0][0]
+    # level 0 convs write base_dim x dim_mult[0] = 8 channels at the full 9 x 16 x 24 clip (conv_in too)
+    assert vae_encoder_working_elements(wan, 9, 16, 24) == 9 * 16 * 24 * 8
+    hunyuan = HunyuanVideoVAESpec(latent_channels=16, block_out_channels=(128, 256, 512, 512), layers_per_block=2)
+    # a 17-frame tile at 720x1280: its mid block attends over 5 x 90 x 160 = 72,000 latent positions, and the
+    # dense causal mask (72,000^2 values) outgrows the widest conv output (17 x 720 x 1280 x 128 = 2.0e9)
+    assert vae_encoder_working_elements(hunyuan, 129, 720, 1280) == 72_000**2
