@@ -7,6 +7,7 @@ error type for a person writing YAML.
 """
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from pydantic import ValidationError
@@ -100,11 +101,31 @@ def validation_problems(exc: ValidationError, data: Any) -> list[str]:
             continue
         seen_paths.append((path, err["type"]))
         lines.append((path, err["type"], f"{path}: {_wording(err)}"))
+    misspelt = _misspellings([(path, kind) for path, kind, _ in lines])
     out = []
     for path, kind, line in lines:
         # a list reported too short because its items failed is not a problem of its own
         if kind == "too_short" and any(p != path and p.startswith(path + "[") for p, _ in seen_paths):
             continue
+        if path in misspelt.values():
+            continue  # reported with the misspelling that caused it
+        if path in misspelt:
+            line = f"{path}: not a field; did you mean '{misspelt[path].rsplit('.', 1)[-1]}'?"
         if line not in out:
             out.append(line)
     return out
+
+
+def _misspellings(errors: list[tuple[str, str]]) -> dict[str, str]:
+    """Unknown field path -> the missing field of the same part it most likely misspells."""
+    missing = [path for path, kind in errors if kind == "missing"]
+    found = {}
+    for path, kind in errors:
+        if kind != "extra_forbidden":
+            continue
+        parent, _, name = path.rpartition(".")
+        siblings = {m.rpartition(".")[2]: m for m in missing if m.rpartition(".")[0] == parent and m not in found.values()}
+        close = difflib.get_close_matches(name, list(siblings), n=1, cutoff=0.75)
+        if close:
+            found[path] = siblings[close[0]]
+    return found
