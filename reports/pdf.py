@@ -168,7 +168,7 @@ def _workload_lines(doc: dict) -> list[str]:
     return [
         f"Clip: {clip['frames']} frames {clip['height']}x{clip['width']} at {clip['fps']:g} fps; "
         f"{doc['tokens_per_sample']['visual']:,} visual + {doc['tokens_per_sample']['text']} text tokens",
-        f"Parameters: DiT {p['dit']:,}; T5 {p['text_encoder']:,}; VAE encoder {p['vae_encoder']:,}; decoder {p['vae_decoder']:,}",
+        f"Parameters: DiT {p['dit']:,}; text encoder(s) {p['text_encoder']:,}; VAE encoder {p['vae_encoder']:,}; decoder {p['vae_decoder']:,}",
         f"Layout: {layout}",
         "",
         "Assumptions:",
