@@ -30,7 +30,8 @@ def model_table(doc: dict) -> Table:
     for key in ("dit", "text_encoder", "vae_encoder", "vae_decoder"):
         t.add_row(f"params {key}", _fmt_int(p[key]))
     for key, cmp in doc.get("params_vs_published", {}).items():
-        t.add_row(f"published {key}", f"{_fmt_int(cmp['published'])} (counted {cmp['difference']:+,}, {cmp['relative']:+.2%})")
+        share = f", {cmp['relative']:+.2%}" if cmp["relative"] is not None else ""
+        t.add_row(f"published {key}", f"{_fmt_int(cmp['published'])} (our count differs by {cmp['difference']:+,}{share})")
     if doc["model"].get("notes"):
         t.add_row("notes", doc["model"]["notes"])
     t.add_row("clip", f"{clip['frames']} frames {clip['height']}x{clip['width']} at {clip['fps']:g} fps ({clip['seconds']:.1f} s)")

@@ -44,3 +44,30 @@ def test_five_mistakes_give_five_lines_and_exit_2(tmp_path):
     for fragment in expected:
         assert sum(fragment in line for line in lines) == 1, (fragment, result.stderr)
     assert "Extra inputs" not in result.stderr and "Input should" not in result.stderr
+
+
+@pytest.mark.parametrize("preset, option, rule", [
+    ("wan2.1-t2v-14b", ["--frames", "80"], "frames must be 4k+1"),
+    ("hunyuanvideo-13b", ["--frames", "128"], "frames must be 4k+1"),
+    ("cogvideox-2b", ["--frames", "50"], "frames must be 4k+1"),
+    ("ltx-video-2b", ["--frames", "160"], "frames must be 8k+1"),
+    ("ltx-video-2b", ["--height", "500"], "multiple of 32"),  # 32x spatial VAE, 1x1 patches
+    ("wan2.1-t2v-1.3b", ["--text-tokens", "513"], "exceeds the model's 512"),
+])
+def test_clip_rules_of_each_vae_in_the_message(preset, option, rule):
+    result = runner.invoke(app, ["estimate", "--model", preset, *option])
+    assert result.exit_code == 2 and rule in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("preset", ["wan2.1-t2v-14b", "hunyuanvideo-13b", "cogvideox-5b", "ltx-video-2b", "mochi-10b"])
+def test_every_preset_plans_at_its_clip_with_the_json_keys(preset):
+    import json
+
+    result = runner.invoke(app, ["estimate", "--model", preset, "--gpus", "H100x256", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    for key in ("dit", "text_encoder", "vae_encoder", "vae_decoder"):
+        assert doc["params"][key] > 0
+    assert doc["tokens_per_sample"]["visual"] > 0 and doc["tokens_per_sample"]["text"] > 0
+    assert doc["flops_per_sample"]["dit_forward"] > 0
+    assert "params_vs_published" in doc and "notes" in doc["model"]
