@@ -169,3 +169,9 @@ def test_vae_working_elements():
     # a 17-frame tile at 720x1280: its mid block attends over 5 x 90 x 160 = 72,000 latent positions, and the
     # dense causal mask (72,000^2 values) outgrows the widest conv output (17 x 720 x 1280 x 128 = 2.0e9)
     assert vae_encoder_working_elements(hunyuan, 129, 720, 1280) == 72_000**2
+
+
+def test_wan_rejects_more_temporal_halvings_than_a_chunk_holds():
+    # diffusers encodes 4 frames a chunk: a third halving would leave a chunk of half a frame
+    with pytest.raises(ValueError, match="at most 2 temporal"):
+        WanVAESpec(base_dim=8, latent_channels=4, dim_mult=(1, 2, 2, 2), num_res_blocks=1, temporal_downsample=(True, True, True))

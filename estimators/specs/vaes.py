@@ -72,6 +72,10 @@ class VideoVAESpec(Spec):
         return f"frames = {self.temporal_compression}k+1"
 
 
+# diffusers' AutoencoderKLWan encodes 4 frames a chunk, so at most two halvings of time fit in a chunk.
+WAN_MAX_TEMPORAL_DOWNSAMPLINGS = 2
+
+
 class WanVAESpec(Spec):
     """Wan 2.1's causal 3D VAE (diffusers ``AutoencoderKLWan``; Wan team, "Wan: Open and Advanced
     Large-Scale Video Generative Models", 2025): RMS-normed causal residual blocks, 2D strided
@@ -91,6 +95,8 @@ class WanVAESpec(Spec):
     def _one_flag_per_resampling(self) -> WanVAESpec:
         if len(self.temporal_downsample) != len(self.dim_mult) - 1:
             raise ValueError("temporal_downsample needs one entry per down-sampling (len(dim_mult) - 1)")
+        if sum(self.temporal_downsample) > WAN_MAX_TEMPORAL_DOWNSAMPLINGS:
+            raise ValueError("at most 2 temporal down-samplings: diffusers encodes 4 frames a chunk")
         return self
 
     @property
@@ -197,7 +203,9 @@ class CogVideoXVAESpec(Spec):
 class LTXVideoVAESpec(Spec):
     """LTX-Video 0.9.0's VAE (diffusers ``AutoencoderKLLTXVideo``; HaCohen et al. 2024, arXiv 2501.00103):
     pixels patchified 4x4 into channels, causal encoder of RMS-normed residual blocks with strided
-    3x3x3 down-sampling convs, non-causal decoder with conv + depth-to-space up-sampling."""
+    3x3x3 down-sampling convs, non-causal decoder with conv + depth-to-space up-sampling. Time is not
+    patchified (patch_size_t 1, as in the published checkpoints); 0.9.1+ decoders (timestep conditioning,
+    noise injection, residual up-sampling) are not covered."""
 
     family: Literal["ltx_video_vae"] = "ltx_video_vae"
     image_channels: PositiveInt = Field(default=3, description="Pixel channels.")
