@@ -251,24 +251,25 @@ class SavedPerToken:
 
 
 def _norm_saved(kind: NormKind, modulated: bool, width: int) -> int:
-    """A pre-sublayer norm: its input, its output, and the pre-scale tensor when a scale follows."""
-    if kind == "none":
-        return width if not modulated else 2 * width
-    scaled = modulated or kind.endswith("_affine")
-    return (3 if scaled else 2) * width
+    """A pre-sublayer norm: its input and its output (the next matmul's input); with modulation also the
+    normalised tensor the scale multiplies. A fused norm keeps no pre-scale copy for its own affine."""
+    kept = 1 if kind == "none" else 2
+    return (kept + int(modulated)) * width
 
 
 def _attention_saved(opts: AttentionOptions, attn: int, projected: int, rope: bool) -> int:
     """a-wide tensors of an attention for one token: ``projected`` of q/k/v (3 self, 1 query side, 2 key/value
-    side), the q/k norm's output (and its pre-scale tensor when affine), the rotated q/k, flash's output."""
+    side); an RMS q/k norm with a learned scale keeps its normalised q/k; a q/k norm or the rotary embedding
+    makes new q/k that flash attention keeps (otherwise it keeps the projections themselves); the query
+    side keeps flash's output (the out-projection's input)."""
     qk_rows = QK_ROWS_BY_PROJECTED[projected]
     saved = projected * attn
-    if opts.qk_norm.kind != "none":
-        saved += qk_rows * attn * (1 + int(opts.qk_norm.affine))
-    if rope:
+    if opts.qk_norm.kind == "rms" and opts.qk_norm.affine:
+        saved += qk_rows * attn  # eager RMSNorm keeps the normalised q/k for its scale's gradient (LayerNorm is fused)
+    if opts.qk_norm.kind != "none" or rope:
         saved += qk_rows * attn
     if projected != 2:
-        saved += attn  # flash attention's output (the out-projection's input)
+        saved += attn
     return saved
 
 
@@ -320,9 +321,10 @@ def block_saved(spec: VideoDiTSpec, block, recompute: str) -> tuple[SavedPerToke
     def stream(with_rope: bool) -> SavedPerToken:
         attention = _attention_saved(block.attention, d, QKV, with_rope)
         if parallel:
-            # one norm; MLP first layer and activation; the concatenated [attention, MLP] input of the fused
-            # out-projection (d + f wide); its gated output d
-            act_elems = _norm_saved(block.norm, True, d) + attention + first + act + d + mlp.hidden + d
+            # one norm; the MLP's first-layer output; the concatenated [attention, MLP activation] input of
+            # the fused out-projection (d + f wide, holding the activation's output); its gated output d
+            gate_product = mlp.hidden if mlp.gated else 0  # the activation output the gate product needs
+            act_elems = _norm_saved(block.norm, True, d) + attention + first + gate_product + d + mlp.hidden + d
             return SavedPerToken(act_elems, norm_stats + _qk_stats(block.attention, heads, 2) + heads)
         act_elems = 2 * _norm_saved(block.norm, True, d) + attention + d + first + act + d
         return SavedPerToken(act_elems, 2 * norm_stats + _qk_stats(block.attention, heads, 2) + heads)

@@ -154,3 +154,9 @@ def video_dit_forward_flops(model, latent_frames: int, latent_height: int, laten
     else:
         raise ValueError(name)
     return count_flops(call)
+
+
+def meta_free(cls_name: str, config: dict):
+    """A small diffusers class with real CPU weights (for measuring what autograd saves)."""
+    torch.manual_seed(0)
+    return getattr(diffusers, cls_name)(**config)
