@@ -114,7 +114,7 @@ def _video_summary(spec: VideoDiTSpec, visual: int, text: int) -> LayerSummary:
     for mode in RECOMPUTE_MODES:
         sums = {"visual": [0, 0], "text": [0, 0]}
         for group in spec.blocks:
-            for name, per_token in zip(("visual", "text"), blocks.block_saved(spec, group, mode)):
+            for name, per_token in zip(("visual", "text"), blocks.block_saved(spec, group, mode), strict=True):
                 sums[name][0] += group.count * per_token.activation
                 sums[name][1] += group.count * per_token.stats
         for name in sums:
@@ -135,7 +135,7 @@ def _video_summary(spec: VideoDiTSpec, visual: int, text: int) -> LayerSummary:
         cross_attention_kv_tokens=text if cross else 0,
         other_flops=forward["embeddings"] + forward["final_layer"] + forward["modulation"],
         layer_params=max(block_params),
-        block_params_total=sum(group.count * p for group, p in zip(spec.blocks, block_params)),
+        block_params_total=sum(group.count * p for group, p in zip(spec.blocks, block_params, strict=True)),
         trained_params=sum(params.values()),
     )
 

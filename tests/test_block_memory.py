@@ -3,7 +3,9 @@
 One block of each diffusers model runs forward in fp32 on the CPU (flash attention for CPU) inside
 torch.autograd.graph.saved_tensors_hooks; every saved storage is counted once, leaving out parameters and
 the tensors shared by all blocks (conditioning, rotary tables; Wan and LTX also the text, which is the same
-tensor in every block). The prediction is blocks.block_saved under no recompute.
+tensor in every block). The prediction is blocks.block_saved under no recompute; under selective
+recompute the outputs PyTorch's selective checkpointing caches with the reference model's policy
+(matmuls and flash attention) are counted, as reference_model.profiling does for Mochi.
 Two diffusers processors keep one copy a plain implementation does not, added to the prediction:
 CogVideoX transposes the attention output before its out-projection (one a-wide copy a token), and
 HunyuanVideo's single blocks re-concatenate the split text and video before q/k/v (one d-wide copy).
@@ -58,8 +60,8 @@ def measured_bytes(block, call, shared) -> int:
     return sum(saved.values())
 
 
-def predicted_bytes(spec, extra_per_token: int = 0) -> int:
-    visual, text = blocks.block_saved(spec, spec.blocks[0], "none")
+def predicted_bytes(spec, recompute: str, extra_per_token: int = 0) -> int:
+    visual, text = blocks.block_saved(spec, spec.blocks[0], recompute)
     return FP32 * (N * (visual.activation + visual.stats) + L * (text.activation + text.stats) + (N + L) * extra_per_token)
 
 
@@ -75,7 +77,7 @@ def case_wan():
     rope = model.rope(torch.empty(1, 16, 4, 16, 16))
     spec = spec_with(CrossBlock(count=1, norm="layer", cross_norm="layer_affine", attention=RMS_ACROSS, cross_attention=RMS_ACROSS,
                                 mlp=GELU, modulation=Modulation(kind="shared_table", outputs=6)))
-    return measured_bytes(block, lambda: block(x, y, temb, rope), (temb, *rope, y)), predicted_bytes(spec)
+    return block, lambda: block(x, y, temb, rope), [x, y], (temb, *rope, y), spec, 0
 
 
 def case_ltx():
@@ -86,7 +88,7 @@ def case_ltx():
     rope = (torch.randn(1, N, D), torch.randn(1, N, D))
     spec = spec_with(CrossBlock(count=1, norm="rms", cross_norm="none", attention=RMS_ACROSS, cross_attention=RMS_ACROSS,
                                 mlp=GELU, modulation=Modulation(kind="shared_table", outputs=6)))
-    return measured_bytes(block, lambda: block(x, y, temb, rope), (temb, *rope, y)), predicted_bytes(spec)
+    return block, lambda: block(x, y, temb, rope), [x, y], (temb, *rope, y), spec, 0
 
 
 def _hunyuan(double: bool):
@@ -103,14 +105,14 @@ def case_hunyuan_double():
     block, x, y, temb, rope = _hunyuan(True)
     spec = spec_with(JointBlock(count=1, norm="layer", attention=AttentionOptions(qk_norm=QKNorm(kind="rms")), mlp=GELU,
                                 modulation=Modulation(kind="per_block", outputs=6, text_outputs=6)))
-    return measured_bytes(block, lambda: block(x, y, temb, None, rope), (temb, *rope)), predicted_bytes(spec)
+    return block, lambda: block(x, y, temb, None, rope), [x, y], (temb, *rope), spec, 0
 
 
 def case_hunyuan_single():
     block, x, y, temb, rope = _hunyuan(False)
     spec = spec_with(SingleBlock(count=1, parallel=True, norm="layer", attention=AttentionOptions(qk_norm=QKNorm(kind="rms")), mlp=GELU,
                                  modulation=Modulation(kind="per_block", outputs=3)))
-    return measured_bytes(block, lambda: block(x, y, temb, None, rope), (temb, *rope)), predicted_bytes(spec, extra_per_token=D)
+    return block, lambda: block(x, y, temb, None, rope), [x, y], (temb, *rope), spec, D
 
 
 def case_cogvideox():
@@ -121,10 +123,46 @@ def case_cogvideox():
     rope = (torch.randn(N, HEAD_DIM), torch.randn(N, HEAD_DIM))
     spec = spec_with(SingleBlock(count=1, parallel=False, norm="layer_affine", attention=AttentionOptions(qk_norm=QKNorm(kind="layer", bias=True)),
                                  mlp=GELU, modulation=Modulation(kind="per_block", outputs=12)), conditioning=Conditioning(width=64, timestep_freq_dim=D))
-    return measured_bytes(block, lambda: block(x, y, temb, rope), (temb, *rope)), predicted_bytes(spec, extra_per_token=D)
+    return block, lambda: block(x, y, temb, rope), [x, y], (temb, *rope), spec, D
 
 
-@pytest.mark.parametrize("case", [case_wan, case_ltx, case_hunyuan_double, case_hunyuan_single, case_cogvideox], ids=lambda c: c.__name__[5:])
+CASES = [case_wan, case_ltx, case_hunyuan_double, case_hunyuan_single, case_cogvideox]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__[5:])
 def test_saved_bytes_of_a_block_match_diffusers(case):
-    measured, predicted = case()
+    block, call, _, shared, spec, extra = case()
+    measured, predicted = measured_bytes(block, call, shared), predicted_bytes(spec, "none", extra)
     assert abs(predicted / measured - 1) <= TOLERANCE, (predicted, measured)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__[5:])
+def test_selective_recompute_bytes_of_a_block_match_diffusers(case):
+    # the policy caches matmul and attention outputs only, so neither diffusers copy is kept
+    block, call, kept_inputs, shared, spec, _ = case()
+    measured, predicted = selective_bytes(block, call, kept_inputs, shared), predicted_bytes(spec, "selective")
+    assert abs(predicted / measured - 1) <= TOLERANCE, (predicted, measured)
+
+
+def selective_bytes(block, call, kept_inputs, shared) -> int:
+    """Bytes kept under selective recompute: the block's own inputs and the outputs the policy caches
+    (matmuls and flash attention), as reference_model.profiling measures the reference DiT."""
+    from functools import partial
+
+    from torch.utils.checkpoint import checkpoint, create_selective_checkpoint_contexts
+
+    from reference_model.dit import _save_matmuls
+    from reference_model.profiling import _flatten, _storage_bytes
+
+    exclude = {t.untyped_storage().data_ptr() for t in (*block.parameters(), *shared)}
+    contexts = []
+
+    def context():
+        contexts.append(create_selective_checkpoint_contexts(partial(_save_matmuls)))
+        return contexts[-1]
+
+    checkpoint(call, use_reentrant=False, context_fn=context)
+    cache = contexts[0][0].storage
+    kept = _storage_bytes(kept_inputs, exclude)
+    kept.update(_storage_bytes([t for entry in cache.values() for outs in entry.values() for t in _flatten(outs)], exclude))
+    return sum(kept.values())
