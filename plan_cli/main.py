@@ -1,6 +1,7 @@
 """`plan`: capacity planning for Mochi-class text-to-video training."""
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import sys
 from functools import wraps
@@ -16,17 +17,22 @@ from estimators.backtest import backtest as run_backtest
 from estimators.document import plan_document
 from estimators.errors import PlanInputError
 from estimators.estimate import PlanRequest, plan
+from estimators.fleet import DEFAULT_MAX_GPUS, FleetQuery, answer, parse_kinds
 from estimators.presets import load_model, parse_cluster
+from estimators.schema import DOCUMENTS, EstimateDocument, FleetDocument, SimulateDocument, emitted, json_schema
+from estimators.pricing import parse_price_overrides, with_price
+from estimators.specs.hardware import Cluster
 from estimators.specs.models import VideoSystemSpec
 from plan_cli.common import (
     GB, AsJson, Clips, Epochs, Fps, Frames, GlobalBatch, Gpus, Height, LayoutText, Model, Objective, OnlineLatents,
-    OnlineText, Precision, Stages, Steps, TextTokens, Width, WorkloadFile, emit_json, friendly_errors,
+    OnlineText, Precision, Prices, Stages, Steps, TextTokens, Width, WorkloadFile, emit_json, friendly_errors,
 )
-from plan_cli.inputs import build_workload, parse_layout
+from plan_cli.inputs import build_workload, parse_layout, pinned_knobs
 from plan_cli.reference_cmds import register as register_torch_commands
-from plan_cli.render import print_backtest, print_diff, print_plan, print_simulation
+from plan_cli.render import print_backtest, print_diff, print_fleet, print_plan, print_simulation
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+# Plain click help: it wraps every line to the terminal (rich panels cut long option names at 80 columns).
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
 
 
 @app.callback()
@@ -39,18 +45,21 @@ def plan_options(
     fps: Fps = 30.0, text_tokens: TextTokens = None, clips: Clips = 10_000_000, epochs: Epochs = 1.0, steps: Steps = None,
     global_batch: GlobalBatch = 512, precision: Precision = "bf16", layout: LayoutText = None, stage: Stages = [],
     workload_file: WorkloadFile = None, online_text: OnlineText = False, online_latents: OnlineLatents = False,
-    objective: Objective = "time",
+    objective: Objective = "time", price: Prices = [],
 ) -> PlanRequest:
     """The options every planning command shares, validated into a plan request."""
     if precision not in ("bf16", "fp8"):
         raise PlanInputError(f"--precision {precision}: expected bf16 or fp8")
     if objective not in ("time", "cost"):
         raise PlanInputError(f"--objective {objective}: expected time or cost")
-    cluster = parse_cluster(gpus)
+    prices = parse_price_overrides(price)
+    kinds = tuple(with_price(g, prices) for g in parse_kinds(gpus))
+    cluster = parse_cluster(gpus) if not kinds else Cluster(gpu=kinds[0], num_gpus=kinds[0].node_size)
+    cluster = cluster.model_copy(update={"gpu": with_price(cluster.gpu, prices)})
     system = load_model(model)
     if not isinstance(system, VideoSystemSpec):
         raise PlanInputError(f"--model {model}: this command plans video systems; GPT files are for 'plan backtest'")
-    fixed_layout, pinned = parse_layout(layout, cluster.num_gpus)
+    fixed_layout, pinned = parse_layout(layout, cluster.num_gpus) if not kinds else (None, pinned_knobs(layout))
     clip = system.default_clip
     base = dict(height=clip.height if height is None else height, width=clip.width if width is None else width,
                 frames=clip.frames if frames is None else frames, fps=fps,
@@ -60,7 +69,7 @@ def plan_options(
     for st in workload.stages:
         if st.text_tokens > system.dit.max_text_tokens:
             raise PlanInputError(f"text_tokens={st.text_tokens} exceeds the model's {system.dit.max_text_tokens}")
-    return PlanRequest(system, workload, cluster, precision, fixed_layout, pinned, objective)
+    return PlanRequest(system, workload, cluster, precision, fixed_layout, pinned, objective, kinds)
 
 
 def with_plan_options(command):
@@ -84,19 +93,50 @@ def with_plan_options(command):
 def estimate(
     request: PlanRequest,
     top: Annotated[int, typer.Option(help="Best layouts to list.")] = 5,
+    deadline_days: Annotated[Optional[float], typer.Option(help="Find the cheapest GPU kind, count and layout that finish within this many days (with --gpus KIND[,KIND...]).")] = None,
+    budget_usd: Annotated[Optional[float], typer.Option(help="Find the fastest GPU kind, count and layout within this many US dollars (with --gpus KIND[,KIND...]).")] = None,
+    max_gpus: Annotated[int, typer.Option(help="Largest cluster the deadline/budget search tries (whole nodes).")] = DEFAULT_MAX_GPUS,
     as_json: AsJson = False,
 ):
-    """Estimate FLOPs, memory, layout, step time, days, GPU-hours, cost and energy of a training plan."""
+    """Estimate FLOPs, memory, layout, step time, days, GPU-hours, cost and energy of a training plan;
+    with --deadline-days/--budget-usd, choose the GPU kind and count too."""
+    if deadline_days is not None or budget_usd is not None or request.gpu_kinds:
+        return _fleet_estimate(request, FleetQuery(deadline_days, budget_usd, max_gpus), as_json)
     result = plan(request)
     doc = plan_document(result)
     search = result["last"]["search"]
     rows = explain(search, request.cluster.gpu.hbm_bytes.value, top) if search is not None else []
     if search is not None:
         doc["search"] = {"layouts_evaluated": len(search), "layouts_valid_and_fitting": int(len(search.ranked)), "ranking": rows}
+    doc = emitted(EstimateDocument, doc)
     if as_json:
         emit_json(doc)
     else:
         print_plan(doc, Console(width=140), rows)
+
+
+def _fleet_estimate(request: PlanRequest, query: FleetQuery, as_json: bool) -> None:
+    """The deadline/budget search over GPU kinds and sizes; the chosen plan in full below the answer."""
+    if not request.gpu_kinds:
+        raise PlanInputError("--deadline-days/--budget-usd search GPU kinds and sizes: give --gpus as kinds without counts, e.g. H100,H200,B200")
+    for value, name in ((query.deadline_days, "--deadline-days"), (query.budget_usd, "--budget-usd")):
+        if value is not None and not 0 < value < float("inf"):
+            raise PlanInputError(f"{name} must be a positive number")
+    doc = answer(request, request.gpu_kinds, query)
+    if doc["choice"] is not None:
+        chosen = next(g for g in request.gpu_kinds if g.name == doc["choice"]["gpu"])
+        cluster = Cluster(gpu=chosen, num_gpus=doc["choice"]["num_gpus"])
+        doc["plan"] = plan_document(plan(dataclasses.replace(request, cluster=cluster, gpu_kinds=())))
+    doc = emitted(FleetDocument, doc)
+    if as_json:
+        emit_json(doc)
+    else:
+        print_fleet(doc, Console(width=140))
+
+
+def _require_cluster(request: PlanRequest) -> None:
+    if request.gpu_kinds:
+        raise PlanInputError("--gpus: this command needs one cluster as NAMExCOUNT, e.g. H100x512")
 
 
 @app.command()
@@ -123,6 +163,7 @@ def simulate(
 
     if runs < 1:
         raise PlanInputError("--runs must be at least 1")
+    _require_cluster(request)
     for value, name in ((restart_min, "--restart-min"), (storage_write_gbps, "--storage-write-gbps"), (storage_read_gbps, "--storage-read-gbps")):
         if value <= 0:
             raise PlanInputError(f"{name} must be positive")
@@ -137,7 +178,7 @@ def simulate(
     result = plan(request)
     with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as progress:
         task = progress.add_task("Monte Carlo runs", total=runs)
-        doc = simulate_plan(result, opts, lambda done: progress.update(task, completed=done))
+        doc = emitted(SimulateDocument, simulate_plan(result, opts, lambda done: progress.update(task, completed=done)))
     if as_json:
         emit_json(doc)
     else:
@@ -159,6 +200,7 @@ def report(
     from reports.pdf import write_report
     from sim.plan_sim import SimOptions, simulate_plan
 
+    _require_cluster(request)
     if not output.parent.exists():
         raise PlanInputError(f"-o {output}: folder {output.parent} does not exist")
     result = plan(request)
@@ -168,7 +210,10 @@ def report(
     sim = simulate_plan(result, SimOptions(runs=runs))
     n = request.cluster.num_gpus
     sizes = sorted({max(8, n // 4), max(8, n // 2), n, n * 2, n * 4})
-    scaling = sweep(gpus=[f"{g}x{k}" for g in ("A100", "H100", "H200", "B200") for k in sizes], model=[request.system])
+    wl = request.workload
+    scaling = sweep(gpus=[f"{g}x{k}" for g in ("A100", "H100", "H200", "B200") for k in sizes], model=[request.system],
+                    stages=[[s.model_dump() for s in wl.stages]], precompute_text=[wl.precompute_text],
+                    precompute_latents=[wl.precompute_latents], precision=[request.precision])
     scaling["gpu_type"] = scaling["gpus"].str.split("x").str[0]
     scaling["num_gpus"] = scaling["gpus"].str.split("x").str[1].astype(int)
     backtest_doc = run_backtest(calibration) if calibration and calibration.exists() else None
@@ -176,6 +221,17 @@ def report(
         raise PlanInputError(f"--pages-png {pages_png}: not a folder")
     pages = write_report(output, doc, ranking, sim, scaling, backtest_doc, pages_png)
     typer.echo(f"wrote {output} ({pages} pages)")
+
+
+@app.command()
+@friendly_errors
+def schema(
+    document: Annotated[Optional[str], typer.Argument(help="One document: estimate, estimate-deadline or simulate (default: all).")] = None,
+):
+    """Print the JSON Schema of the documents estimate and simulate emit (--json)."""
+    if document is not None and document not in DOCUMENTS:
+        raise PlanInputError(f"unknown document '{document}' (known: {', '.join(DOCUMENTS)})")
+    emit_json(json_schema(document))
 
 
 @app.command()
