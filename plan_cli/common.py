@@ -22,7 +22,7 @@ Model = Annotated[str, typer.Option(help="Preset name or a YAML/JSON model file.
 Height = Annotated[Optional[int], typer.Option(help="Clip height in pixels [default: the model's clip].")]
 Width = Annotated[Optional[int], typer.Option(help="Clip width in pixels [default: the model's clip].")]
 Frames = Annotated[Optional[int], typer.Option(help="Frames a clip, by the VAE's rule (Mochi 6k+1, Wan/HunyuanVideo/CogVideoX 4k+1, LTX 8k+1) [default: the model's clip].")]
-Fps = Annotated[float, typer.Option(help="Frames per second.")]
+Fps = Annotated[Optional[float], typer.Option(help="Frames per second [default: the model's].")]
 TextTokens = Annotated[Optional[int], typer.Option(help="Caption tokens a clip [default: the model's].")]
 Clips = Annotated[int, typer.Option(help="Distinct clips in the dataset.")]
 Epochs = Annotated[float, typer.Option(help="Passes over the dataset.")]

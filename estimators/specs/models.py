@@ -129,6 +129,7 @@ class DefaultClip(Spec):
     height: PositiveInt = Field(description="Height in pixels.")
     width: PositiveInt = Field(description="Width in pixels.")
     text_tokens: PositiveInt = Field(description="Caption tokens a clip.")
+    fps: float = Field(default=30.0, gt=0, description="Frame rate of the model's clips (only sets the clip's seconds).")
 
 
 DiTSpec = Annotated[Union[AsymmDiTSpec, VideoDiTSpec], Field(discriminator="family")]
