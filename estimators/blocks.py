@@ -283,14 +283,15 @@ def _qk_stats(opts: AttentionOptions, heads: int, rows: int) -> int:
 def block_saved(spec: VideoDiTSpec, block, recompute: str) -> tuple[SavedPerToken, SavedPerToken]:
     """(visual, text) elements a token saves in one block under a recompute mode.
 
-    Derived by listing the tensors a plain PyTorch block with flash attention keeps, in the conventions of
-    memory.saved_elements_per_token (Mochi, checked with saved_tensors_hooks); the vocabulary's blocks
-    are not yet checked that way.
-    none: each pre-sublayer norm 3d with a scale or modulation (input, pre-scale, output), the attention's
-      projections, q/k norm and rotary outputs and flash output (a-wide), the gated sublayer outputs d,
-      the MLP's first-layer output, activation (and gate product) f-wide; fp32: norm statistics, q/k
-      norm statistics, flash log-sum-exp per head.
-    selective: the block input d, every matmul output and flash output (plus log-sum-exp).
+    Derived by listing the tensors a PyTorch block with flash attention keeps (conventions of
+    memory.saved_elements_per_token), and checked against diffusers' Wan, LTX-Video, HunyuanVideo and
+    CogVideoX blocks with saved_tensors_hooks (tests/test_block_memory.py, within 1%).
+    none: each pre-sublayer norm its input and output d, plus the normalised tensor d when modulated; the
+      attention's a-wide tensors (_attention_saved); the gated sublayer outputs d; the MLP's first-layer
+      output and the f-wide input of its second layer (a gated MLP also its activation output); fp32: norm
+      statistics, q/k norm statistics, flash log-sum-exp per head.
+    selective (matmul and flash outputs cached, element-wise ops recomputed): the block input d and every
+      matmul and flash output, plus the log-sum-exp.
     full: the block input d (text feeding only cross-attention keys/values: nothing, it is the same tensor
       in every block).
     """
