@@ -120,3 +120,19 @@ def test_cross_block_saved_activations_under_recompute():
     visual, text = blocks.block_saved(spec, CROSS, "selective")
     # input d, qkv 3d, flash out d, self out d, cross q d, cross flash out d, cross out d, MLP in f, out d = 10d + f
     assert visual.activation == 96 and text.activation == 16  # text: cross keys and values 2d
+
+
+def test_layer_summary_of_mixed_and_cross_models():
+    from estimators.dit import layer_summary
+
+    mixed = toy(JOINT.model_copy(update={"count": 2}), PARALLEL.model_copy(update={"count": 4}))
+    summary = layer_summary(mixed, 10, 3)
+    assert summary.num_layers == 6 and summary.attention_seq == 13  # joint attention sees visual + text
+    # tensor-parallel reductions a layer: (2 joint x 2 + 4 parallel single x 1) / 6
+    assert summary.visual.tp_collectives_per_layer == 8 / 6
+    assert summary.layer_params == 2_016  # the largest block (joint 2,016 > parallel 784) is gathered at once
+    assert summary.block_params_total == 2 * 2_016 + 4 * 784
+    cross = layer_summary(toy(CROSS), 10, 3)
+    # self-attention over the 10 visual tokens only; cross-attention keys are the 3 text tokens
+    assert (cross.attention_seq, cross.cross_attention_kv_tokens, cross.cross_attention_flops_per_layer) == (10, 3, 960)
+    assert cross.text.tp_collectives_per_layer == 0  # text only enters column-parallel key/value projections
