@@ -71,3 +71,18 @@ def test_every_preset_plans_at_its_clip_with_the_json_keys(preset):
     assert doc["tokens_per_sample"]["visual"] > 0 and doc["tokens_per_sample"]["text"] > 0
     assert doc["flops_per_sample"]["dit_forward"] > 0
     assert "params_vs_published" in doc and "notes" in doc["model"]
+
+
+@pytest.mark.parametrize("preset", ["wan2.1-t2v-14b", "hunyuanvideo-13b", "cogvideox-2b", "ltx-video-2b", "mochi-10b"])
+def test_training_problem_keeps_every_forward_flop(preset):
+    # the per-layer averages the layout search uses add back up to the DiT's forward FLOPs
+    from estimators.dit import dit_forward_flops
+    from estimators.problem import video_problem
+    from estimators.specs.workload import TrainingStage, Workload
+
+    system = load_model(preset)
+    clip = system.default_clip
+    stage = TrainingStage(name="s", height=clip.height, width=clip.width, frames=clip.frames, text_tokens=clip.text_tokens, steps=1, global_batch=8)
+    prob = video_problem(system, stage, Workload(stages=(stage,)))
+    total = sum(dit_forward_flops(system.dit, prob.streams[0].tokens, clip.text_tokens).values())
+    assert prob.forward_flops == pytest.approx(total, rel=1e-12)
