@@ -116,6 +116,7 @@ def attention_time_s(prob: TrainingProblem, lay: LayoutArrays, rates: ComputeRat
     """(forward, backward) seconds of one micro-batch's attention on one GPU, from the kernel tables.
 
     A causal flash kernel does half the score blocks; the unfused kernel computes them all and masks.
+    Cross-attention runs at the kernel's efficiency for a sequence as long as its keys (the text).
     """
     split = lay.tp * lay.cp
     seq = np.where(lay.cp_ring, prob.attention_seq / lay.cp, prob.attention_seq)
@@ -126,6 +127,12 @@ def attention_time_s(prob: TrainingProblem, lay: LayoutArrays, rates: ComputeRat
     fwd = flops / rates.attention(seq, prob.head_dim, heads_local, "forward", prob.causal_attention)
     bwd_factor = FLASH_BACKWARD_FLOP_FACTOR if flash else BACKWARD_FACTOR
     bwd = bwd_factor * flops / rates.attention(seq, prob.head_dim, heads_local, "backward", prob.causal_attention)
+    if prob.cross_attention_flops_per_layer:
+        # cross-attention to the text: the keys are the text tokens whatever the context parallelism
+        kv = max(prob.cross_attention_kv_tokens, 1)
+        cross = prob.cross_attention_flops_per_layer * layers * lay.micro_batch / split
+        fwd = fwd + cross / rates.attention(kv, prob.head_dim, heads_local, "forward", False)
+        bwd = bwd + bwd_factor * cross / rates.attention(kv, prob.head_dim, heads_local, "backward", False)
     return fwd, bwd
 
 
