@@ -12,6 +12,7 @@ import typer
 from pydantic import ValidationError
 
 from estimators.errors import PlanInputError
+from plan_cli.validation import check_options, plain_error
 
 EXIT_BAD_INPUT = 2
 GB = 1e9
@@ -45,13 +46,13 @@ def friendly_errors(command):
     @wraps(command)
     def wrapper(*args, **kwargs):
         try:
+            check_options(kwargs)
             return command(*args, **kwargs)
         except PlanInputError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except ValidationError as exc:
-            err = exc.errors()[0]
-            typer.echo(f"error: {'.'.join(map(str, err['loc']))}: {err['msg']}", err=True)
+            typer.echo(f"error: {plain_error(exc, '')}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
 
     return wrapper

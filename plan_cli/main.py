@@ -15,6 +15,7 @@ from estimators.alternatives import explain
 from estimators.backtest import backtest as run_backtest
 from estimators.document import plan_document
 from estimators.errors import PlanInputError
+from estimators.outputs import check_output_folder, resolve_target
 from estimators.estimate import PlanRequest, plan
 from estimators.presets import load_model, parse_cluster
 from estimators.specs.models import VideoSystemSpec
@@ -23,10 +24,12 @@ from plan_cli.common import (
     OnlineText, Precision, Stages, Steps, TextTokens, Width, WorkloadFile, emit_json, friendly_errors,
 )
 from plan_cli.inputs import build_workload, parse_layout
+from plan_cli.locations import calibration_csv, golden_dir
+from plan_cli.validation import CheckedGroup, check_gpus, check_model_sizes, check_plan_conflicts
 from plan_cli.reference_cmds import register as register_torch_commands
-from plan_cli.render import print_backtest, print_diff, print_plan, print_simulation
+from plan_cli.render import fixed_layout_row, print_backtest, print_diff, print_plan, print_simulation
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(cls=CheckedGroup, add_completion=False, no_args_is_help=True, help=__doc__)
 
 
 @app.callback()
@@ -46,10 +49,13 @@ def plan_options(
         raise PlanInputError(f"--precision {precision}: expected bf16 or fp8")
     if objective not in ("time", "cost"):
         raise PlanInputError(f"--objective {objective}: expected time or cost")
+    check_plan_conflicts()
+    check_gpus(gpus)
     cluster = parse_cluster(gpus)
     system = load_model(model)
     if not isinstance(system, VideoSystemSpec):
         raise PlanInputError(f"--model {model}: this command plans video systems; GPT files are for 'plan backtest'")
+    check_model_sizes(system, f"--model {model}")
     fixed_layout, pinned = parse_layout(layout, cluster.num_gpus)
     base = dict(height=height, width=width, frames=frames, fps=fps, text_tokens=text_tokens, num_clips=clips,
                 epochs=epochs, steps=steps, global_batch=global_batch)
@@ -118,19 +124,17 @@ def simulate(
     """Simulate one step (pipeline schedule, overlap), the whole run with failures and checkpoints, and the data pipeline."""
     from sim.plan_sim import SimOptions, simulate_plan
 
-    if runs < 1:
-        raise PlanInputError("--runs must be at least 1")
-    for value, name in ((restart_min, "--restart-min"), (storage_write_gbps, "--storage-write-gbps"), (storage_read_gbps, "--storage-read-gbps")):
-        if value <= 0:
-            raise PlanInputError(f"{name} must be positive")
+    if schedule not in (None, "gpipe", "1f1b", "interleaved"):
+        raise PlanInputError(f"--schedule {schedule}: expected gpipe, 1f1b or interleaved")
+    for path, option in ((trace, "--trace"), (timeline, "--timeline")):
+        if path is not None:
+            resolve_target(path, option)
     opts = SimOptions(
         runs=runs, seed=seed, schedule=schedule, failures_per_gpu_hour=failures_per_gpu_hour, restart_s=restart_min * 60,
         storage_write_bytes_per_s=storage_write_gbps * GB, storage_read_bytes_per_s=storage_read_gbps * GB,
         asynchronous_checkpoints=async_checkpoints, interval_s=None if checkpoint_interval_min is None else checkpoint_interval_min * 60,
         raw_bitrate_bits_per_s=raw_bitrate_mbps * 1e6, trace_path=trace, timeline_path=timeline,
     )
-    if schedule not in (None, "gpipe", "1f1b", "interleaved"):
-        raise PlanInputError(f"--schedule {schedule}: expected gpipe, 1f1b or interleaved")
     result = plan(request)
     with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as progress:
         task = progress.add_task("Monte Carlo runs", total=runs)
@@ -148,7 +152,7 @@ def report(
     request: PlanRequest,
     output: Annotated[Path, typer.Option("-o", "--output", help="PDF file to write.")] = Path("plan.pdf"),
     runs: Annotated[int, typer.Option(help="Monte Carlo runs for the goodput page.")] = 300,
-    calibration: Annotated[Optional[Path], typer.Option(help="Calibration CSV for the validation page.")] = Path("../shared/reference/calibration-runs.csv"),
+    calibration: Annotated[Optional[Path], typer.Option(help="Calibration CSV for the validation page (default: $VIDEOPLAN_CALIBRATION_CSV, else the copy shipped with the package).")] = None,
     pages_png: Annotated[Optional[Path], typer.Option(help="Also save each page as report-page-N.png in this folder.")] = None,
 ):
     """Write a multi-page design-review PDF: summary, assumptions, FLOPs and memory, layouts, scaling, goodput, validation."""
@@ -156,21 +160,21 @@ def report(
     from reports.pdf import write_report
     from sim.plan_sim import SimOptions, simulate_plan
 
-    if not output.parent.exists():
-        raise PlanInputError(f"-o {output}: folder {output.parent} does not exist")
+    resolve_target(output, "-o")
+    if pages_png is not None and not check_output_folder(pages_png, "--pages-png").is_dir():
+        raise PlanInputError(f"--pages-png {pages_png}: not a folder")
+    calibration = calibration_csv(calibration)
     result = plan(request)
     doc = plan_document(result)
     search = result["last"]["search"]
-    ranking = explain(search, request.cluster.gpu.hbm_bytes.value) if search is not None else []
+    ranking = explain(search, request.cluster.gpu.hbm_bytes.value) if search is not None else [fixed_layout_row(doc)]
     sim = simulate_plan(result, SimOptions(runs=runs))
     n = request.cluster.num_gpus
     sizes = sorted({max(8, n // 4), max(8, n // 2), n, n * 2, n * 4})
     scaling = sweep(gpus=[f"{g}x{k}" for g in ("A100", "H100", "H200", "B200") for k in sizes], model=[request.system])
     scaling["gpu_type"] = scaling["gpus"].str.split("x").str[0]
     scaling["num_gpus"] = scaling["gpus"].str.split("x").str[1].astype(int)
-    backtest_doc = run_backtest(calibration) if calibration and calibration.exists() else None
-    if pages_png is not None and not pages_png.is_dir():
-        raise PlanInputError(f"--pages-png {pages_png}: not a folder")
+    backtest_doc = run_backtest(calibration)
     pages = write_report(output, doc, ranking, sim, scaling, backtest_doc, pages_png)
     typer.echo(f"wrote {output} ({pages} pages)")
 
@@ -193,14 +197,13 @@ def backtest(
 @friendly_errors
 def golden(
     update: Annotated[bool, typer.Option("--update", help="Recompute and rewrite expected.json (a deliberate change).")] = False,
-    directory: Annotated[Path, typer.Option("--dir", help="Folder with scenarios.json and expected.json.")] = Path("tests/golden"),
+    directory: Annotated[Optional[Path], typer.Option("--dir", help="Folder with scenarios.json and expected.json (default: $VIDEOPLAN_GOLDEN_DIR, else tests/golden of this checkout).")] = None,
 ):
     """Check the golden scenarios (exit 1 when an estimate moved beyond the tolerance), or --update them."""
     from estimators.golden import GOLDEN_TOLERANCE, check
     from estimators.golden import update as rewrite
 
-    if not (directory / "scenarios.json").exists():
-        raise PlanInputError(f"{directory}/scenarios.json not found")
+    directory = golden_dir(directory)
     if update:
         typer.echo(f"rewrote {directory / 'expected.json'} ({rewrite(directory)} scenarios)")
         return

@@ -172,3 +172,11 @@ def print_profile(result: dict, console: Console, out) -> None:
         t.add_row(row["name"], f"{row['measured_bytes']:,}", f"{row['predicted_bytes']:,.0f}", "yes" if row["measured_bytes"] == row["predicted_bytes"] else "NO")
     console.print(t)
     console.print(f"tables, device files and plot in {out}: {', '.join(result['files'])}")
+
+
+def fixed_layout_row(doc: dict) -> dict:
+    """The report's layouts-page row for a layout fixed with --layout (no search ran, so no ranking)."""
+    lay = doc["layout"]
+    label = f"tp{lay['tp']} cp{lay['cp']} pp{lay['pp']} dp{lay['dp']} z{lay['zero']} mb{lay['micro_batch']} {lay['recompute']}"
+    return {"label": label, "step": f"{doc['step_time_s']:.2f}", "memory": f"{doc['memory_per_gpu_bytes']['total'] / GIB:.1f}",
+            "verdict": "fixed with --layout (no search)"}

@@ -8,7 +8,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from sim.data_pipeline import CHECKPOINT_BYTES_PER_PARAM, DataInputs, read_demand, storage_bytes
-from sim.run_sim import SECONDS_PER_DAY, RunInputs, goodput, simulate_runs, young_daly_interval_s
+from sim.run_sim import SECONDS_PER_DAY, RunInputs, check_simulation_size, goodput, simulate_runs, young_daly_interval_s
 from sim.step_sim import StepInputs, StepResult, simulate_step
 from sim.trace import write_timeline_png, write_trace
 
@@ -93,6 +93,7 @@ def simulate_plan(result: dict, opts: SimOptions, progress: Optional[Callable[[i
     steps = [simulate_stage_step(s, opts.schedule) for s in result["stages"]]
     work_s = sum(sim.step_time_s * s["stage"].num_steps for (sim, _), s in zip(steps, result["stages"]))
     run = run_inputs(result, work_s, opts)
+    check_simulation_size(run, opts.runs)
     walls = simulate_runs(run, opts.runs, opts.seed, progress)
     last_sim, schedule = steps[-1]
     last = result["stages"][-1]

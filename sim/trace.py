@@ -2,26 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from estimators.outputs import output_file, write_bytes
 from sim.step_sim import Event
 
 MICROSECONDS = 1e6
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename: nothing is half-written."""
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def chrome_trace(events: list[Event]) -> dict:
@@ -40,7 +26,7 @@ def chrome_trace(events: list[Event]) -> dict:
 
 
 def write_trace(events: list[Event], path: Path) -> None:
-    write_atomically(path, json.dumps(chrome_trace(events)).encode())
+    write_bytes(path, json.dumps(chrome_trace(events)).encode(), "trace")
 
 
 def write_timeline_png(events: list[Event], path: Path, title: str) -> None:
@@ -62,7 +48,6 @@ def write_timeline_png(events: list[Event], path: Path, title: str) -> None:
     ax.set_xlabel("seconds")
     ax.set_title(title)
     fig.tight_layout()
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with output_file(path, "timeline") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
