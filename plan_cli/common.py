@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 
 from estimators.errors import PlanInputError
-from plan_cli.validation import check_options, plain_error
+from plan_cli.validation import check_options, non_finite_keys, plain_error
 
 EXIT_BAD_INPUT = 2
 GB = 1e9
@@ -59,8 +59,12 @@ def friendly_errors(command):
 
 
 def emit_json(document: dict) -> None:
-    """One JSON document on stdout."""
-    sys.stdout.write(json.dumps(document, indent=2, default=float) + "\n")
+    """One JSON document on stdout; strict JSON, so a non-finite figure is an error, never 'NaN' or 'Infinity'."""
+    try:
+        text = json.dumps(document, indent=2, default=float, allow_nan=False)
+    except ValueError:
+        raise PlanInputError(f"the result holds a non-finite figure ({non_finite_keys(document)[0]}): the inputs are out of the model's range") from None
+    sys.stdout.write(text + "\n")
 
 
 @contextmanager

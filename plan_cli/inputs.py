@@ -94,6 +94,9 @@ def build_workload(base: dict, stage_texts: list[str], precompute_text: bool, pr
         pairs = parse_pairs(text, "--stage")
         if stage_texts and not pairs:
             raise PlanInputError(f"--stage '{text}': empty; expected key=value pairs, e.g. height=240,width=432,steps=20000")
+        both = [key for key in ("num_clips", "epochs") if key in pairs]
+        if "steps" in pairs and both:
+            raise PlanInputError(f"--stage '{text}': steps and {both[0]} cannot be combined: give either num_clips and epochs, or steps")
         values = {**base, **pairs}
         values.setdefault("name", f"stage{i + 1}" if len(texts) > 1 else "main")
         stages.append(build_stage(values, "--stage" if text else "workload"))

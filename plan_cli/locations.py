@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 from estimators.errors import PlanInputError
 
@@ -20,7 +19,7 @@ CHECKOUT_GOLDEN = PACKAGE_ROOT / "tests" / "golden"
 GOLDEN_ENV = "VIDEOPLAN_GOLDEN_DIR"
 
 
-def _first_existing(option: Optional[Path], option_name: str, env: str, fallback: Path, check) -> Path:
+def _first_existing(option: Path | None, option_name: str, env: str, fallback: Path, check) -> Path:
     """The option's path (must exist), else $env's (must exist), else the fallback, else a one-line error."""
     if option is not None:
         if not check(option):
@@ -36,11 +35,16 @@ def _first_existing(option: Optional[Path], option_name: str, env: str, fallback
     raise PlanInputError(f"not found: looked for {option_name} (not given), ${env} (not set) and {fallback}; give {option_name}")
 
 
-def calibration_csv(option: Optional[Path]) -> Path:
-    """The calibration runs for the report's validation page."""
-    return _first_existing(option, "--calibration", CALIBRATION_ENV, PACKAGED_CALIBRATION, Path.is_file)
+def calibration_csv(option: Path | None) -> Path:
+    """The calibration runs for the report's validation page (a text file; its rows are checked by the back-test)."""
+    path = _first_existing(option, "--calibration", CALIBRATION_ENV, PACKAGED_CALIBRATION, Path.is_file)
+    try:
+        path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanInputError(f"--calibration {path}: not a readable text CSV ({type(exc).__name__})") from None
+    return path
 
 
-def golden_dir(option: Optional[Path]) -> Path:
+def golden_dir(option: Path | None) -> Path:
     """The folder with scenarios.json (and expected.json) for `plan golden`."""
     return _first_existing(option, "--dir", GOLDEN_ENV, CHECKOUT_GOLDEN, lambda p: (p / "scenarios.json").is_file())

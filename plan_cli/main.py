@@ -25,7 +25,7 @@ from plan_cli.common import (
 )
 from plan_cli.inputs import build_workload, parse_layout
 from plan_cli.locations import calibration_csv, golden_dir
-from plan_cli.validation import CheckedGroup, check_gpus, check_model_sizes, check_plan_conflicts
+from plan_cli.validation import CheckedGroup, check_gpus, check_model_sizes, check_plan_conflicts, non_finite_keys
 from plan_cli.reference_cmds import register as register_torch_commands
 from plan_cli.render import fixed_layout_row, print_backtest, print_diff, print_plan, print_simulation
 
@@ -162,7 +162,7 @@ def report(
 
     resolve_target(output, "-o")
     if pages_png is not None and not check_output_folder(pages_png, "--pages-png").is_dir():
-        raise PlanInputError(f"--pages-png {pages_png}: not a folder")
+        raise PlanInputError(f"--pages-png {pages_png}: folder does not exist")
     calibration = calibration_csv(calibration)
     result = plan(request)
     doc = plan_document(result)
@@ -226,7 +226,12 @@ def diff_command(
     from estimators.docdiff import diff
     from estimators.presets import read_mapping
 
-    moved = diff(read_mapping(old), read_mapping(new), tolerance)
+    documents = [read_mapping(old), read_mapping(new)]
+    for path, document in zip((old, new), documents):
+        bad = non_finite_keys(document)
+        if bad:
+            raise PlanInputError(f"{path}: {bad[0]}: not a finite number")
+    moved = diff(*documents, tolerance)
     if as_json:
         emit_json({"moved": moved})
     else:

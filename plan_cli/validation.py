@@ -10,8 +10,8 @@ import math
 import re
 import typing
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Optional
 
 import typer
 import typer.core
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from typer._click.core import ParameterSource
 from typer._click.globals import get_current_context
 
+from estimators.docdiff import flatten
 from estimators.errors import PlanInputError
 from estimators.search import MAX_GPUS
 from estimators.specs.workload import TrainingStage, Workload
@@ -178,7 +179,7 @@ def _holds_specs(annotation) -> bool:
     return any(isinstance(a, type) and issubclass(a, BaseModel) for a in typing.get_args(annotation))
 
 
-def plain_error(exc: ValidationError, origin: str, model: Optional[type[BaseModel]] = None) -> str:
+def plain_error(exc: ValidationError, origin: str, model: type[BaseModel] | None = None) -> str:
     """The first problem of a pydantic error in plain words: where, what was expected, what was given."""
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "(top level)"
@@ -213,7 +214,12 @@ def plain_error(exc: ValidationError, origin: str, model: Optional[type[BaseMode
     return f"{origin}: {where}: {text}" if origin else f"{where}: {text}"
 
 
-def non_ascii_digits(args: Iterable[str]) -> Optional[str]:
+def non_finite_keys(document) -> list[str]:
+    """Flattened keys (a.b.0) of the NaN and infinite numbers in a document."""
+    return [key for key, value in flatten(document).items() if isinstance(value, float) and not math.isfinite(value)]
+
+
+def non_ascii_digits(args: Iterable[str]) -> str | None:
     """The first argument holding a digit outside 0-9 (full-width '５１２' reads as 512 in Python)."""
     for arg in args:
         if any(unicodedata.category(ch) == "Nd" and not ch.isascii() for ch in arg):
