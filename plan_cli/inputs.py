@@ -35,10 +35,6 @@ def parse_pairs(text: str, what: str) -> dict:
     return pairs
 
 
-def _validation_line(exc: ValidationError, what: str, model=None) -> str:
-    return plain_error(exc, what, model)
-
-
 def parse_layout(text: Optional[str], num_gpus: int) -> tuple[Optional[Layout], dict]:
     """(full layout, None) when dp is given, else (None, knobs fixed for the search)."""
     if not text:
@@ -49,7 +45,7 @@ def parse_layout(text: Optional[str], num_gpus: int) -> tuple[Optional[Layout], 
         try:
             Layout(**pairs)
         except ValidationError as exc:
-            raise PlanInputError(_validation_line(exc, "--layout", Layout)) from None
+            raise PlanInputError(plain_error(exc, "--layout", Layout)) from None
         product = 1
         for key in DEGREES:
             product *= pairs.get(key, 1)
@@ -59,7 +55,7 @@ def parse_layout(text: Optional[str], num_gpus: int) -> tuple[Optional[Layout], 
     try:
         layout = Layout(**pairs)
     except ValidationError as exc:
-        raise PlanInputError(_validation_line(exc, "--layout", Layout)) from None
+        raise PlanInputError(plain_error(exc, "--layout", Layout)) from None
     if layout.num_gpus != num_gpus:
         raise PlanInputError(f"--layout '{text}': tp*pp*cp*dp = {layout.num_gpus}, but --gpus has {num_gpus}")
     return layout, {}
@@ -72,7 +68,7 @@ def build_stage(values: dict, what: str) -> TrainingStage:
     try:
         stage = TrainingStage(**values)
     except ValidationError as exc:
-        raise PlanInputError(_validation_line(exc, what, TrainingStage)) from None
+        raise PlanInputError(plain_error(exc, what, TrainingStage)) from None
     if what != "workload":  # the options themselves were checked as options
         check_stage(stage, f"{what}: ")
     return stage
@@ -85,7 +81,7 @@ def build_workload(base: dict, stage_texts: list[str], precompute_text: bool, pr
         try:
             workload = Workload.model_validate(data)
         except ValidationError as exc:
-            raise PlanInputError(_validation_line(exc, str(workload_file), Workload)) from None
+            raise PlanInputError(plain_error(exc, str(workload_file), Workload)) from None
         check_workload(workload, str(workload_file))
         return workload
     texts = stage_texts or [""]

@@ -25,7 +25,9 @@ from plan_cli.common import (
 )
 from plan_cli.inputs import build_workload, parse_layout
 from plan_cli.locations import calibration_csv, golden_dir
-from plan_cli.validation import CheckedGroup, check_gpus, check_model_sizes, check_plan_conflicts, non_finite_keys
+from plan_cli.validation import (
+    CheckedGroup, check_document_size, check_gpus, check_input_file, check_model_sizes, check_plan_conflicts, non_finite_keys,
+)
 from plan_cli.reference_cmds import register as register_torch_commands
 from plan_cli.render import fixed_layout_row, print_backtest, print_diff, print_plan, print_simulation
 
@@ -52,6 +54,10 @@ def plan_options(
     check_plan_conflicts()
     check_gpus(gpus)
     cluster = parse_cluster(gpus)
+    if Path(model).suffix:
+        check_input_file(Path(model), "--model")
+    if workload_file is not None:
+        check_input_file(workload_file, "--workload")
     system = load_model(model)
     if not isinstance(system, VideoSystemSpec):
         raise PlanInputError(f"--model {model}: this command plans video systems; GPT files are for 'plan backtest'")
@@ -123,6 +129,7 @@ def simulate(
 ):
     """Simulate one step (pipeline schedule, overlap), the whole run with failures and checkpoints, and the data pipeline."""
     from sim.plan_sim import SimOptions, simulate_plan
+    from sim.run_sim import MAX_SEGMENT_ATTEMPTS
 
     if schedule not in (None, "gpipe", "1f1b", "interleaved"):
         raise PlanInputError(f"--schedule {schedule}: expected gpipe, 1f1b or interleaved")
@@ -134,6 +141,7 @@ def simulate(
         storage_write_bytes_per_s=storage_write_gbps * GB, storage_read_bytes_per_s=storage_read_gbps * GB,
         asynchronous_checkpoints=async_checkpoints, interval_s=None if checkpoint_interval_min is None else checkpoint_interval_min * 60,
         raw_bitrate_bits_per_s=raw_bitrate_mbps * 1e6, trace_path=trace, timeline_path=timeline,
+        max_segment_attempts=MAX_SEGMENT_ATTEMPTS,
     )
     result = plan(request)
     with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as progress:
@@ -159,6 +167,7 @@ def report(
     from estimators.sweeps import sweep
     from reports.pdf import write_report
     from sim.plan_sim import SimOptions, simulate_plan
+    from sim.run_sim import MAX_SEGMENT_ATTEMPTS
 
     resolve_target(output, "-o")
     if pages_png is not None and not check_output_folder(pages_png, "--pages-png").is_dir():
@@ -168,7 +177,7 @@ def report(
     doc = plan_document(result)
     search = result["last"]["search"]
     ranking = explain(search, request.cluster.gpu.hbm_bytes.value) if search is not None else [fixed_layout_row(doc)]
-    sim = simulate_plan(result, SimOptions(runs=runs))
+    sim = simulate_plan(result, SimOptions(runs=runs, max_segment_attempts=MAX_SEGMENT_ATTEMPTS))
     n = request.cluster.num_gpus
     sizes = sorted({max(8, n // 4), max(8, n // 2), n, n * 2, n * 4})
     scaling = sweep(gpus=[f"{g}x{k}" for g in ("A100", "H100", "H200", "B200") for k in sizes], model=[request.system])
@@ -186,6 +195,7 @@ def backtest(
     as_json: Annotated[bool, typer.Option("--json", help="Print {rows: [{id, predicted_step_s, measured_step_s, error}], mape}.")] = False,
 ):
     """Predict each published run's step time on its layout and compare with the measurement."""
+    check_input_file(file, "plan backtest")
     result = run_backtest(file)
     if as_json:
         emit_json(result)
@@ -226,8 +236,11 @@ def diff_command(
     from estimators.docdiff import diff
     from estimators.presets import read_mapping
 
+    for path in (old, new):
+        check_input_file(path, "plan diff")
     documents = [read_mapping(old), read_mapping(new)]
     for path, document in zip((old, new), documents):
+        check_document_size(document, str(path))
         bad = non_finite_keys(document)
         if bad:
             raise PlanInputError(f"{path}: {bad[0]}: not a finite number")

@@ -12,6 +12,7 @@ import typing
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import typer
 import typer.core
@@ -26,6 +27,8 @@ from estimators.specs.workload import TrainingStage, Workload
 
 MAX_MODEL_WHOLE_NUMBER = 1_000_000  # widths, heads, vocabularies, channels of a model file
 MAX_MODEL_DEPTH = 10_000  # layers or blocks: counts walk them one by one (a few microseconds each)
+MAX_INPUT_FILE_BYTES = 16 * 2**20  # model, workload, JSON and CSV inputs are kilobytes; /dev/zero is endless
+MAX_DOCUMENT_NODES = 1_000_000  # values in a document to compare (a YAML alias bomb expands without end)
 BOUND_REASON = "a bound of this planner that keeps every command answering within seconds"
 
 
@@ -212,6 +215,31 @@ def plain_error(exc: ValidationError, origin: str, model: type[BaseModel] | None
     else:
         text = err["msg"]
     return f"{origin}: {where}: {text}" if origin else f"{where}: {text}"
+
+
+def check_input_file(path: Path, what: str) -> None:
+    """A file to read: a regular file of sane size (not a device, a pipe or a folder), before it is read."""
+    if not path.exists():
+        return  # the reader says "not found" in its own words
+    if not path.is_file():
+        raise PlanInputError(f"{what} {path}: not a regular file")
+    size = path.stat().st_size
+    if size > MAX_INPUT_FILE_BYTES:
+        raise PlanInputError(f"{what} {path}: {size:,} bytes, more than the {MAX_INPUT_FILE_BYTES:,} an input file may have")
+
+
+def check_document_size(document, what: str) -> None:
+    """At most MAX_DOCUMENT_NODES values, counted without expanding shared (aliased) parts more than needed."""
+    pending, seen = [document], 0
+    while pending:
+        node = pending.pop()
+        seen += 1
+        if seen > MAX_DOCUMENT_NODES:
+            raise PlanInputError(f"{what}: more than {MAX_DOCUMENT_NODES:,} values")
+        if isinstance(node, dict):
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
 
 
 def non_finite_keys(document) -> list[str]:

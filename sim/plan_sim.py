@@ -34,6 +34,7 @@ class SimOptions:
     raw_bitrate_bits_per_s: float = 8e6
     trace_path: Optional[Path] = None
     timeline_path: Optional[Path] = None
+    max_segment_attempts: float = float("inf")  # the CLI bounds it (run_sim.MAX_SEGMENT_ATTEMPTS); notebooks need not
 
 
 def step_inputs(stage_plan: dict) -> StepInputs:
@@ -93,7 +94,7 @@ def simulate_plan(result: dict, opts: SimOptions, progress: Optional[Callable[[i
     steps = [simulate_stage_step(s, opts.schedule) for s in result["stages"]]
     work_s = sum(sim.step_time_s * s["stage"].num_steps for (sim, _), s in zip(steps, result["stages"]))
     run = run_inputs(result, work_s, opts)
-    check_simulation_size(run, opts.runs)
+    check_simulation_size(run, opts.runs, opts.max_segment_attempts)
     walls = simulate_runs(run, opts.runs, opts.seed, progress)
     last_sim, schedule = steps[-1]
     last = result["stages"][-1]

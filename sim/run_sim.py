@@ -28,8 +28,8 @@ HOURS_PER_DAY = 24
 SECONDS_PER_HOUR = 3_600
 SECONDS_PER_DAY = 86_400
 LLAMA3_FAILURES_PER_GPU_HOUR = LLAMA3_INTERRUPTIONS / (LLAMA3_DAYS * HOURS_PER_DAY * LLAMA3_GPUS)
-# Segment attempts the Monte Carlo may march through in one command: about 1.2 microseconds each here,
-# so a few seconds (the default plan, 1,000 runs, takes 74,000).
+# Segment attempts a command's Monte Carlo may march through: about 1.2 microseconds each here, so a few
+# seconds (the default plan, 1,000 runs, takes 74,000).
 MAX_SEGMENT_ATTEMPTS = 3_000_000
 
 
@@ -85,14 +85,14 @@ def expected_segment_attempts(inp: RunInputs) -> float:
     return math.ceil(inp.work_s / interval) * math.exp(min(exposure / inp.mtbf_s, 700.0))
 
 
-def check_simulation_size(inp: RunInputs, runs: int) -> None:
+def check_simulation_size(inp: RunInputs, runs: int, budget: float = MAX_SEGMENT_ATTEMPTS) -> None:
     """Refuse up front a Monte Carlo that would run for minutes (failures far more often than checkpoints)."""
     attempts = runs * expected_segment_attempts(inp)
-    if attempts > MAX_SEGMENT_ATTEMPTS:
+    if attempts > budget:
         raise PlanInputError(
             f"the failure simulation would march through about {attempts:.2g} checkpoint segments ({runs:,} runs; job MTBF "
             f"{inp.mtbf_s:,.0f} s against {inp.effective_interval_s:,.0f} s between checkpoints and a {inp.restart_s:,.0f} s restart), "
-            f"more than {MAX_SEGMENT_ATTEMPTS:,}: lower --runs or --failures-per-gpu-hour, or plan a shorter run"
+            f"more than {budget:,.0f}: lower --runs or --failures-per-gpu-hour, or plan a shorter run"
         )
 
 

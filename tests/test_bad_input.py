@@ -145,3 +145,23 @@ def test_missing_data_says_where_it_looked(tmp_path, monkeypatch):
 
 def test_packaged_calibration_runs_equal_the_shared_reference(calibration_csv):
     assert PACKAGED_CALIBRATION.read_bytes() == calibration_csv.read_bytes()
+
+
+def test_input_files_that_are_not_regular_or_are_huge_are_refused_before_reading(tmp_path):
+    import os
+
+    fifo = tmp_path / "model.yaml"
+    os.mkfifo(fifo)  # reading it would block forever, as /dev/zero would never end
+    refused(["estimate", "--model", str(fifo)], "not a regular file")
+    huge = tmp_path / "a.json"
+    with open(huge, "wb") as out:
+        out.truncate(17 * 2**20)  # sparse: 17 MiB of zeros without writing them
+    refused(["diff", str(huge), str(huge)], "more than the 16,777,216 an input file may have")
+
+
+def test_a_document_that_expands_without_end_is_refused(tmp_path):
+    bomb = tmp_path / "bomb.yaml"
+    lines = ["a0: &a0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"]
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 9)]
+    bomb.write_text("\n".join(lines) + "\n")  # 10^9 values when expanded
+    refused(["diff", str(bomb), str(bomb)], "more than 1,000,000 values")

@@ -118,7 +118,7 @@ COMMANDS = {
     ],
 }
 # Defaults added unless the example sets the option itself (keeps each call short).
-QUICK = {"simulate": [("--runs", "20")], "report": [("--runs", "5"), ("--gpus", "H100x8")]}
+QUICK = {"simulate": [("--runs", "20")], "report": [("--runs", "5"), ("--gpus", "H100x8"), ("-o", f"{FILES}/out/plan.pdf")]}
 
 
 def _text(value, folder: Path):
@@ -137,7 +137,7 @@ def _invocation(command: str, chosen: list, folder: Path) -> list[str]:
     named = {option for option, _ in chosen}
     for option, value in QUICK.get(command, []):
         if option not in named:
-            args += [option, value]
+            args += [option, _text(value, folder)]
     return args
 
 
