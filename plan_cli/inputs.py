@@ -23,7 +23,7 @@ def parse_pairs(text: str, what: str) -> dict:
     for item in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = item.partition("=")
         key = key.strip().replace("-", "_")
-        if not sep or not value.strip():
+        if not sep or not key or not value.strip():
             raise PlanInputError(f"{what} '{text}': expected key=value pairs, got '{item}'")
         value = value.strip()
         if key in pairs:

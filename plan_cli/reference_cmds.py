@@ -36,6 +36,8 @@ def reference_train(
 ):
     """Train the reference VAE, then the DiT (rectified flow), with checkpoints that resume exactly."""
     name = config or ("quick" if quick else "default")
+    if Path(name).suffix and not Path(name).is_file():
+        raise PlanInputError(f"--config {name}: file not found")
     check_output_folder(out, "--out")
     typer.echo(f"training the reference model ({name}) into {out}: VAE, latent cache, then DiT", err=True)
     pipeline = _torch_module("pipeline")
@@ -74,6 +76,8 @@ def reference_evaluate(
     as_json: AsJson = False,
 ):
     """Prompt adherence and temporal consistency on held-out prompts, against an untrained model."""
+    if not out.is_dir():
+        raise PlanInputError(f"--out {out}: no such run folder; run `plan reference train` first")
     if not as_json:
         typer.echo(f"generating the held-out prompts with the trained and an untrained DiT ({out})", err=True)
     pipeline = _torch_module("pipeline")

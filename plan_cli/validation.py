@@ -61,7 +61,7 @@ STAGE_BOUNDS = {
     "height": Bound(1, 16_384),
     "width": Bound(1, 16_384),
     "frames": Bound(1, 100_000),  # 55 minutes at 30 fps
-    "fps": Bound(0, 1_000, above=True),
+    "fps": Bound(0.01, 1_000),  # below, clip seconds and raw-video bytes grow past any real dataset
     "text_tokens": Bound(1, 100_000),
     "num_clips": Bound(1, 1e12),
     "epochs": Bound(0, 1e6, above=True),
