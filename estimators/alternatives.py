@@ -38,9 +38,7 @@ def _row(result: SearchResult, i: int, verdict: str) -> dict:
     return {
         "label": short_label(result.layouts, i),
         "layout": result.layouts.layout(i).model_dump(),
-        "step": f"{m['step_time_s'][i]:.2f}",
         "step_time_s": float(m["step_time_s"][i]),
-        "memory": f"{m['memory']['total'][i] / GIB:.1f}",
         "memory_bytes": float(m["memory"]["total"][i]),
         "verdict": verdict,
     }
@@ -56,7 +54,7 @@ def explain(result: SearchResult, capacity_bytes: float, top: int = 5) -> list[d
     for name, family in POPULAR.items():
         mask = family(lay) & m["valid"]
         if not mask.any():
-            rows.append({"label": name, "layout": None, "step": "-", "step_time_s": None, "memory": "-", "memory_bytes": None,
+            rows.append({"label": name, "layout": None, "step_time_s": None, "memory_bytes": None,
                          "verdict": "no valid layout of this kind for this model and cluster"})
             continue
         fitting = np.flatnonzero(mask & m["fits"])
@@ -65,8 +63,14 @@ def explain(result: SearchResult, capacity_bytes: float, top: int = 5) -> list[d
             verdict = f"does not fit: {m['memory']['total'][smallest] / GIB:.0f} GiB > {capacity_bytes / GIB:.0f} GiB"
             rows.append({**_row(result, int(smallest), verdict), "label": f"{name}: {short_label(lay, int(smallest))}"})
             continue
-        i = int(fitting[np.argmin(m["step_time_s"][fitting])])
+        # the family's best is its first layout in the search's ranking (which breaks step-time ties), so a
+        # family holding the overall best names that layout, not a tied runner-up
+        i = int(result.ranked[np.argmax(mask[result.ranked])])
         slower = float(m["step_time_s"][i]) / best_time - 1
-        verdict = "this is the best layout" if slower <= 1e-9 else f"{slower:.0%} slower; {bottleneck(m, i)}"
+        if i == int(result.ranked[0]):
+            verdict = "this is the best layout"
+        else:
+            rank = int(np.flatnonzero(result.ranked == i)[0]) + 1
+            verdict = f"#{rank}, {slower:.0%} slower; {bottleneck(m, i)}"
         rows.append({**_row(result, i, verdict), "label": f"{name}: {short_label(lay, i)}"})
     return rows

@@ -6,6 +6,9 @@ contract; more may be added, none renamed.
 """
 from __future__ import annotations
 
+from estimators.pricing import price_document
+from estimators.schema import EstimateDocument, emitted
+
 STEP_PARTS = (
     "matmul_s", "attention_s", "elementwise_s", "overhead_s", "frozen_encoders_s", "tensor_parallel_s",
     "context_parallel_s", "pipeline_p2p_s", "bubble_s", "data_parallel_exposed_s", "optimizer_s",
@@ -35,9 +38,14 @@ def stage_document(stage_plan: dict, capacity_bytes: float) -> dict:
         "mfu": stage_plan["mfu"],
         "hfu": stage_plan["hfu"],
         "tflops_per_gpu": stage_plan["tflops_per_gpu"],
+        "frozen_encoder_tflops_per_gpu": stage_plan["frozen_encoder_tflops_per_gpu"],
         "samples_per_s": stage_plan["samples_per_s"],
         "train_time_days": stage_plan["train_s"] / 86_400,
         "preprocessing_days": stage_plan["preprocess_s"] / 86_400,
+        "gpu_hours": stage_plan["gpu_hours"],
+        "cost_usd": stage_plan["cost_usd"],
+        "cost_usd_range": stage_plan["cost_usd_range"],
+        "energy_kwh": stage_plan["energy_kwh"],
     }
 
 
@@ -49,7 +57,7 @@ def plan_document(result: dict) -> dict:
     stages = [stage_document(s, capacity) for s in result["stages"]]
     last = stages[-1]
     system = request.system
-    return {
+    return emitted(EstimateDocument, {
         "model": {"name": system.name, "exact": system.exact, "source": system.source},
         "cluster": {"gpu": gpu.name, "num_gpus": request.cluster.num_gpus, "precision": request.precision},
         "params": result["params"],
@@ -64,12 +72,14 @@ def plan_document(result: dict) -> dict:
         "mfu": last["mfu"],
         "hfu": last["hfu"],
         "tflops_per_gpu": last["tflops_per_gpu"],
+        "frozen_encoder_tflops_per_gpu": last["frozen_encoder_tflops_per_gpu"],
         "samples_per_s": last["samples_per_s"],
         "train_time_days": result["train_time_days"],
         "preprocessing_days": result["preprocessing_days"],
         "gpu_hours": result["gpu_hours"],
         "cost_usd": result["cost_usd"],
         "cost_usd_range": result["cost_usd_range"],
+        "price": price_document(gpu),
         "energy_kwh": result["energy_kwh"],
         "stages": stages,
         "workload": {
@@ -77,4 +87,4 @@ def plan_document(result: dict) -> dict:
             "precompute_latents": request.workload.precompute_latents,
         },
         "assumptions": result["assumptions"],
-    }
+    })

@@ -19,6 +19,7 @@ from estimators.no_layout import describe, no_layout_message
 from estimators.params import dit_params
 from estimators.text_encoders import t5_encoder_params
 from estimators.vaes import vae_decoder_params, vae_encoder_params
+from estimators.pricing import price_line
 from estimators.problem import video_problem
 from estimators.profiles import load_profile
 from estimators.search import search
@@ -44,6 +45,7 @@ class PlanRequest:
     layout: Optional[Layout] = None  # None: search
     fixed: Optional[dict] = None  # knobs pinned for the search
     objective: str = "time"
+    gpu_kinds: tuple = ()  # GPUSpecs named without counts (--gpus H100,H200): the fleet search's kinds
 
 
 def parameter_counts(system: VideoSystemSpec) -> dict:
@@ -69,7 +71,8 @@ def sample_flops(system: VideoSystemSpec, stage: TrainingStage, workload: Worklo
     online = (0 if workload.precompute_text else t5) + (0 if workload.precompute_latents else vae_enc)
     layers_fwd = dit_fwd - dit["embeddings"] - dit["final_layer"]
     recomputed = layers_fwd if recompute == "full" else 0
-    model = FWD_BWD_FACTOR * dit_fwd + online
+    trained = FWD_BWD_FACTOR * dit_fwd
+    model = trained + online
     return {
         "dit_forward": dit_fwd,
         "dit_forward_breakdown": dit,
@@ -77,6 +80,7 @@ def sample_flops(system: VideoSystemSpec, stage: TrainingStage, workload: Worklo
         "vae_encoder_forward": vae_enc,
         "vae_decoder_forward": vae_dec,
         "frozen_online_forward": online,
+        "train_step_model": trained,
         "train_step_total": model,
         "train_step_hardware": model + recomputed,
         "geometry": geo,
@@ -130,8 +134,12 @@ def stage_plan(request: PlanRequest, stage: TrainingStage) -> dict:
     n = request.cluster.num_gpus
     step = chosen["step_time_s"]
     peak = gpu.peak_flops(request.precision)
-    model_flops_step = flops["train_step_total"] * stage.global_batch
+    # MFU counts the trained model's FLOPs only (PaLM, Chowdhery et al. 2022, App. B); frozen encoders
+    # run online are work the GPUs do but not model FLOPs, so they are shown apart.
+    model_flops_step = flops["train_step_model"] * stage.global_batch
+    encoder_flops_step = flops["frozen_online_forward"] * stage.global_batch
     train_s = stage.num_steps * step
+    preprocess_s = preprocessing_s(request, stage, flops, settings)
     return {
         "stage": stage,
         "problem": prob,
@@ -143,9 +151,23 @@ def stage_plan(request: PlanRequest, stage: TrainingStage) -> dict:
         "mfu": model_flops_step / (step * peak * n),
         "hfu": flops["train_step_hardware"] * stage.global_batch / (step * peak * n),
         "tflops_per_gpu": model_flops_step / step / n / 1e12,
+        "frozen_encoder_tflops_per_gpu": encoder_flops_step / step / n / 1e12,
         "samples_per_s": stage.global_batch / step,
         "train_s": train_s,
-        "preprocess_s": preprocessing_s(request, stage, flops, settings),
+        "preprocess_s": preprocess_s,
+        **run_totals(request.cluster, train_s + preprocess_s),
+    }
+
+
+def run_totals(cluster: Cluster, seconds: float) -> dict:
+    """GPU-hours, cost (at the price and its low/high) and energy of ``seconds`` on the whole cluster."""
+    gpu_hours = seconds * cluster.num_gpus / SECONDS_PER_HOUR
+    price = cluster.gpu.price_usd_per_gpu_hour
+    return {
+        "gpu_hours": gpu_hours,
+        "cost_usd": gpu_hours * price.value,
+        "cost_usd_range": [gpu_hours * (price.low or price.value), gpu_hours * (price.high or price.value)],
+        "energy_kwh": gpu_hours * cluster.gpu.board_power_w.value / WATTS_PER_KILOWATT,
     }
 
 
@@ -179,7 +201,7 @@ def assumptions(request: PlanRequest) -> list[str]:
         "text encoder: " + ("precomputed offline (one-off pass)" if request.workload.precompute_text else "run online every step"),
         "VAE latents: " + ("precomputed offline (one-off pass)" if request.workload.precompute_latents else "encoded online every step"),
         "energy: GPU board power at its rating for the whole run (no PUE, CPUs or network)",
-        f"price: ${request.cluster.gpu.price_usd_per_gpu_hour.value}/GPU-hour ({request.cluster.gpu.price_usd_per_gpu_hour.source})",
+        f"price: {price_line(request.cluster.gpu)}; source: {request.cluster.gpu.price_usd_per_gpu_hour.source}",
         "per-sample figures at the top level describe the last stage; totals add all stages",
     ]
 
@@ -187,11 +209,8 @@ def assumptions(request: PlanRequest) -> list[str]:
 def plan(request: PlanRequest) -> dict:
     """The full plan as plain data."""
     stages = [stage_plan(request, stage) for stage in request.workload.stages]
-    gpu, n = request.cluster.gpu, request.cluster.num_gpus
     train_s = sum(s["train_s"] for s in stages)
     pre_s = sum(s["preprocess_s"] for s in stages)
-    gpu_hours = (train_s + pre_s) * n / SECONDS_PER_HOUR
-    price = gpu.price_usd_per_gpu_hour
     last = stages[-1]
     return {
         "request": request,
@@ -200,9 +219,6 @@ def plan(request: PlanRequest) -> dict:
         "params": parameter_counts(request.system),
         "train_time_days": train_s / SECONDS_PER_DAY,
         "preprocessing_days": pre_s / SECONDS_PER_DAY,
-        "gpu_hours": gpu_hours,
-        "cost_usd": gpu_hours * price.value,
-        "cost_usd_range": [gpu_hours * (price.low or price.value), gpu_hours * (price.high or price.value)],
-        "energy_kwh": gpu_hours * gpu.board_power_w.value / WATTS_PER_KILOWATT,
+        **run_totals(request.cluster, train_s + pre_s),
         "assumptions": assumptions(request),
     }

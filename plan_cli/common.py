@@ -18,7 +18,7 @@ EXIT_BAD_INPUT = 2
 GB = 1e9
 
 # Options shared by every command that plans a run (estimate, simulate).
-Gpus = Annotated[str, typer.Option(help="Cluster as NAMExCOUNT, e.g. H100x512, A100x1024, B200x64.")]
+Gpus = Annotated[str, typer.Option(help="Cluster as NAMExCOUNT, e.g. H100x512; for plan estimate with --deadline-days or --budget-usd, kinds without counts, e.g. H100,H200,B200.")]
 Model = Annotated[str, typer.Option(help="Preset name or a YAML/JSON model file.")]
 Height = Annotated[int, typer.Option(help="Clip height in pixels.")]
 Width = Annotated[int, typer.Option(help="Clip width in pixels.")]
@@ -35,7 +35,8 @@ Stages = Annotated[list[str], typer.Option("--stage", help="A training stage as 
 WorkloadFile = Annotated[Optional[Path], typer.Option("--workload", help="YAML/JSON workload file with stages (replaces the clip options).")]
 OnlineText = Annotated[bool, typer.Option(help="Run T5 every step instead of precomputing embeddings.")]
 OnlineLatents = Annotated[bool, typer.Option(help="Run the VAE encoder every step instead of precomputing latents.")]
-Objective = Annotated[str, typer.Option(help="Rank searched layouts by 'time' or 'cost' (GPU-seconds x price; on one fixed cluster the same order as time).")]
+Objective = Annotated[str, typer.Option(help="Rank searched layouts by 'time' or 'cost' (GPU-seconds x price; on one fixed cluster the same order as time: to choose GPU kind and count by cost, use plan estimate --deadline-days or --budget-usd).")]
+Prices = Annotated[list[str], typer.Option("--price", help="Override a GPU's price: KIND=USD per GPU-hour, e.g. H100=2.49. Repeatable.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
 
 

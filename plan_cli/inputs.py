@@ -97,3 +97,15 @@ def build_workload(base: dict, stage_texts: list[str], precompute_text: bool, pr
         values.setdefault("name", f"stage{i + 1}" if len(texts) > 1 else "main")
         stages.append(build_stage(values, "--stage" if text else "workload"))
     return Workload(stages=tuple(stages), precompute_text=precompute_text, precompute_latents=precompute_latents)
+
+
+def pinned_knobs(text: Optional[str]) -> dict:
+    """Knobs a --layout pins when the cluster size is searched (--gpus KIND[,KIND]): no dp, which fixes the size."""
+    pairs = parse_pairs(text or "", "--layout")
+    if "dp" in pairs:
+        raise PlanInputError("--layout with dp fixes the GPU count; with GPU kinds give a partial layout, e.g. 'tp=2,recompute=full'")
+    try:
+        Layout(**pairs)
+    except ValidationError as exc:
+        raise PlanInputError(_validation_line(exc, "--layout")) from None
+    return pairs

@@ -1,6 +1,7 @@
 """`plan`: capacity planning for Mochi-class text-to-video training."""
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import sys
 from functools import wraps
@@ -17,21 +18,26 @@ from estimators.document import plan_document
 from estimators.errors import PlanInputError
 from estimators.outputs import check_output_folder, resolve_target
 from estimators.estimate import PlanRequest, plan
+from estimators.fleet import DEFAULT_MAX_GPUS, FleetQuery, answer, parse_kinds
 from estimators.presets import load_model, parse_cluster
+from estimators.schema import DOCUMENTS, EstimateDocument, FleetDocument, SimulateDocument, emitted, json_schema
+from estimators.pricing import parse_price_overrides, with_price
+from estimators.specs.hardware import Cluster
 from estimators.specs.models import VideoSystemSpec
 from plan_cli.common import (
     GB, AsJson, Clips, Epochs, Fps, Frames, GlobalBatch, Gpus, Height, LayoutText, Model, Objective, OnlineLatents,
-    OnlineText, Precision, Stages, Steps, TextTokens, Width, WorkloadFile, emit_json, friendly_errors,
+    OnlineText, Precision, Prices, Stages, Steps, TextTokens, Width, WorkloadFile, emit_json, friendly_errors,
 )
-from plan_cli.inputs import build_workload, parse_layout
+from plan_cli.inputs import build_workload, parse_layout, pinned_knobs
 from plan_cli.locations import calibration_csv, golden_dir
+from plan_cli.reference_cmds import register as register_torch_commands
+from plan_cli.render import print_backtest, print_diff, print_fleet, print_plan, print_simulation
 from plan_cli.validation import (
     CheckedGroup, check_document_size, check_gpus, check_input_file, check_model_sizes, check_plan_conflicts, non_finite_keys,
 )
-from plan_cli.reference_cmds import register as register_torch_commands
-from plan_cli.render import fixed_layout_row, print_backtest, print_diff, print_plan, print_simulation
 
-app = typer.Typer(cls=CheckedGroup, add_completion=False, no_args_is_help=True, help=__doc__)
+# Plain click help: it wraps every line to the terminal (rich panels cut long option names at 80 columns).
+app = typer.Typer(cls=CheckedGroup, add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
 
 
 @app.callback()
@@ -44,7 +50,7 @@ def plan_options(
     fps: Fps = 30.0, text_tokens: TextTokens = 256, clips: Clips = 10_000_000, epochs: Epochs = 1.0, steps: Steps = None,
     global_batch: GlobalBatch = 512, precision: Precision = "bf16", layout: LayoutText = None, stage: Stages = [],
     workload_file: WorkloadFile = None, online_text: OnlineText = False, online_latents: OnlineLatents = False,
-    objective: Objective = "time",
+    objective: Objective = "time", price: Prices = [],
 ) -> PlanRequest:
     """The options every planning command shares, validated into a plan request."""
     if precision not in ("bf16", "fp8"):
@@ -53,7 +59,10 @@ def plan_options(
         raise PlanInputError(f"--objective {objective}: expected time or cost")
     check_plan_conflicts()
     check_gpus(gpus)
-    cluster = parse_cluster(gpus)
+    prices = parse_price_overrides(price)
+    kinds = tuple(with_price(g, prices) for g in parse_kinds(gpus))
+    cluster = parse_cluster(gpus) if not kinds else Cluster(gpu=kinds[0], num_gpus=kinds[0].node_size)
+    cluster = cluster.model_copy(update={"gpu": with_price(cluster.gpu, prices)})
     if Path(model).suffix:
         check_input_file(Path(model), "--model")
     if workload_file is not None:
@@ -62,14 +71,14 @@ def plan_options(
     if not isinstance(system, VideoSystemSpec):
         raise PlanInputError(f"--model {model}: this command plans video systems; GPT files are for 'plan backtest'")
     check_model_sizes(system, f"--model {model}")
-    fixed_layout, pinned = parse_layout(layout, cluster.num_gpus)
+    fixed_layout, pinned = parse_layout(layout, cluster.num_gpus) if not kinds else (None, pinned_knobs(layout))
     base = dict(height=height, width=width, frames=frames, fps=fps, text_tokens=text_tokens, num_clips=clips,
                 epochs=epochs, steps=steps, global_batch=global_batch)
     workload = build_workload(base, stage, not online_text, not online_latents, workload_file)
     for st in workload.stages:
         if st.text_tokens > system.dit.max_text_tokens:
             raise PlanInputError(f"text_tokens={st.text_tokens} exceeds the model's {system.dit.max_text_tokens}")
-    return PlanRequest(system, workload, cluster, precision, fixed_layout, pinned, objective)
+    return PlanRequest(system, workload, cluster, precision, fixed_layout, pinned, objective, kinds)
 
 
 def with_plan_options(command):
@@ -93,19 +102,50 @@ def with_plan_options(command):
 def estimate(
     request: PlanRequest,
     top: Annotated[int, typer.Option(help="Best layouts to list.")] = 5,
+    deadline_days: Annotated[Optional[float], typer.Option(help="Find the cheapest GPU kind, count and layout that finish within this many days (with --gpus KIND[,KIND...]).")] = None,
+    budget_usd: Annotated[Optional[float], typer.Option(help="Find the fastest GPU kind, count and layout within this many US dollars (with --gpus KIND[,KIND...]).")] = None,
+    max_gpus: Annotated[int, typer.Option(help="Largest cluster the deadline/budget search tries (whole nodes).")] = DEFAULT_MAX_GPUS,
     as_json: AsJson = False,
 ):
-    """Estimate FLOPs, memory, layout, step time, days, GPU-hours, cost and energy of a training plan."""
+    """Estimate FLOPs, memory, layout, step time, days, GPU-hours, cost and energy of a training plan;
+    with --deadline-days/--budget-usd, choose the GPU kind and count too."""
+    if deadline_days is not None or budget_usd is not None or request.gpu_kinds:
+        return _fleet_estimate(request, FleetQuery(deadline_days, budget_usd, max_gpus), as_json)
     result = plan(request)
     doc = plan_document(result)
     search = result["last"]["search"]
     rows = explain(search, request.cluster.gpu.hbm_bytes.value, top) if search is not None else []
     if search is not None:
         doc["search"] = {"layouts_evaluated": len(search), "layouts_valid_and_fitting": int(len(search.ranked)), "ranking": rows}
+    doc = emitted(EstimateDocument, doc)
     if as_json:
         emit_json(doc)
     else:
         print_plan(doc, Console(width=140), rows)
+
+
+def _fleet_estimate(request: PlanRequest, query: FleetQuery, as_json: bool) -> None:
+    """The deadline/budget search over GPU kinds and sizes; the chosen plan in full below the answer."""
+    if not request.gpu_kinds:
+        raise PlanInputError("--deadline-days/--budget-usd search GPU kinds and sizes: give --gpus as kinds without counts, e.g. H100,H200,B200")
+    for value, name in ((query.deadline_days, "--deadline-days"), (query.budget_usd, "--budget-usd")):
+        if value is not None and not 0 < value < float("inf"):
+            raise PlanInputError(f"{name} must be a positive number")
+    doc = answer(request, request.gpu_kinds, query)
+    if doc["choice"] is not None:
+        chosen = next(g for g in request.gpu_kinds if g.name == doc["choice"]["gpu"])
+        cluster = Cluster(gpu=chosen, num_gpus=doc["choice"]["num_gpus"])
+        doc["plan"] = plan_document(plan(dataclasses.replace(request, cluster=cluster, gpu_kinds=())))
+    doc = emitted(FleetDocument, doc)
+    if as_json:
+        emit_json(doc)
+    else:
+        print_fleet(doc, Console(width=140))
+
+
+def _require_cluster(request: PlanRequest) -> None:
+    if request.gpu_kinds:
+        raise PlanInputError("--gpus: this command needs one cluster as NAMExCOUNT, e.g. H100x512")
 
 
 @app.command()
@@ -131,6 +171,7 @@ def simulate(
     from sim.plan_sim import SimOptions, simulate_plan
     from sim.run_sim import MAX_SEGMENT_ATTEMPTS
 
+    _require_cluster(request)
     if schedule not in (None, "gpipe", "1f1b", "interleaved"):
         raise PlanInputError(f"--schedule {schedule}: expected gpipe, 1f1b or interleaved")
     for path, option in ((trace, "--trace"), (timeline, "--timeline")):
@@ -146,7 +187,7 @@ def simulate(
     result = plan(request)
     with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as progress:
         task = progress.add_task("Monte Carlo runs", total=runs)
-        doc = simulate_plan(result, opts, lambda done: progress.update(task, completed=done))
+        doc = emitted(SimulateDocument, simulate_plan(result, opts, lambda done: progress.update(task, completed=done)))
     if as_json:
         emit_json(doc)
     else:
@@ -169,6 +210,7 @@ def report(
     from sim.plan_sim import SimOptions, simulate_plan
     from sim.run_sim import MAX_SEGMENT_ATTEMPTS
 
+    _require_cluster(request)
     resolve_target(output, "-o")
     if pages_png is not None and not check_output_folder(pages_png, "--pages-png").is_dir():
         raise PlanInputError(f"--pages-png {pages_png}: folder does not exist")
@@ -176,16 +218,30 @@ def report(
     result = plan(request)
     doc = plan_document(result)
     search = result["last"]["search"]
-    ranking = explain(search, request.cluster.gpu.hbm_bytes.value) if search is not None else [fixed_layout_row(doc)]
+    ranking = explain(search, request.cluster.gpu.hbm_bytes.value) if search is not None else []
     sim = simulate_plan(result, SimOptions(runs=runs, max_segment_attempts=MAX_SEGMENT_ATTEMPTS))
     n = request.cluster.num_gpus
     sizes = sorted({max(8, n // 4), max(8, n // 2), n, n * 2, n * 4})
-    scaling = sweep(gpus=[f"{g}x{k}" for g in ("A100", "H100", "H200", "B200") for k in sizes], model=[request.system])
+    wl = request.workload
+    scaling = sweep(gpus=[f"{g}x{k}" for g in ("A100", "H100", "H200", "B200") for k in sizes], model=[request.system],
+                    stages=[[s.model_dump() for s in wl.stages]], precompute_text=[wl.precompute_text],
+                    precompute_latents=[wl.precompute_latents], precision=[request.precision])
     scaling["gpu_type"] = scaling["gpus"].str.split("x").str[0]
     scaling["num_gpus"] = scaling["gpus"].str.split("x").str[1].astype(int)
     backtest_doc = run_backtest(calibration)
     pages = write_report(output, doc, ranking, sim, scaling, backtest_doc, pages_png)
     typer.echo(f"wrote {output} ({pages} pages)")
+
+
+@app.command()
+@friendly_errors
+def schema(
+    document: Annotated[Optional[str], typer.Argument(help="One document: estimate, estimate-deadline or simulate (default: all).")] = None,
+):
+    """Print the JSON Schema of the documents estimate and simulate emit (--json)."""
+    if document is not None and document not in DOCUMENTS:
+        raise PlanInputError(f"unknown document '{document}' (known: {', '.join(DOCUMENTS)})")
+    emit_json(json_schema(document))
 
 
 @app.command()

@@ -40,14 +40,20 @@ def flops_table(doc: dict) -> Table:
     f = doc["flops_per_sample"]
     for key, value in f["dit_forward_breakdown"].items():
         t.add_row(f"DiT forward: {key}", _fmt_flops(value))
-    for key in ("dit_forward", "text_encoder_forward", "vae_encoder_forward", "vae_decoder_forward", "frozen_online_forward", "train_step_total", "train_step_hardware"):
+    for key in ("dit_forward", "text_encoder_forward", "vae_encoder_forward", "vae_decoder_forward", "frozen_online_forward", "train_step_model", "train_step_total", "train_step_hardware"):
         t.add_row(key, _fmt_flops(f[key]))
     return t
 
 
+def _last_stage(doc: dict) -> str:
+    """Title suffix naming the stage top-level figures describe when there are several."""
+    return f" (last stage, {doc['stages'][-1]['name']})" if len(doc["stages"]) > 1 else ""
+
+
 def memory_table(doc: dict) -> Table:
     m = doc["memory_per_gpu_bytes"]
-    t = _table(f"Memory per GPU: {m['total'] / GIB:.1f} GiB of {m['capacity'] / GIB:.0f} GiB ({'fits' if m['fits'] else 'DOES NOT FIT'})", "part", "GiB")
+    verdict = "fits" if m["fits"] else "DOES NOT FIT"
+    t = _table(f"Memory per GPU{_last_stage(doc)}: {m['total'] / GIB:.1f} GiB of {m['capacity'] / GIB:.0f} GiB ({verdict})", "part", "GiB")
     for key, value in m.items():
         if key not in ("capacity", "fits"):
             t.add_row(key, f"{value / GIB:.2f}")
@@ -55,44 +61,78 @@ def memory_table(doc: dict) -> Table:
 
 
 def time_table(doc: dict) -> Table:
-    t = _table("Layout and time", "item", "value")
+    t = _table(f"Layout and time{_last_stage(doc)}; days, hours and cost: all stages", "item", "value")
     lay = doc["layout"]
     t.add_row("layout", ", ".join(f"{k}={v}" for k, v in lay.items()))
-    t.add_row("step time", f"{doc['step_time_s']:.3f} s")
+    t.add_row("step time", f"{doc['step_time_s']:.3f} s" + _range(doc, "step_time_s", "{:.3f} s"))
     for key, value in doc["step_breakdown_s"].items():
         t.add_row(f"  {key}", f"{value:.3f} s")
-    t.add_row("MFU / HFU", f"{doc['mfu']:.1%} / {doc['hfu']:.1%}")
+    t.add_row("MFU (trained DiT only) / HFU", f"{doc['mfu']:.1%} / {doc['hfu']:.1%}")
     t.add_row("model TFLOP/s per GPU", f"{doc['tflops_per_gpu']:.0f}")
+    t.add_row("frozen encoders online, TFLOP/s per GPU", f"{doc['frozen_encoder_tflops_per_gpu']:.0f} (not in MFU)")
     t.add_row("samples / s", f"{doc['samples_per_s']:.2f}")
-    t.add_row("training days", f"{doc['train_time_days']:.2f}")
+    t.add_row("training days", f"{doc['train_time_days']:.2f}" + _range(doc, "train_time_days", "{:.2f}"))
     t.add_row("preprocessing days", f"{doc['preprocessing_days']:.2f}")
-    t.add_row("GPU-hours", _fmt_int(doc["gpu_hours"]))
-    low, high = doc["cost_usd_range"]
-    t.add_row("cost", f"${doc['cost_usd']:,.0f} (${low:,.0f} - ${high:,.0f})")
-    t.add_row("energy", f"{doc['energy_kwh']:,.0f} kWh")
+    t.add_row("GPU-hours", _fmt_int(doc["gpu_hours"]) + _range(doc, "gpu_hours", "{:,.0f}"))
+    cost_range = (doc.get("uncertainty") or {}).get("cost_usd")  # time and price ranges together, when given
+    low, high = (cost_range["low"], cost_range["high"]) if cost_range else doc["cost_usd_range"]
+    t.add_row("cost", f"${doc['cost_usd']:,.0f} (${low:,.0f} - ${high:,.0f}{'' if cost_range else ', price range'})")
+    t.add_row("price", price_text(doc["price"]))
+    t.add_row("energy", f"{doc['energy_kwh']:,.0f} kWh" + _range(doc, "energy_kwh", "{:,.0f} kWh"))
     return t
 
 
+def _range(doc: dict, key: str, fmt: str) -> str:
+    """' (low - high)' from the document's time-model ranges, when it has them."""
+    r = (doc.get("uncertainty") or {}).get(key)
+    return f" ({fmt.format(r['low'])} - {fmt.format(r['high'])})" if r else ""
+
+
 def collectives_table(doc: dict) -> Table:
-    t = _table("Collectives of one step (per GPU)", "item", "calls", "ranks", "tier", "GB sent", "seconds", "treatment")
+    micro = doc["stages"][-1]["micro_batches"]
+    title = (f"Collectives per GPU{_last_stage(doc)}: calls, GB and seconds counted per micro-batch or per step "
+             f"as the 'per' column says ({micro:g} micro-batches a step)")
+    t = _table(title, "item", "per", "calls", "ranks", "tier", "GB sent", "seconds", "treatment")
     for c in doc["collectives"]:
-        per = " /micro-batch" if c["per"] == "micro-batch" else " /step"
-        t.add_row(c["name"], f"{c['calls']:.0f}{per}", str(c["ranks"]), c["tier"], f"{c['bytes_per_gpu'] / 1e9:.3f}", f"{c['seconds']:.3f}", c["overlap"])
+        t.add_row(c["name"], c["per"], f"{c['calls']:.0f}", str(c["ranks"]), c["tier"], f"{c['bytes_per_gpu'] / 1e9:.3f}", f"{c['seconds']:.3f}", c["overlap"])
     return t
 
 
 def stages_table(doc: dict) -> Table:
-    t = _table("Stages", "stage", "clip", "steps", "step s", "days", "layout")
+    t = _table("Stages and totals (days include one-off preprocessing)", "stage", "clip", "steps", "layout", "step s", "MFU", "GiB",
+               "days", "GPU-hours", "cost")
     for s in doc["stages"]:
-        c, lay = s["clip"], s["layout"]
-        t.add_row(s["name"], f"{c['height']}x{c['width']}x{c['frames']}", _fmt_int(s["steps"]), f"{s['step_time_s']:.2f}", f"{s['train_time_days']:.2f}", f"tp{lay['tp']} pp{lay['pp']} cp{lay['cp']} dp{lay['dp']} z{lay['zero']} {lay['recompute']}")
+        c, m = s["clip"], s["memory_per_gpu_bytes"]
+        t.add_row(s["name"], f"{c['height']}x{c['width']}x{c['frames']}", _fmt_int(s["steps"]), layout_text(s["layout"]),
+                  f"{s['step_time_s']:.2f}", f"{s['mfu']:.1%}", f"{m['total'] / GIB:.1f}" + ("" if m["fits"] else " NO FIT"),
+                  f"{s['train_time_days'] + s['preprocessing_days']:.2f}", _fmt_int(s["gpu_hours"]), f"${s['cost_usd']:,.0f}")
+    t.add_row("total", "", _fmt_int(sum(s["steps"] for s in doc["stages"])), "", "", "", "",
+              f"{doc['train_time_days'] + doc['preprocessing_days']:.2f}", _fmt_int(doc["gpu_hours"]), f"${doc['cost_usd']:,.0f}")
     return t
+
+
+def layout_text(lay: dict) -> str:
+    """'tp2 cp4 pp1 dp64 z2 mb1 none' from a layout document."""
+    vpp = f" v{lay['vpp']}" if lay.get("vpp", 1) > 1 else ""
+    return f"tp{lay['tp']} cp{lay['cp']} pp{lay['pp']}{vpp} dp{lay['dp']} z{lay['zero']} mb{lay['micro_batch']} {lay['recompute']}"
+
+
+def price_text(price: dict) -> str:
+    """The price a cost used, its range and its basis."""
+    return f"${price['usd_per_gpu_hour']:.2f}/GPU-hour (range ${price['low']:.2f}-{price['high']:.2f}); basis: {price['basis']}"
+
+
+def ranked_figures(row: dict) -> tuple[str, str]:
+    """Step seconds and GiB of a ranked layout, '-' where the family has none."""
+    if row["step_time_s"] is None:
+        return "-", "-"
+    return f"{row['step_time_s']:.2f}", f"{row['memory_bytes'] / GIB:.1f}"
 
 
 def alternatives_table(rows: list[dict]) -> Table:
     t = _table("Best layouts and why others lose", "layout", "step s", "GiB", "bottleneck / verdict")
     for row in rows:
-        t.add_row(row["label"], row["step"], row["memory"], row["verdict"])
+        t.add_row(row["label"], *ranked_figures(row), row["verdict"])
     return t
 
 
@@ -107,10 +147,33 @@ def print_plan(doc: dict, console: Console, alternatives: list[dict] | None = No
     if len(doc["stages"]) > 1:
         console.print(stages_table(doc))
     if alternatives:
-        console.print(alternatives_table(alternatives))
+        table = alternatives_table(alternatives)
+        table.title += _last_stage(doc)
+        console.print(table)
     console.print("[bold]Assumptions[/bold]")
     for line in doc["assumptions"]:
         console.print(f"  - {line}")
+
+
+def fleet_table(doc: dict) -> Table:
+    t = _table("Runners-up of each kind and why they lose", "gpu", "GPUs", "layout", "days", "cost", "why not")
+    for c in doc["candidates"]:
+        t.add_row(c["gpu"], _fmt_int(c["num_gpus"]), c["layout"], f"{c['elapsed_days']:.2f}",
+                  f"${c['cost_usd']:,.0f} at ${c['usd_per_gpu_hour']:.2f}/h", c["why_not"])
+    return t
+
+
+def print_fleet(doc: dict, console: Console) -> None:
+    """The answer to a deadline/budget query, its runners-up, then the chosen plan in full."""
+    console.print(f"[bold]{doc['answer']}[/bold]")
+    console.print(fleet_table(doc))
+    q = doc["query"]
+    console.print(f"Days = training + one-off preprocessing on the same cluster. {q['plans_evaluated']} plans evaluated; "
+                  f"sizes are whole nodes up to {q['max_gpus']} GPUs: "
+                  + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in q["sizes_searched"].items()))
+    if doc.get("plan"):
+        console.rule("The chosen plan")
+        print_plan(doc["plan"], console)
 
 
 def print_backtest(result: dict, console: Console) -> None:
@@ -172,11 +235,3 @@ def print_profile(result: dict, console: Console, out) -> None:
         t.add_row(row["name"], f"{row['measured_bytes']:,}", f"{row['predicted_bytes']:,.0f}", "yes" if row["measured_bytes"] == row["predicted_bytes"] else "NO")
     console.print(t)
     console.print(f"tables, device files and plot in {out}: {', '.join(result['files'])}")
-
-
-def fixed_layout_row(doc: dict) -> dict:
-    """The report's layouts-page row for a layout fixed with --layout (no search ran, so no ranking)."""
-    lay = doc["layout"]
-    label = f"tp{lay['tp']} cp{lay['cp']} pp{lay['pp']} dp{lay['dp']} z{lay['zero']} mb{lay['micro_batch']} {lay['recompute']}"
-    return {"label": label, "step": f"{doc['step_time_s']:.2f}", "memory": f"{doc['memory_per_gpu_bytes']['total'] / GIB:.1f}",
-            "verdict": "fixed with --layout (no search)"}

@@ -67,6 +67,21 @@ def test_summary_prints_tables():
     assert result.exit_code == 0
     for heading in ("Model and workload", "FLOPs per sample", "Memory per GPU", "Layout and time", "Assumptions", "why others lose"):
         assert heading in result.output
+    text = " ".join(result.output.split())
+    assert "counted per micro-batch or per step" in text  # the TP/CP rows are per micro-batch, DP per step
+    assert "basis: on-demand rental" in text
+
+
+def test_multi_stage_summary_has_a_row_per_stage_and_totals():
+    args = ["--gpus", "H100x64", "--stage", "name=256p,height=256,width=448,frames=79,steps=1000", "--stage", "name=480p,steps=500"]
+    result = runner.invoke(app, ["estimate", *args])
+    assert result.exit_code == 0, result.output
+    doc = run_json(*args)
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") == 11}
+    for stage in doc["stages"]:
+        assert f"{stage['mfu']:.1%}" in rows[stage["name"]] and f"${stage['cost_usd']:,.0f}" in rows[stage["name"]]
+    assert f"${doc['cost_usd']:,.0f}" in rows["total"]
+    assert "(last stage, 480p)" in result.output
 
 
 @pytest.mark.parametrize(
@@ -92,3 +107,24 @@ def test_unknown_field_in_model_file_is_rejected(tmp_path):
     bad.write_text(src.read_text().replace("  num_layers: 48", "  num_layers: 48\n  num_layer: 47"))
     result = runner.invoke(app, ["estimate", "--model", str(bad)])
     assert result.exit_code == 2 and "num_layer" in result.stderr and "Extra inputs" in result.stderr
+
+
+def test_mfu_counts_the_trained_model_only():
+    layout = ("--layout", "tp=1,pp=1,cp=4,dp=128,zero=3,micro_batch=1,recompute=full")
+    offline, online = run_json(*layout), run_json(*layout, "--online-text", "--online-latents")
+    # same layout and DiT: online encoders only add step time, so they can only lower MFU
+    assert online["mfu"] < offline["mfu"]
+    assert online["frozen_encoder_tflops_per_gpu"] > 0 == offline["frozen_encoder_tflops_per_gpu"]
+    f = online["flops_per_sample"]
+    assert f["train_step_model"] == 3 * f["dit_forward"]
+    peak_flops = 989e12  # H100 dense BF16 (estimators/data/hardware/H100-SXM.yaml)
+    assert online["mfu"] == pytest.approx(f["train_step_model"] * 512 / (online["step_time_s"] * peak_flops * 512))
+
+
+def test_a_family_holding_the_best_layout_names_that_layout():
+    doc = run_json("--gpus", "H100x512")
+    ranking = doc["search"]["ranking"]
+    best = ranking[0]["layout"]
+    for row in ranking[5:]:
+        if row["verdict"] == "this is the best layout":
+            assert row["layout"] == best, row["label"]
