@@ -10,7 +10,7 @@ from estimators.errors import PlanInputError
 from estimators.presets import read_mapping
 from estimators.specs.layout import Layout
 from estimators.specs.workload import TrainingStage, Workload
-from plan_cli.validation import check_stage, check_workload, plain_error
+from plan_cli.validation import check_stage, check_stage_count, check_workload, plain_error
 
 DEGREES = ("tp", "pp", "cp", "dp")
 INT_KEYS = {"tp", "pp", "cp", "dp", "zero", "micro_batch", "vpp", "height", "width", "frames", "steps", "num_clips", "global_batch", "text_tokens"}
@@ -84,6 +84,7 @@ def build_workload(base: dict, stage_texts: list[str], precompute_text: bool, pr
             raise PlanInputError(plain_error(exc, str(workload_file), Workload)) from None
         check_workload(workload, str(workload_file))
         return workload
+    check_stage_count(len(stage_texts), "--stage")
     texts = stage_texts or [""]
     stages = []
     for i, text in enumerate(texts):

@@ -82,7 +82,11 @@ OPTION_BOUNDS = {
     "checkpoint_interval_min": Bound(0, 1e7, above=True, hint=" (leave the option out for Young/Daly's interval)"),
     "raw_bitrate_mbps": Bound(0, 1e5, above=True),
     "tolerance": Bound(0, 1e6),
+    "deadline_days": Bound(0, 36_500, above=True),  # a century
+    "budget_usd": Bound(0, 1e12, above=True),
+    "max_gpus": Bound(1, 16_384),  # the deadline/budget search plans every kind at each size: 16,384 takes about 7 s here
 }
+MAX_STAGES = 8  # each stage is planned (and searched) on its own
 MAX_WHOLE_OPTION = 2**53  # a whole-number option without a bound of its own
 
 
@@ -152,8 +156,14 @@ def check_stage(stage: TrainingStage, where: str) -> None:
         bound.check(f"{where}{field}", getattr(stage, field), sep="=")
 
 
+def check_stage_count(count: int, origin: str) -> None:
+    if count > MAX_STAGES:
+        raise PlanInputError(f"{origin}: {count} stages, at most {MAX_STAGES} ({BOUND_REASON})")
+
+
 def check_workload(workload: Workload, origin: str) -> None:
     """Each stage of a workload within bounds, named by its place (file: stages.1.frames)."""
+    check_stage_count(len(workload.stages), origin)
     for i, stage in enumerate(workload.stages):
         check_stage(stage, f"{origin}: stages.{i}." if origin else "")
 

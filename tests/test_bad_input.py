@@ -132,7 +132,7 @@ def test_report_and_golden_do_not_depend_on_the_working_folder(tmp_path, monkeyp
     assert result.exit_code == 0, result.output
     from pypdf import PdfReader
 
-    assert "Validation on published runs" in PdfReader("plan.pdf").pages[-1].extract_text()
+    assert "Validation: published runs" in PdfReader("plan.pdf").pages[-1].extract_text()
     result = runner.invoke(app, ["golden"])
     assert result.exit_code == 0, result.output
 

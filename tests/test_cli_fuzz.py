@@ -1,6 +1,7 @@
-"""Fuzz of the `plan` front door (hypothesis through typer's CliRunner): whatever a user types, a command
-answers within a time bound with exit code 0 or 2 (1 only where a command means "moved", plan golden),
-never a traceback, and every JSON document it prints is strict JSON of finite numbers.
+"""Fuzz of the `plan` front door (hypothesis through typer's CliRunner: estimate, simulate, report,
+golden, diff, schema): whatever a user types, a command answers within a time bound with exit code
+0 or 2 (1 only where a command means "moved", plan golden), never a traceback, and every JSON
+document it prints is strict JSON of finite numbers.
 
 The options are tables (option name -> strategy of the text typed after it): a new option is one row.
 """
@@ -107,8 +108,13 @@ PLAN_OPTIONS = [
     ("--stage", typed("height=240,width=432,steps=1000", fuzz=STAGE)), ("--workload", WORKLOAD), ("--online-text", FLAG),
     ("--online-latents", FLAG), ("--objective", st.sampled_from(["time", "cost", "speed"])),
 ]
+PRICE = st.builds(lambda kind, usd: f"{kind}={usd}", st.sampled_from(["H100", "B200", "Z9", ""]), NUMBER)
+PLAN_OPTIONS += [("--price", typed("H100=2.5", "B200=4", fuzz=PRICE))]
 COMMANDS = {
-    "estimate": PLAN_OPTIONS + [("--top", typed("3", "10")), ("--json", FLAG)],
+    "estimate": PLAN_OPTIONS + [
+        ("--top", typed("3", "10")), ("--json", FLAG), ("--deadline-days", typed("30", "3")), ("--budget-usd", typed("1000000")),
+        ("--max-gpus", typed("64", "512")), ("--gpus", typed("H100,H200", "B200,A100", "H100,Z9")),
+    ],
     "simulate": PLAN_OPTIONS + [
         ("--runs", SMALL_COUNT), ("--seed", typed("0", "7")), ("--schedule", st.sampled_from(["gpipe", "1f1b", "interleaved", "zigzag"])),
         ("--failures-per-gpu-hour", typed("0", "0.001", "0.1")), ("--restart-min", typed("5", "30")),
@@ -219,6 +225,12 @@ def test_golden_holds_any_scenario_file(files, scenarios, expected, bad_text):
     (folder / "scenarios.json").write_text("[{" if bad_text else json.dumps(scenarios))
     (folder / "expected.json").write_text(json.dumps(expected))
     check_call(["golden", "--dir", str(folder)], allowed_exit=(0, 1, 2))
+
+
+@settings(max_examples=10, deadline=None)
+@given(document=st.one_of(st.none(), st.sampled_from(["estimate", "estimate-deadline", "simulate"]), st.text(max_size=8)))
+def test_schema_holds_any_name(document):
+    check_call(["schema"] + ([] if document is None else [document]))
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
