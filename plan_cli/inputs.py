@@ -108,5 +108,5 @@ def pinned_knobs(text: Optional[str]) -> dict:
     try:
         Layout(**pairs)
     except ValidationError as exc:
-        raise PlanInputError(_validation_line(exc, "--layout")) from None
+        raise PlanInputError(plain_error(exc, "--layout", Layout)) from None
     return pairs
