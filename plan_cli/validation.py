@@ -39,7 +39,8 @@ class Bound:
     low: float
     high: float
     above: bool = False
-    hint: str = ""
+    hint: str = ""  # said when the value is too low
+    why: str = BOUND_REASON  # said when it is too high
 
     def check(self, name: str, value, sep: str = " ") -> None:
         """Raise a one-line PlanInputError '{name}{sep}{value}: ...' when ``value`` is out of range."""
@@ -53,7 +54,7 @@ class Bound:
             relation = "more than" if self.above else "at least"
             raise PlanInputError(f"{given_as}: must be {relation} {self.low:,g}{self.hint}")
         if value > self.high:
-            raise PlanInputError(f"{given_as}: at most {self.high:,.0f} ({BOUND_REASON})")
+            raise PlanInputError(f"{given_as}: at most {self.high:,.0f} ({self.why})")
 
 
 # Training-stage fields, wherever they come from (options, --stage, a workload file).
@@ -74,7 +75,7 @@ OPTION_BOUNDS = {
     "clips": STAGE_BOUNDS["num_clips"],
     "top": Bound(0, 1_000),
     "runs": Bound(1, 20_000),
-    "seed": Bound(0, 2**32 - 1),
+    "seed": Bound(0, 2**32 - 1, why="a 32-bit seed"),
     "restart_min": Bound(0, 100_000, above=True),
     "storage_write_gbps": Bound(0, 1e6, above=True),
     "storage_read_gbps": Bound(0, 1e6, above=True),
