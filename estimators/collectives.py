@@ -18,7 +18,6 @@ from estimators.layouts import LayoutArrays
 from estimators.problem import TrainingProblem
 
 FULL = 2  # layouts.RECOMPUTE_CODES["full"]
-TP_COLLECTIVES_PER_PASS = 2  # per stream and layer: after attention and after the MLP
 ULYSSES_ALL_TO_ALLS_PER_PASS = 4  # q, k, v in and the output back
 RING_KV_TENSORS = 2  # K and V blocks; backward passes dK, dV as well (twice the bytes)
 PP_SENDS_PER_CHUNK = 2  # activations forward, their gradients backward
@@ -66,9 +65,11 @@ def step_collectives(prob: TrainingProblem, lay: LayoutArrays, layers: np.ndarra
     for stream in prob.streams:
         buffer = stream.tokens / lay.cp * mb * stream.width * prob.activation_bytes
         costs.append(_cost(f"tp all-reduce ({stream.name})", "all_reduce", "tp", "micro-batch", "exposed less the profile's tp_overlap",
-                           TP_COLLECTIVES_PER_PASS * layers * passes, buffer, lay.tp, tp_cross, gpu, links))
+                           stream.tp_collectives_per_layer * layers * passes, buffer, lay.tp, tp_cross, gpu, links))
     cp_cross = group_crosses_nodes(lay.cp, lay.tp, node)
-    local_tokens = prob.tokens / lay.cp * mb
+    # the tokens of the sequence-parallel attention (cross-attention needs no exchange: every rank holds
+    # the text keys/values and attends from its own queries)
+    local_tokens = prob.attention_seq / lay.cp * mb
     q_width, kv_width = prob.heads * prob.head_dim / lay.tp, prob.kv_heads * prob.head_dim / lay.tp
     a2a_buffer = local_tokens * (2 * q_width + 2 * kv_width) / ULYSSES_ALL_TO_ALLS_PER_PASS * prob.activation_bytes
     ulysses_ranks = np.where(lay.cp_ring, 1, lay.cp)

@@ -58,9 +58,10 @@ def plan_document(result: dict) -> dict:
     last = stages[-1]
     system = request.system
     return emitted(EstimateDocument, {
-        "model": {"name": system.name, "exact": system.exact, "source": system.source},
+        "model": {"name": system.name, "exact": system.exact, "source": system.source, "notes": system.notes},
         "cluster": {"gpu": gpu.name, "num_gpus": request.cluster.num_gpus, "precision": request.precision},
         "params": result["params"],
+        "params_vs_published": result["params_vs_published"],
         "tokens_per_sample": last["tokens_per_sample"],
         "latent_shape": last["latent_shape"],
         "flops_per_sample": last["flops_per_sample"],

@@ -9,15 +9,13 @@ from typing import Optional
 
 
 from estimators.errors import PlanInputError
-from estimators.flops import dit_forward_flops
-from estimators.text_encoders import t5_encoder_flops
+from estimators.dit import dit_forward_flops, dit_params, encoder_text_tokens, layers_forward_flops
+from estimators.text_encoders import text_encoder_flops, text_encoder_gemm_width, text_encoder_params, text_encoder_tokens
 from estimators.vaes import vae_decoder_flops, vae_encoder_flops
 from estimators.geometry import clip_geometry
 from estimators.layouts import LayoutArrays
 from estimators.memory import FRAGMENTATION_FRACTION, RUNTIME_RESERVED_BYTES
 from estimators.no_layout import describe, no_layout_message
-from estimators.params import dit_params
-from estimators.text_encoders import t5_encoder_params
 from estimators.vaes import vae_decoder_params, vae_encoder_params
 from estimators.pricing import price_line
 from estimators.problem import video_problem
@@ -49,14 +47,27 @@ class PlanRequest:
 
 
 def parameter_counts(system: VideoSystemSpec) -> dict:
-    """Exact parameters of each component, with the DiT's parts."""
+    """Exact parameters of each component, with the DiT's parts and the text encoders one by one."""
     dit = dit_params(system.dit)
-    return {
+    encoders = [sum(text_encoder_params(encoder).values()) for encoder in system.text_encoders]
+    counts = {
         "dit": sum(dit.values()),
-        "text_encoder": sum(t5_encoder_params(system.text_encoder).values()),
+        "text_encoder": sum(encoders),
         "vae_encoder": sum(vae_encoder_params(system.vae).values()),
         "vae_decoder": sum(vae_decoder_params(system.vae).values()),
         "dit_breakdown": dit,
+        "text_encoder_breakdown": encoders,
+    }
+    return counts
+
+
+def published_comparison(system: VideoSystemSpec, counts: dict) -> dict:
+    """Each count the model file publishes (published_params) against ours: difference and its share."""
+    return {
+        key: {"published": published, "counted": counts[key], "difference": counts[key] - published,
+              "relative": (counts[key] - published) / published if published else None}
+        for key, published in system.published_params.items()
+        if key in counts
     }
 
 
@@ -65,12 +76,12 @@ def sample_flops(system: VideoSystemSpec, stage: TrainingStage, workload: Worklo
     geo = clip_geometry(system.vae, system.dit, stage.frames, stage.height, stage.width)
     dit = dit_forward_flops(system.dit, geo.visual_tokens, stage.text_tokens)
     dit_fwd = sum(dit.values())
-    t5 = sum(t5_encoder_flops(system.text_encoder, system.dit.max_text_tokens).values())
+    caption = encoder_text_tokens(system.dit, stage.text_tokens)
+    t5 = sum(sum(text_encoder_flops(e, text_encoder_tokens(e, caption)).values()) for e in system.text_encoders)
     vae_enc = sum(vae_encoder_flops(system.vae, geo.frames, geo.height, geo.width).values())
     vae_dec = sum(vae_decoder_flops(system.vae, geo.latent_frames, geo.latent_height, geo.latent_width).values())
     online = (0 if workload.precompute_text else t5) + (0 if workload.precompute_latents else vae_enc)
-    layers_fwd = dit_fwd - dit["embeddings"] - dit["final_layer"]
-    recomputed = layers_fwd if recompute == "full" else 0
+    recomputed = layers_forward_flops(dit) if recompute == "full" else 0
     trained = FWD_BWD_FACTOR * dit_fwd
     model = trained + online
     return {
@@ -181,7 +192,7 @@ def preprocessing_s(request: PlanRequest, stage: TrainingStage, flops: dict, set
         flops["vae_encoder_forward"] if wl.precompute_latents else 0
     )
     clips = stage.num_clips if stage.num_clips is not None else stage.num_samples
-    eff = float(settings.profile.matmul_efficiency(request.system.text_encoder.d_model))
+    eff = float(settings.profile.matmul_efficiency(text_encoder_gemm_width(request.system.text_encoders[0])))
     rate = request.cluster.num_gpus * settings.gpu.peak_flops(request.precision) * eff
     return wl.preprocess_passes * clips * per_clip / rate
 
@@ -217,6 +228,7 @@ def plan(request: PlanRequest) -> dict:
         "stages": stages,
         "last": last,
         "params": parameter_counts(request.system),
+        "params_vs_published": published_comparison(request.system, parameter_counts(request.system)),
         "train_time_days": train_s / SECONDS_PER_DAY,
         "preprocessing_days": pre_s / SECONDS_PER_DAY,
         **run_totals(request.cluster, train_s + pre_s),

@@ -2,10 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from estimators.errors import PlanInputError
-from estimators.specs.models import AsymmDiTSpec
-from estimators.specs.vaes import VideoVAESpec
+
+
+class PatchedDiT(Protocol):
+    """What the geometry needs of a DiT spec: its patch sides in latent pixels and latent frames."""
+
+    patch_size: int
+    patch_size_t: int
 
 
 @dataclass(frozen=True)
@@ -26,22 +32,29 @@ class ClipGeometry:
         return self.latent_frames * self.latent_height * self.latent_width
 
 
-def clip_geometry(vae: VideoVAESpec, dit: AsymmDiTSpec, frames: int, height: int, width: int) -> ClipGeometry:
+def clip_geometry(vae, dit: PatchedDiT, frames: int, height: int, width: int) -> ClipGeometry:
     """Latent shape and visual token count; rejects sizes the causal VAE or the patching cannot divide.
 
-    Causal VAE (time padded at the front, first frame kept): latent frames = (frames - 1) / t + 1.
+    Every supported VAE is causal in time (first frame encoded alone): latent frames = (frames - 1) / t + 1.
     Tokens = latent frames / patch_t x (latent h / p) x (latent w / p) (Mochi: 28 x 30 x 53 = 44,520).
+    ``vae`` is any VAE spec (estimators.specs.vaes.VAESpec).
     """
     t, s = vae.temporal_compression, vae.spatial_compression
     if frames < 1 or (frames - 1) % t:
-        raise PlanInputError(f"frames={frames}: the causal VAE needs frames = {t}k+1 (e.g. {t * 27 + 1})")
+        nearest = max(1, (frames - 1) // t * t + 1)
+        raise PlanInputError(f"{vae.label}: frames must be {t}k+1 (got {frames}; e.g. {nearest} or {nearest + t})")
     side = s * dit.patch_size
     for label, value in (("height", height), ("width", width)):
         if value < side or value % side:
-            raise PlanInputError(f"{label}={value}: must be a positive multiple of {side} (VAE {s}x, patch {dit.patch_size})")
+            raise PlanInputError(
+                f"{vae.label}: {label} must be a positive multiple of {side} (got {value}; VAE {s}x, patch {dit.patch_size})"
+            )
     latent_frames = (frames - 1) // t + 1
     if latent_frames % dit.patch_size_t:
-        raise PlanInputError(f"frames={frames}: {latent_frames} latent frames do not divide into temporal patches of {dit.patch_size_t}")
+        raise PlanInputError(
+            f"frames={frames}: {latent_frames} latent frames ({vae.label}, {vae.frame_rule_text}) do not divide "
+            f"into temporal patches of {dit.patch_size_t}"
+        )
     lh, lw = height // s, width // s
     tokens = (latent_frames // dit.patch_size_t) * (lh // dit.patch_size) * (lw // dit.patch_size)
     return ClipGeometry(frames, height, width, latent_frames, lh, lw, tokens)

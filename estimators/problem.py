@@ -5,21 +5,23 @@ the layout evaluation in ``step.py`` is written once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from estimators.flops import dit_forward_flops, gpt_forward_flops
-from estimators.text_encoders import t5_encoder_flops
-from estimators.vaes import vae_encoder_flops
+from estimators.dit import encoder_text_tokens, layer_summary
+from estimators.flops import gpt_forward_flops
 from estimators.geometry import ClipGeometry, clip_geometry
-from estimators.memory import BF16_BYTES, FP32_BYTES, FROZEN_ENCODER_LIVE_TENSORS, StreamWidths, dit_streams, saved_elements_per_token
-from estimators.params import dit_block_params, dit_params, gpt_params
-from estimators.text_encoders import t5_encoder_params
-from estimators.vaes import vae_encoder_params
+from estimators.memory import BF16_BYTES, FP32_BYTES, FROZEN_ENCODER_LIVE_TENSORS
+from estimators.params import gpt_params
 from estimators.specs.models import GPTSpec, VideoSystemSpec
 from estimators.specs.workload import TrainingStage, Workload
-
-RECOMPUTE_MODES = ("none", "selective", "full")
-
+from estimators.text_encoders import (
+    text_encoder_flops,
+    text_encoder_gemm_width,
+    text_encoder_params,
+    text_encoder_tokens,
+    text_encoder_working_elements,
+)
+from estimators.vaes import vae_encoder_flops, vae_encoder_params, vae_encoder_working_elements
 
 @dataclass(frozen=True)
 class Stream:
@@ -30,6 +32,7 @@ class Stream:
     width: int  # activation width d: TP/PP traffic is tokens x d, and the matmul width before tp splits it
     linear_flops_per_layer: float  # forward matmul FLOPs a layer and sample (averaged over layers)
     saved_bytes_per_token: dict[str, float]  # bytes saved for backward a layer, by recompute mode
+    tp_collectives_per_layer: float = 2.0  # tensor-parallel reductions a layer and pass (averaged over layers)
 
 
 @dataclass(frozen=True)
@@ -54,12 +57,14 @@ class TrainingProblem:
     frozen_working_bytes: float  # peak transient activations of the frozen encoders, a sample
     frozen_gemm_dim: int  # representative width of the frozen encoders' matmuls/convs
     activation_bytes: int = BF16_BYTES  # bytes of an activation value (what TP/CP/PP traffic carries)
+    cross_attention_flops_per_layer: float = 0.0  # visual-to-text cross-attention products a layer and sample
+    cross_attention_kv_tokens: int = 0  # keys one cross-attention query sees (the text tokens)
     state_bytes_per_param: int = BF16_BYTES  # bytes of a weight or gradient as held and communicated
 
     @property
     def forward_flops(self) -> float:
         """Trained model's forward FLOPs a sample."""
-        layers = sum(s.linear_flops_per_layer for s in self.streams) + self.attention_flops_per_layer
+        layers = sum(s.linear_flops_per_layer for s in self.streams) + self.attention_flops_per_layer + self.cross_attention_flops_per_layer
         return self.num_layers * layers + self.other_flops
 
     @property
@@ -68,79 +73,62 @@ class TrainingProblem:
         return sum(s.tokens for s in self.streams)
 
 
-def saved_bytes_by_mode(stream: StreamWidths, activation_bytes: int, last: StreamWidths | None = None, layers: int = 1) -> dict[str, float]:
-    """Bytes a token of a stream saves in a block, by recompute mode; with ``last``, averaged over
-    ``layers`` blocks of which the last uses the ``last`` widths (Mochi's text stream)."""
-    def one(widths: StreamWidths, mode: str) -> float:
-        act, stats = saved_elements_per_token(widths, mode)
-        return act * activation_bytes + stats * FP32_BYTES
-
-    if last is None:
-        return {mode: one(stream, mode) for mode in RECOMPUTE_MODES}
-    return {mode: ((layers - 1) * one(stream, mode) + one(last, mode)) / layers for mode in RECOMPUTE_MODES}
+def saved_bytes_by_mode(saved_elements: dict[str, tuple[float, float]], activation_bytes: int) -> dict[str, float]:
+    """Bytes a token saves in a layer, by recompute mode, from (activation, fp32) elements."""
+    return {mode: act * activation_bytes + stats * FP32_BYTES for mode, (act, stats) in saved_elements.items()}
 
 
 def frozen_encoder_costs(system: VideoSystemSpec, geo: ClipGeometry, text_tokens: int, workload: Workload) -> tuple[float, float, float]:
     """(forward FLOPs, weight bytes, working bytes) of the frozen encoders run online, a sample."""
     flops = weights = working = 0.0
     if not workload.precompute_text:
-        flops += sum(t5_encoder_flops(system.text_encoder, system.dit.max_text_tokens).values())
-        weights += BF16_BYTES * sum(t5_encoder_params(system.text_encoder).values())
-        working = max(working, FROZEN_ENCODER_LIVE_TENSORS * BF16_BYTES * system.dit.max_text_tokens * system.text_encoder.d_ff)
+        caption = encoder_text_tokens(system.dit, text_tokens)
+        for encoder in system.text_encoders:
+            tokens = text_encoder_tokens(encoder, caption)
+            flops += sum(text_encoder_flops(encoder, tokens).values())
+            weights += BF16_BYTES * sum(text_encoder_params(encoder).values())
+            working = max(working, FROZEN_ENCODER_LIVE_TENSORS * BF16_BYTES * text_encoder_working_elements(encoder, tokens))
     if not workload.precompute_latents:
         vae = system.vae
         flops += sum(vae_encoder_flops(vae, geo.frames, geo.height, geo.width).values())
         weights += BF16_BYTES * sum(vae_encoder_params(vae).values())
-        widest = max(_vae_stage_elements(vae, geo))
+        widest = vae_encoder_working_elements(vae, geo.frames, geo.height, geo.width)
         working = max(working, FROZEN_ENCODER_LIVE_TENSORS * BF16_BYTES * widest)
     return flops, weights, working
-
-
-def _vae_stage_elements(vae, geo: ClipGeometry) -> list[int]:
-    """Activation elements of each encoder stage (T x H x W x C) for one clip."""
-    t, h, w = geo.frames, geo.height, geo.width
-    sizes = []
-    for i, stage in enumerate(vae.encoder_stages):
-        if i > 0:
-            t, h, w = (t - 1) // stage.temporal_expansion + 1, h // stage.spatial_expansion, w // stage.spatial_expansion
-        sizes.append(t * h * w * stage.channels)
-    return sizes
 
 
 def video_problem(system: VideoSystemSpec, stage: TrainingStage, workload: Workload, activation_bytes: int = BF16_BYTES) -> TrainingProblem:
     """The DiT of a video system on one training stage's clips (activations of ``activation_bytes``)."""
     dit = system.dit
     geo = clip_geometry(system.vae, dit, stage.frames, stage.height, stage.width)
-    n, text = geo.visual_tokens, stage.text_tokens
-    forward = dit_forward_flops(dit, n, text)
-    layers = dit.num_layers
-    visual_w, text_w = dit_streams(dit)
-    last_text = None if dit.last_block_updates_text or dit.text_stream == "shared" else replace(text_w, updates=False)
-    visual = Stream("visual", n, dit.visual_width, forward["linear_visual"] / layers, saved_bytes_by_mode(visual_w, activation_bytes))
-    text_stream = Stream("text", text, dit.text_width, forward["linear_text"] / layers,
-                         saved_bytes_by_mode(text_w, activation_bytes, last_text, layers))
-    frozen_flops, frozen_weights, frozen_working = frozen_encoder_costs(system, geo, text, workload)
-    block = dit_block_params(dit, last=False)
+    summary = layer_summary(dit, geo.visual_tokens, stage.text_tokens)
+    streams = tuple(
+        Stream(name, s.tokens, s.width, s.linear_flops_per_layer, saved_bytes_by_mode(s.saved_elements, activation_bytes), s.tp_collectives_per_layer)
+        for name, s in (("visual", summary.visual), ("text", summary.text))
+    )
+    frozen_flops, frozen_weights, frozen_working = frozen_encoder_costs(system, geo, stage.text_tokens, workload)
     return TrainingProblem(
         name=system.name,
-        num_layers=layers,
-        heads=dit.num_heads,
-        kv_heads=dit.num_heads,
-        head_dim=dit.head_dim,
-        streams=(visual, text_stream),
-        attention_flops_per_layer=forward["attention"] / layers,
-        attention_seq=n + text,
-        other_flops=forward["embeddings"] + forward["final_layer"] + forward["modulation"],
+        num_layers=summary.num_layers,
+        heads=summary.heads,
+        kv_heads=summary.heads,
+        head_dim=summary.head_dim,
+        streams=streams,
+        attention_flops_per_layer=summary.attention_flops_per_layer,
+        attention_seq=summary.attention_seq,
+        other_flops=summary.other_flops,
         selective_recompute_flops_per_layer=0.0,
-        trained_params=sum(dit_params(dit).values()),
-        layer_params=sum(block.values()),
-        block_params_total=dit_params(dit)["blocks"],
+        trained_params=summary.trained_params,
+        layer_params=summary.layer_params,
+        block_params_total=summary.block_params_total,
         frozen_flops=frozen_flops,
         frozen_weight_bytes=frozen_weights,
         frozen_working_bytes=frozen_working,
-        frozen_gemm_dim=system.text_encoder.d_model,
+        frozen_gemm_dim=text_encoder_gemm_width(system.text_encoders[0]),
         activation_bytes=activation_bytes,
         state_bytes_per_param=activation_bytes,
+        cross_attention_flops_per_layer=summary.cross_attention_flops_per_layer,
+        cross_attention_kv_tokens=summary.cross_attention_kv_tokens,
     )
 
 

@@ -96,6 +96,9 @@ def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettin
     other = FWD_BWD_FACTOR * prob.other_flops * mb / split / (peak * head_eff)
     attn_seq = np.where(lay.cp_ring, prob.attention_seq / lay.cp, prob.attention_seq)
     attn_fwd = prob.attention_flops_per_layer * layers * mb / split / (peak * prof.attention_efficiency(attn_seq))
+    # cross-attention to the text: keys are the text tokens whatever the context parallelism
+    cross_eff = prof.attention_efficiency(max(prob.cross_attention_kv_tokens, 1))
+    attn_fwd = attn_fwd + prob.cross_attention_flops_per_layer * layers * mb / split / (peak * cross_eff)
     selective = np.where(lay.recompute == SELECTIVE, prob.selective_recompute_flops_per_layer, 0.0)
     recomputed = selective * layers * mb / split / (peak * prof.attention_efficiency(attn_seq))
     saved = sum(s.tokens * s.saved_bytes_per_token["none"] for s in prob.streams)

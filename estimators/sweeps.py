@@ -22,13 +22,14 @@ COLUMNS = ("step_time_s", "mfu", "train_time_days", "gpu_hours", "cost_usd", "en
 def plan_request(gpus: str = "H100x512", model: str | VideoSystemSpec = "mochi-10b", precompute_text: bool = True,
                  precompute_latents: bool = True, precision: str = "bf16", stages: Iterable[dict] | None = None, **stage) -> PlanRequest:
     """A plan request from keyword choices (a preset name, file or spec as the model; stage keywords override
-    the defaults; ``stages`` gives several)."""
+    the defaults and the model's default clip; ``stages`` gives several)."""
     stage_dicts = list(stages) if stages else [stage]
+    system = model if isinstance(model, VideoSystemSpec) else load_model(model)
+    defaults = {**DEFAULT_STAGE, **system.default_clip.model_dump()}  # the model's own clip unless given
     workload = Workload(
-        stages=tuple(TrainingStage(**{**DEFAULT_STAGE, **s}) for s in stage_dicts),
+        stages=tuple(TrainingStage(**{**defaults, **s}) for s in stage_dicts),
         precompute_text=precompute_text, precompute_latents=precompute_latents,
     )
-    system = model if isinstance(model, VideoSystemSpec) else load_model(model)
     return PlanRequest(system, workload, parse_cluster(gpus), precision)
 
 

@@ -1,12 +1,21 @@
 """Exact parameters and forward FLOPs of the frozen video VAEs (conventions of params.py and flops.py).
 
-Shapes follow diffusers' ``AutoencoderKLMochi`` (Genmo, Mochi 1, 2024).
+The public functions take one VAE spec and dispatch on its family. The Mochi family (``VideoVAESpec``,
+stage lists) is counted here, shapes after diffusers' ``AutoencoderKLMochi`` (Genmo, Mochi 1, 2024);
+the others walk their diffusers architecture in vae_wan.py, vae_hunyuan.py, vae_cogvideox.py and
+vae_ltx.py. Encoder counts include what ``encode`` runs after the encoder (quant_conv), decoder counts
+what ``decode`` runs before it (post_quant_conv).
 """
 from __future__ import annotations
 
 from estimators.flops import FLOPS_PER_MAC, attention_flops, matmul_flops
 from estimators.params import linear_params
 from estimators.specs.vaes import VAEStage, VideoVAESpec
+from estimators.vae_cogvideox import cogvideox_decoder, cogvideox_encoder
+from estimators.vae_hunyuan import hunyuan_decoder, hunyuan_encoder
+from estimators.vae_ltx import ltx_decoder, ltx_encoder
+from estimators.vae_tally import Tally
+from estimators.vae_wan import wan_decoder, wan_encoder
 
 
 def vae_resnet_params(spec: VideoVAESpec, channels: int) -> int:
@@ -28,7 +37,7 @@ def vae_stage_layers_params(spec: VideoVAESpec, stage: VAEStage) -> int:
     return stage.num_blocks * per_block
 
 
-def vae_encoder_params(spec: VideoVAESpec) -> dict[str, int]:
+def mochi_encoder_params(spec: VideoVAESpec) -> dict[str, int]:
     """Pixel projection, stages (each entered by a strided causal conv), GroupNorm, latent projection."""
     stages = spec.encoder_stages
     parts = {"proj_in": linear_params(spec.image_channels + spec.fourier_features, stages[0].channels, True)}
@@ -44,7 +53,7 @@ def vae_encoder_params(spec: VideoVAESpec) -> dict[str, int]:
     return parts
 
 
-def vae_decoder_params(spec: VideoVAESpec) -> dict[str, int]:
+def mochi_decoder_params(spec: VideoVAESpec) -> dict[str, int]:
     """1x1x1 conv in, stages (each left by a linear depth-to-space-time), linear to pixels."""
     stages = spec.decoder_stages
     parts = {"conv_in": linear_params(spec.latent_channels, stages[0].channels, True)}
@@ -74,7 +83,7 @@ def vae_stage_flops(spec: VideoVAESpec, stage: VAEStage, frames: int, pixels: in
     return stage.num_blocks * per_block
 
 
-def vae_encoder_flops(spec: VideoVAESpec, frames: int, height: int, width: int) -> dict[str, int]:
+def mochi_encoder_flops(spec: VideoVAESpec, frames: int, height: int, width: int) -> dict[str, int]:
     """Encoder forward for one clip; each later stage is entered by a strided causal conv."""
     stages = spec.encoder_stages
     parts = {"proj_in": matmul_flops(frames * height * width, spec.image_channels + spec.fourier_features, stages[0].channels)}
@@ -91,7 +100,7 @@ def vae_encoder_flops(spec: VideoVAESpec, frames: int, height: int, width: int) 
     return parts
 
 
-def vae_decoder_flops(spec: VideoVAESpec, latent_frames: int, latent_height: int, latent_width: int) -> dict[str, int]:
+def mochi_decoder_flops(spec: VideoVAESpec, latent_frames: int, latent_height: int, latent_width: int) -> dict[str, int]:
     """Decoder forward for one clip; each stage but the last ends in a linear depth-to-space-time."""
     stages = spec.decoder_stages
     t, h, w = latent_frames, latent_height, latent_width
@@ -106,3 +115,62 @@ def vae_decoder_flops(spec: VideoVAESpec, latent_frames: int, latent_height: int
         parts[f"stage{i}"] = flops
     parts["proj_out"] = matmul_flops(t * h * w, stages[-1].channels, spec.image_channels)
     return parts
+
+
+def mochi_encoder_working_elements(spec: VideoVAESpec, frames: int, height: int, width: int) -> int:
+    """Largest stage activation (T x H x W x C) of the encoder on one clip."""
+    t, h, w = frames, height, width
+    largest = 0
+    for i, stage in enumerate(spec.encoder_stages):
+        if i > 0:
+            t, h, w = (t - 1) // stage.temporal_expansion + 1, h // stage.spatial_expansion, w // stage.spatial_expansion
+        largest = max(largest, t * h * w * stage.channels)
+    return largest
+
+
+# Walkers of the diffusers architectures: (spec, frames, height, width) -> Tally.
+_ENCODER_WALKS = {"wan_vae": wan_encoder, "hunyuanvideo_vae": hunyuan_encoder, "cogvideox_vae": cogvideox_encoder, "ltx_video_vae": ltx_encoder}
+_DECODER_WALKS = {"wan_vae": wan_decoder, "hunyuanvideo_vae": hunyuan_decoder, "cogvideox_vae": cogvideox_decoder, "ltx_video_vae": ltx_decoder}
+
+
+def _smallest_clip_walk(walks: dict, spec, latent: bool) -> Tally:
+    """Walk the smallest clip (one frame, one latent pixel): every layer is visited, so every weight counted."""
+    side = 1 if latent else spec.spatial_compression
+    return walks[spec.family](spec, 1, side, side)
+
+
+def vae_encoder_params(spec) -> dict[str, int]:
+    """Encoder parameters by part (parts sum to params.vae_encoder)."""
+    if isinstance(spec, VideoVAESpec):
+        return mochi_encoder_params(spec)
+    return dict(_smallest_clip_walk(_ENCODER_WALKS, spec, latent=False).params)
+
+
+def vae_decoder_params(spec) -> dict[str, int]:
+    """Decoder parameters by part (parts sum to params.vae_decoder)."""
+    if isinstance(spec, VideoVAESpec):
+        return mochi_decoder_params(spec)
+    return dict(_smallest_clip_walk(_DECODER_WALKS, spec, latent=True).params)
+
+
+def vae_encoder_flops(spec, frames: int, height: int, width: int) -> dict[str, int]:
+    """Forward FLOPs of encoding one clip, by part."""
+    if isinstance(spec, VideoVAESpec):
+        return mochi_encoder_flops(spec, frames, height, width)
+    return dict(_ENCODER_WALKS[spec.family](spec, frames, height, width).flops)
+
+
+def vae_decoder_flops(spec, latent_frames: int, latent_height: int, latent_width: int) -> dict[str, int]:
+    """Forward FLOPs of decoding one clip's latents, by part."""
+    if isinstance(spec, VideoVAESpec):
+        return mochi_decoder_flops(spec, latent_frames, latent_height, latent_width)
+    return dict(_DECODER_WALKS[spec.family](spec, latent_frames, latent_height, latent_width).flops)
+
+
+def vae_encoder_working_elements(spec, frames: int, height: int, width: int) -> int:
+    """Largest transient tensor of encoding one clip, elements (Mochi: widest stage; others: widest conv
+    output, or HunyuanVideo's materialised causal attention mask). Attention scores are left out: fused
+    attention kernels do not hold them."""
+    if isinstance(spec, VideoVAESpec):
+        return mochi_encoder_working_elements(spec, frames, height, width)
+    return _ENCODER_WALKS[spec.family](spec, frames, height, width).largest_transient

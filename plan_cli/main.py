@@ -46,8 +46,8 @@ def main() -> None:
 
 
 def plan_options(
-    gpus: Gpus = "H100x512", model: Model = "mochi-10b", height: Height = 480, width: Width = 848, frames: Frames = 163,
-    fps: Fps = 30.0, text_tokens: TextTokens = 256, clips: Clips = 10_000_000, epochs: Epochs = 1.0, steps: Steps = None,
+    gpus: Gpus = "H100x512", model: Model = "mochi-10b", height: Height = None, width: Width = None, frames: Frames = None,
+    fps: Fps = None, text_tokens: TextTokens = None, clips: Clips = 10_000_000, epochs: Epochs = 1.0, steps: Steps = None,
     global_batch: GlobalBatch = 512, precision: Precision = "bf16", layout: LayoutText = None, stage: Stages = [],
     workload_file: WorkloadFile = None, online_text: OnlineText = False, online_latents: OnlineLatents = False,
     objective: Objective = "time", price: Prices = [],
@@ -72,7 +72,10 @@ def plan_options(
         raise PlanInputError(f"--model {model}: this command plans video systems; GPT files are for 'plan backtest'")
     check_model_sizes(system, f"--model {model}")
     fixed_layout, pinned = parse_layout(layout, cluster.num_gpus) if not kinds else (None, pinned_knobs(layout))
-    base = dict(height=height, width=width, frames=frames, fps=fps, text_tokens=text_tokens, num_clips=clips,
+    clip = system.default_clip
+    base = dict(height=clip.height if height is None else height, width=clip.width if width is None else width,
+                frames=clip.frames if frames is None else frames, fps=clip.fps if fps is None else fps,
+                text_tokens=clip.text_tokens if text_tokens is None else text_tokens, num_clips=clips,
                 epochs=epochs, steps=steps, global_batch=global_batch)
     workload = build_workload(base, stage, not online_text, not online_latents, workload_file)
     for st in workload.stages:

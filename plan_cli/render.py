@@ -29,6 +29,11 @@ def model_table(doc: dict) -> Table:
     t.add_row("model", f"{doc['model']['name']} ({'exact' if doc['model']['exact'] else 'approximate'} counts)")
     for key in ("dit", "text_encoder", "vae_encoder", "vae_decoder"):
         t.add_row(f"params {key}", _fmt_int(p[key]))
+    for key, cmp in doc.get("params_vs_published", {}).items():
+        share = f", {cmp['relative']:+.2%}" if cmp["relative"] is not None else ""
+        t.add_row(f"published {key}", f"{_fmt_int(cmp['published'])} (our count differs by {cmp['difference']:+,}{share})")
+    if doc["model"].get("notes"):
+        t.add_row("notes", doc["model"]["notes"])
     t.add_row("clip", f"{clip['frames']} frames {clip['height']}x{clip['width']} at {clip['fps']:g} fps ({clip['seconds']:.1f} s)")
     t.add_row("latent", f"{lat['frames']} x {lat['height']} x {lat['width']}")
     t.add_row("tokens / sample", f"{_fmt_int(tok['visual'])} visual + {_fmt_int(tok['text'])} text")

@@ -159,7 +159,7 @@ def _summary_page(pages: Pages, doc: dict, sim: Optional[dict], backtest: Option
     page = TextPage(pages, f"Training plan: {doc['model']['name']}")
     p = doc["params"]
     page.heading("Model")
-    page.paragraph(f"{doc['model']['name']}: DiT {p['dit'] / 1e9:.2f} B trained parameters; frozen T5 "
+    page.paragraph(f"{doc['model']['name']}: DiT {p['dit'] / 1e9:.2f} B trained parameters; frozen text encoder(s) "
                    f"{p['text_encoder'] / 1e9:.2f} B, VAE encoder {p['vae_encoder'] / 1e6:.0f} M "
                    f"({'exact' if doc['model']['exact'] else 'approximate'} counts).")
     page.heading("Data")
@@ -218,7 +218,7 @@ def _stages_page(pages: Pages, doc: dict) -> None:
 def _workload_page(pages: Pages, doc: dict) -> None:
     page = TextPage(pages, "Model, workload and assumptions")
     p = doc["params"]
-    page.paragraph(f"Parameters: DiT {p['dit']:,}; T5 {p['text_encoder']:,}; VAE encoder {p['vae_encoder']:,}; "
+    page.paragraph(f"Parameters: DiT {p['dit']:,}; text encoder(s) {p['text_encoder']:,}; VAE encoder {p['vae_encoder']:,}; "
                    f"decoder {p['vae_decoder']:,}")
     for s in doc["stages"]:
         c, t = s["clip"], s["tokens_per_sample"]

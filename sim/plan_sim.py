@@ -8,7 +8,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from estimators.errors import PlanInputError
-
+from estimators.text_encoders import text_encoder_gemm_width
 from sim.data_pipeline import CHECKPOINT_BYTES_PER_PARAM, DataInputs, read_demand, storage_bytes
 from sim.run_sim import SECONDS_PER_DAY, RunInputs, check_simulation_size, goodput, simulate_runs, young_daly_interval_s
 from sim.step_sim import StepInputs, StepResult, simulate_step
@@ -94,7 +94,7 @@ def data_inputs(result: dict, opts: SimOptions, samples_per_s: float) -> DataInp
     return DataInputs(
         num_clips=clips, clip_seconds=stage.frames / stage.fps, raw_bitrate_bits_per_s=opts.raw_bitrate_bits_per_s,
         geometry=last["flops"]["geometry"], latent_channels=system.vae.latent_channels, text_tokens=stage.text_tokens,
-        text_width=system.text_encoder.d_model, trained_params=result["params"]["dit"], checkpoints_kept=opts.checkpoints_kept,
+        text_width=text_encoder_gemm_width(system.text_encoders[0]), trained_params=result["params"]["dit"], checkpoints_kept=opts.checkpoints_kept,
         precompute_text=request.workload.precompute_text, precompute_latents=request.workload.precompute_latents,
         samples_per_s=samples_per_s, num_gpus=request.cluster.num_gpus, storage_read_bytes_per_s=opts.storage_read_bytes_per_s,
     )

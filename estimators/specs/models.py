@@ -2,19 +2,22 @@
 
 Families:
 - ``asymm_dit``: Mochi's asymmetric dual-stream diffusion transformer (Genmo, Mochi 1, 2024).
+- ``video_dit``: a video DiT composed from the block vocabulary of specs/dit_blocks.py (Wan 2.1,
+  HunyuanVideo, CogVideoX, LTX-Video).
 - ``t5_encoder``: the encoder half of T5 v1.1 (Raffel et al. 2020; v1.1 gated-GELU variant).
 - ``video_vae``: a causal 3D-conv video VAE described as stages of channels and blocks.
 - ``gpt``: a decoder-only causal LLM, used to check the time model on published LLM runs.
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional, Union
 
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from estimators.specs.base import Spec
-from estimators.specs.text_encoders import T5EncoderSpec
-from estimators.specs.vaes import VideoVAESpec
+from estimators.specs.dit_blocks import VideoDiTSpec
+from estimators.specs.text_encoders import TextEncoderSpec
+from estimators.specs.vaes import VAESpec
 
 
 class AsymmDiTSpec(Spec):
@@ -119,6 +122,19 @@ class GPTSpec(Spec):
         return self
 
 
+class DefaultClip(Spec):
+    """The clip a preset is planned at unless the user gives another (the model's published setting)."""
+
+    frames: PositiveInt = Field(description="Frames a clip (the VAE's rule applies, e.g. 4k+1).")
+    height: PositiveInt = Field(description="Height in pixels.")
+    width: PositiveInt = Field(description="Width in pixels.")
+    text_tokens: PositiveInt = Field(description="Caption tokens a clip.")
+    fps: float = Field(default=30.0, gt=0, description="Frame rate of the model's clips (only sets the clip's seconds).")
+
+
+DiTSpec = Annotated[Union[AsymmDiTSpec, VideoDiTSpec], Field(discriminator="family")]
+
+
 class VideoSystemSpec(Spec):
     """A text-to-video training system: the trained DiT plus its frozen text encoder and VAE."""
 
@@ -131,7 +147,18 @@ class VideoSystemSpec(Spec):
     published_params: dict[str, int] = Field(
         default_factory=dict, description="Parameter counts the source publishes, per component, for comparison."
     )
-    dit: AsymmDiTSpec = Field(description="The diffusion transformer that is trained.")
-    text_encoder: T5EncoderSpec = Field(description="Frozen text encoder.")
-    vae: VideoVAESpec = Field(description="Frozen video VAE.")
-    notes: Optional[str] = Field(default=None, description="What the approximation leaves out.")
+    dit: DiTSpec = Field(description="The diffusion transformer that is trained.")
+    text_encoder: Union[TextEncoderSpec, tuple[TextEncoderSpec, ...]] = Field(
+        description="Frozen text encoder, or several (HunyuanVideo: an LLM for the tokens and CLIP-L for a pooled vector)."
+    )
+    vae: VAESpec = Field(description="Frozen video VAE.")
+    default_clip: DefaultClip = Field(
+        default=DefaultClip(frames=163, height=480, width=848, text_tokens=256),
+        description="Clip planned when the command line gives none (default: Mochi's 163 frames 480x848, 256 tokens).",
+    )
+    notes: Optional[str] = Field(default=None, description="Remarks shown with the plan (what an approximation leaves out, conventions).")
+
+    @property
+    def text_encoders(self) -> tuple:
+        """Every frozen text encoder, as a tuple."""
+        return self.text_encoder if isinstance(self.text_encoder, tuple) else (self.text_encoder,)

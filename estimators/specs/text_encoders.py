@@ -1,15 +1,22 @@
-"""Frozen text-encoder specs (the encoder that turns a caption into the DiT's text tokens)."""
+"""Frozen text-encoder specs (the encoder that turns a caption into the DiT's text tokens).
+
+``TextEncoderSpec`` is the union of the families, told apart by ``family``. Each family's fields are
+the hyper-parameters of its Hugging Face ``config.json`` under our names.
+"""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from estimators.specs.base import Spec
 
 
 class T5EncoderSpec(Spec):
-    """Encoder of T5 v1.1 (gated-GELU FFN, RMS norm, no biases, relative position bias in layer 0)."""
+    """Encoder of T5 v1.1 (gated-GELU FFN, RMS norm, no biases, relative position bias in layer 0).
+
+    UMT5 (Chung et al. 2023) is the same encoder with a relative position bias in every layer.
+    """
 
     family: Literal["t5_encoder"] = "t5_encoder"
     num_layers: PositiveInt = Field(description="Encoder layers (XXL: 24).")
@@ -17,11 +24,85 @@ class T5EncoderSpec(Spec):
     d_ff: PositiveInt = Field(description="FFN hidden width (XXL: 10240).")
     num_heads: PositiveInt = Field(description="Attention heads (XXL: 64).")
     d_kv: PositiveInt = Field(description="Width of one head (XXL: 64).")
-    vocab_size: PositiveInt = Field(description="Embedding rows (T5 v1.1: 32128).")
+    vocab_size: PositiveInt = Field(description="Embedding rows (T5 v1.1: 32128; UMT5: 256384).")
     relative_attention_buckets: PositiveInt = Field(description="Relative position buckets (32).")
     gated_ffn: bool = Field(default=True, description="Gated-GELU FFN (wi_0, wi_1, wo) as in T5 v1.1.")
+    relative_bias_every_layer: bool = Field(
+        default=False, description="A relative position bias table in every layer (UMT5), not only the first (T5)."
+    )
 
     @property
     def inner_dim(self) -> int:
         """Attention width, heads x d_kv."""
         return self.num_heads * self.d_kv
+
+    @property
+    def feature_dim(self) -> int:
+        """Width of the features handed to the DiT (the last hidden state)."""
+        return self.d_model
+
+
+class CLIPTextEncoderSpec(Spec):
+    """Text tower of CLIP (Radford et al. 2021): pre-LN transformer, learned positions, biases everywhere.
+
+    transformers' ``CLIPTextModel`` (no text projection); HunyuanVideo takes its pooled output (the final
+    hidden state at the end-of-text token) as a global condition vector.
+    """
+
+    family: Literal["clip_text"] = "clip_text"
+    num_layers: PositiveInt = Field(description="Transformer layers (ViT-L/14 text: 12).")
+    width: PositiveInt = Field(description="Hidden width (ViT-L/14 text: 768).")
+    num_heads: PositiveInt = Field(description="Attention heads (ViT-L/14 text: 12).")
+    mlp_dim: PositiveInt = Field(description="MLP hidden width (ViT-L/14 text: 3072).")
+    vocab_size: PositiveInt = Field(description="Embedding rows (49408).")
+    max_positions: PositiveInt = Field(description="Learned positions; prompts are padded to this length (77).")
+
+    @property
+    def feature_dim(self) -> int:
+        """Width of the pooled vector handed to the DiT."""
+        return self.width
+
+
+class DecoderLLMEncoderSpec(Spec):
+    """Decoder-only LLM used as a text encoder (Llama family: RMS norm, RoPE, grouped-query attention, SwiGLU).
+
+    transformers' ``LlamaModel``. The DiT reads the hidden state ``skip_last_layers`` layers before the last
+    (HunyuanVideo: ``hidden_states[-3]``, the output of layer 30 of 32), so those layers need not run. The
+    prompt is wrapped in a template whose first ``template_tokens`` tokens are cropped after encoding.
+    """
+
+    family: Literal["decoder_llm"] = "decoder_llm"
+    num_layers: PositiveInt = Field(description="Decoder layers held in the checkpoint (Llama-3-8B: 32).")
+    hidden_size: PositiveInt = Field(description="Hidden width (4096).")
+    num_heads: PositiveInt = Field(description="Query heads (32).")
+    num_kv_heads: PositiveInt = Field(description="Key/value heads, grouped-query attention (8).")
+    head_dim: PositiveInt = Field(description="Width of one head (128).")
+    intermediate_size: PositiveInt = Field(description="SwiGLU hidden width (14336).")
+    vocab_size: PositiveInt = Field(description="Embedding rows (llava-llama-3-8b-v1_1: 128320).")
+    skip_last_layers: NonNegativeInt = Field(
+        default=0, description="Last layers whose output the DiT does not use (diffusers' num_hidden_layers_to_skip)."
+    )
+    template_tokens: NonNegativeInt = Field(
+        default=0, description="Prompt-template tokens run before the caption's and cropped after (crop_start)."
+    )
+
+    @model_validator(mode="after")
+    def _some_layer_runs(self) -> DecoderLLMEncoderSpec:
+        if self.skip_last_layers >= self.num_layers:
+            raise ValueError(f"skip_last_layers ({self.skip_last_layers}) must be fewer than num_layers ({self.num_layers})")
+        return self
+
+    @property
+    def layers_run(self) -> int:
+        """Layers that feed the hidden state the DiT reads."""
+        return self.num_layers - self.skip_last_layers
+
+    @property
+    def feature_dim(self) -> int:
+        """Width of the features handed to the DiT."""
+        return self.hidden_size
+
+
+TextEncoderSpec = Annotated[
+    T5EncoderSpec | CLIPTextEncoderSpec | DecoderLLMEncoderSpec, Field(discriminator="family")
+]

@@ -1,9 +1,9 @@
 """Frozen video-VAE specs (pixels to latents and back)."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, model_validator
 
 from estimators.specs.base import Spec
 
@@ -60,3 +60,201 @@ class VideoVAESpec(Spec):
         for stage in self.encoder_stages:
             factor *= stage.temporal_expansion
         return factor
+
+    @property
+    def label(self) -> str:
+        """Name used in messages."""
+        return "causal video VAE (Mochi family)"
+
+    @property
+    def frame_rule_text(self) -> str:
+        """The causal VAE keeps the first frame alone: frames = t k + 1."""
+        return f"frames = {self.temporal_compression}k+1"
+
+
+# diffusers' AutoencoderKLWan encodes 4 frames a chunk, so at most two halvings of time fit in a chunk.
+WAN_MAX_TEMPORAL_DOWNSAMPLINGS = 2
+
+
+class WanVAESpec(Spec):
+    """Wan 2.1's causal 3D VAE (diffusers ``AutoencoderKLWan``; Wan team, "Wan: Open and Advanced
+    Large-Scale Video Generative Models", 2025): RMS-normed causal residual blocks, 2D strided
+    down-sampling with causal temporal convs, one single-head spatial attention in each mid block."""
+
+    family: Literal["wan_vae"] = "wan_vae"
+    image_channels: PositiveInt = Field(default=3, description="Pixel channels (in_channels = out_channels).")
+    base_dim: PositiveInt = Field(description="Channels of the first level (Wan 2.1: 96).")
+    latent_channels: PositiveInt = Field(description="Latent channels, z_dim (16).")
+    dim_mult: tuple[PositiveInt, ...] = Field(description="Channel multipliers per level (1, 2, 4, 4).")
+    num_res_blocks: PositiveInt = Field(description="Residual blocks per encoder level (decoder: one more) (2).")
+    temporal_downsample: tuple[bool, ...] = Field(
+        description="Per down-sampling, whether time halves too (temperal_downsample: False, True, True)."
+    )
+
+    @model_validator(mode="after")
+    def _one_flag_per_resampling(self) -> WanVAESpec:
+        if len(self.temporal_downsample) != len(self.dim_mult) - 1:
+            raise ValueError("temporal_downsample needs one entry per down-sampling (len(dim_mult) - 1)")
+        if sum(self.temporal_downsample) > WAN_MAX_TEMPORAL_DOWNSAMPLINGS:
+            raise ValueError("at most 2 temporal down-samplings: diffusers encodes 4 frames a chunk")
+        return self
+
+    @property
+    def spatial_compression(self) -> int:
+        """2 per down-sampling (Wan 2.1: 8)."""
+        return 2 ** (len(self.dim_mult) - 1)
+
+    @property
+    def temporal_compression(self) -> int:
+        """2 per temporal down-sampling (Wan 2.1: 4)."""
+        return 2 ** sum(self.temporal_downsample)
+
+    @property
+    def label(self) -> str:
+        """Name used in messages."""
+        return "Wan 2.1 VAE"
+
+    @property
+    def frame_rule_text(self) -> str:
+        """The causal VAE keeps the first frame alone: frames = t k + 1."""
+        return f"frames = {self.temporal_compression}k+1"
+
+
+class HunyuanVideoVAESpec(Spec):
+    """HunyuanVideo's causal 3D VAE (diffusers ``AutoencoderKLHunyuanVideo``; Kong et al. 2024, arXiv
+    2412.03603): GroupNorm causal residual blocks, strided causal down-sampling convs, nearest up-sampling
+    with a causal conv, one full spatio-temporal attention (causal frame mask) in each mid block."""
+
+    family: Literal["hunyuanvideo_vae"] = "hunyuanvideo_vae"
+    image_channels: PositiveInt = Field(default=3, description="Pixel channels.")
+    latent_channels: PositiveInt = Field(description="Latent channels (16).")
+    block_out_channels: tuple[PositiveInt, ...] = Field(description="Channels per level (128, 256, 512, 512).")
+    layers_per_block: PositiveInt = Field(description="Residual blocks per encoder level (decoder: one more) (2).")
+    spatial_compression: PositiveInt = Field(default=8, description="Spatial factor; the first log2 levels halve H, W.")
+    temporal_compression: Literal[4] = Field(default=4, description="Temporal factor (diffusers supports 4).")
+    mid_block_attention: bool = Field(default=True, description="Attention in the mid blocks.")
+    temporal_tiling: bool = Field(
+        default=True,
+        description="diffusers' framewise encoding/decoding (on by default): clips longer than a tile are "
+        "encoded as overlapping tiles of tile_frames + 1 frames every tile_stride_frames frames.",
+    )
+    tile_frames: PositiveInt = Field(default=16, description="tile_sample_min_num_frames (16).")
+    tile_stride_frames: PositiveInt = Field(default=12, description="tile_sample_stride_num_frames (12).")
+
+    @model_validator(mode="after")
+    def _compression_fits_levels(self) -> HunyuanVideoVAESpec:
+        halvings = self.spatial_compression.bit_length() - 1
+        if 2**halvings != self.spatial_compression or halvings >= len(self.block_out_channels):
+            raise ValueError("spatial_compression must be a power of 2 below 2 ** len(block_out_channels)")
+        if len(self.block_out_channels) < 3:
+            raise ValueError("block_out_channels needs at least 3 levels (two temporal halvings and a last level)")
+        return self
+
+    @property
+    def label(self) -> str:
+        """Name used in messages."""
+        return "HunyuanVideo VAE"
+
+    @property
+    def frame_rule_text(self) -> str:
+        """The causal VAE keeps the first frame alone: frames = t k + 1."""
+        return f"frames = {self.temporal_compression}k+1"
+
+
+class CogVideoXVAESpec(Spec):
+    """CogVideoX's 3D causal VAE (diffusers ``AutoencoderKLCogVideoX``; Yang et al. 2024, arXiv 2408.06072):
+    GroupNorm causal residual blocks; 2D strided down-sampling after temporal average pooling; the decoder's
+    norms are spatial norms conditioned on the latents (Zhu et al. 2022, MoVQ)."""
+
+    family: Literal["cogvideox_vae"] = "cogvideox_vae"
+    image_channels: PositiveInt = Field(default=3, description="Pixel channels.")
+    latent_channels: PositiveInt = Field(description="Latent channels (16).")
+    block_out_channels: tuple[PositiveInt, ...] = Field(description="Channels per level (128, 256, 256, 512).")
+    layers_per_block: PositiveInt = Field(description="Residual blocks per encoder level (decoder: one more) (3).")
+    temporal_compression: PositiveInt = Field(default=4, description="Temporal factor; the first log2 levels halve time.")
+    sample_frames_batch: PositiveInt = Field(
+        default=8, description="diffusers encodes 8 frames at a time (the first batch takes the remainder too)."
+    )
+    latent_frames_batch: PositiveInt = Field(default=2, description="diffusers decodes 2 latent frames at a time.")
+
+    @model_validator(mode="after")
+    def _compression_fits_levels(self) -> CogVideoXVAESpec:
+        halvings = self.temporal_compression.bit_length() - 1
+        if 2**halvings != self.temporal_compression or halvings >= len(self.block_out_channels):
+            raise ValueError("temporal_compression must be a power of 2 below 2 ** len(block_out_channels)")
+        return self
+
+    @property
+    def spatial_compression(self) -> int:
+        """Every level but the last halves H and W (8)."""
+        return 2 ** (len(self.block_out_channels) - 1)
+
+    @property
+    def label(self) -> str:
+        """Name used in messages."""
+        return "CogVideoX VAE"
+
+    @property
+    def frame_rule_text(self) -> str:
+        """The causal VAE keeps the first frame alone: frames = t k + 1."""
+        return f"frames = {self.temporal_compression}k+1"
+
+
+class LTXVideoVAESpec(Spec):
+    """LTX-Video 0.9.0's VAE (diffusers ``AutoencoderKLLTXVideo``; HaCohen et al. 2024, arXiv 2501.00103):
+    pixels patchified 4x4 into channels, causal encoder of RMS-normed residual blocks with strided
+    3x3x3 down-sampling convs, non-causal decoder with conv + depth-to-space up-sampling. Time is not
+    patchified (patch_size_t 1, as in the published checkpoints); 0.9.1+ decoders (timestep conditioning,
+    noise injection, residual up-sampling) are not covered."""
+
+    family: Literal["ltx_video_vae"] = "ltx_video_vae"
+    image_channels: PositiveInt = Field(default=3, description="Pixel channels.")
+    latent_channels: PositiveInt = Field(description="Latent channels (128).")
+    patch_size: PositiveInt = Field(description="Spatial patchify factor before the first conv (4).")
+    block_out_channels: tuple[PositiveInt, ...] = Field(description="Encoder channels per level (128, 256, 512, 512).")
+    layers_per_block: tuple[PositiveInt, ...] = Field(
+        description="Encoder residual blocks per level, then the mid block's (4, 3, 3, 3, 4)."
+    )
+    spatio_temporal_scaling: tuple[bool, ...] = Field(
+        description="Per encoder level, whether it ends in a stride-2 (t, h, w) conv (True, True, True, False)."
+    )
+    decoder_block_out_channels: tuple[PositiveInt, ...] = Field(description="Decoder channels (128, 256, 512, 512).")
+    decoder_layers_per_block: tuple[PositiveInt, ...] = Field(description="Decoder blocks (4, 3, 3, 3, 4).")
+    decoder_spatio_temporal_scaling: tuple[bool, ...] = Field(description="Decoder up-samplings (True, True, True, False).")
+
+    @model_validator(mode="after")
+    def _one_entry_per_level(self) -> LTXVideoVAESpec:
+        levels, decoder_levels = len(self.block_out_channels), len(self.decoder_block_out_channels)
+        if len(self.layers_per_block) != levels + 1 or len(self.spatio_temporal_scaling) != levels:
+            raise ValueError("layers_per_block needs one entry per level plus the mid block's; spatio_temporal_scaling one per level")
+        if len(self.decoder_layers_per_block) != decoder_levels + 1 or len(self.decoder_spatio_temporal_scaling) != decoder_levels:
+            raise ValueError("decoder_layers_per_block / decoder_spatio_temporal_scaling: one entry per decoder level (+1 for layers)")
+        if sum(self.spatio_temporal_scaling) != sum(self.decoder_spatio_temporal_scaling):
+            raise ValueError("encoder and decoder must down- and up-sample the same number of times")
+        return self
+
+    @property
+    def temporal_compression(self) -> int:
+        """2 per scaling level (LTX-Video: 8)."""
+        return 2 ** sum(self.spatio_temporal_scaling)
+
+    @property
+    def spatial_compression(self) -> int:
+        """Patchify times 2 per scaling level (LTX-Video: 32)."""
+        return self.patch_size * self.temporal_compression
+
+    @property
+    def label(self) -> str:
+        """Name used in messages."""
+        return "LTX-Video VAE"
+
+    @property
+    def frame_rule_text(self) -> str:
+        """The causal encoder keeps the first frame alone: frames = t k + 1."""
+        return f"frames = {self.temporal_compression}k+1"
+
+
+VAESpec = Annotated[
+    VideoVAESpec | WanVAESpec | HunyuanVideoVAESpec | CogVideoXVAESpec | LTXVideoVAESpec,
+    Field(discriminator="family"),
+]

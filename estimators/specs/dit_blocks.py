@@ -1,0 +1,209 @@
+"""The ``video_dit`` family: a video diffusion transformer composed from a vocabulary of parts.
+
+A model is its embedders (patch, caption, conditioning, optional token refiner), a list of block
+groups (each a block kind with its options, repeated ``count`` times, in order) and a final layer.
+The vocabulary covers the public video DiTs:
+- ``cross`` blocks: 3D self-attention over the visual tokens, then cross-attention from them to the
+  text tokens, then an MLP (Wan 2.1, LTX-Video; PixArt-style).
+- ``joint`` blocks: one full attention over visual + text tokens with separate text weights
+  (MM-DiT dual stream; HunyuanVideo's first 20 blocks).
+- ``single`` blocks: one stream over the concatenated text + video tokens with shared weights, either
+  sequential (CogVideoX, with per-modality adaptive norms as extra modulation vectors) or parallel
+  attention + MLP with one fused out-projection (HunyuanVideo's last 40 blocks).
+Mochi's asymmetric dual stream stays the ``asymm_dit`` family (specs/models.py).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
+
+from estimators.specs.base import Spec
+
+NormKind = Literal["none", "layer", "layer_affine", "rms", "rms_affine"]
+NORM_KINDS_HELP = (
+    "'layer' / 'rms': LayerNorm / RMSNorm without learned parameters; '_affine': with a learned scale "
+    "(LayerNorm also a bias); 'none': no norm"
+)
+MLPActivation = Literal["gelu", "gelu_tanh", "silu", "swiglu", "geglu"]
+
+
+class QKNorm(Spec):
+    """Normalisation of queries and keys before the score product."""
+
+    kind: Literal["none", "rms", "layer"] = Field(default="none", description="'rms' (Wan, HunyuanVideo, LTX), 'layer' (CogVideoX) or 'none'.")
+    across_heads: bool = Field(
+        default=False, description="True: one norm over all heads (width heads x head_dim; Wan, LTX); false: per head (width head_dim)."
+    )
+    affine: bool = Field(default=True, description="Learned scale.")
+    bias: bool = Field(default=False, description="Learned bias as well (LayerNorm; CogVideoX).")
+
+
+class AttentionOptions(Spec):
+    """Projections of one attention: q, k, v in and the out-projection."""
+
+    qkv_bias: bool = Field(default=True, description="Bias on the q/k/v projections.")
+    out_bias: bool = Field(default=True, description="Bias on the out-projection.")
+    qk_norm: QKNorm = Field(default_factory=QKNorm, description="Query/key norm.")
+
+
+class MLPOptions(Spec):
+    """The feed-forward part: hidden width and activation ('swiglu'/'geglu' are gated: two first-layer halves)."""
+
+    activation: MLPActivation = Field(description="gelu / gelu_tanh (counted the same), silu, or gated swiglu / geglu.")
+    hidden: PositiveInt = Field(description="Hidden width f (Wan 14B: 13824; 4 x width for CogVideoX, LTX, HunyuanVideo).")
+    bias: bool = Field(default=True, description="Biases on both layers.")
+
+    @property
+    def gated(self) -> bool:
+        """Gated MLPs have a first layer of 2f outputs (value and gate halves)."""
+        return self.activation in ("swiglu", "geglu")
+
+
+class Modulation(Spec):
+    """Adaptive-norm (adaLN) vectors of a block, each of the model width.
+
+    per_block: the block's own linear cond -> outputs x width (DiT, HunyuanVideo, CogVideoX);
+    shared_table: a learned table of outputs x width added to one projection shared by all blocks
+      (Wan, PixArt-alpha, LTX-Video: see Conditioning.shared_modulation_outputs);
+    low_rank: per block, ``groups`` down-projections cond -> rank and up-projections to the vectors,
+      without biases (Cosmos adaLN-LoRA).
+    """
+
+    kind: Literal["per_block", "shared_table", "low_rank"] = Field(description="How the block gets its vectors.")
+    outputs: PositiveInt = Field(description="Vectors for the visual (or the single) stream: 6 = shift, scale, gate for attention and MLP.")
+    text_outputs: NonNegativeInt = Field(default=0, description="Vectors of the text stream's own projection (joint blocks; HunyuanVideo: 6).")
+    rank: NonNegativeInt = Field(default=0, description="Rank of the low-rank projection (low_rank only).")
+    groups: PositiveInt = Field(default=1, description="Separate low-rank projections, the vectors split evenly (Cosmos: 3).")
+
+    @model_validator(mode="after")
+    def _check(self) -> "Modulation":
+        if self.kind == "low_rank" and (self.rank < 1 or self.outputs % self.groups):
+            raise ValueError("low_rank modulation needs rank >= 1 and outputs divisible by groups")
+        if self.kind != "per_block" and self.text_outputs:
+            raise ValueError("text_outputs needs per_block modulation")
+        return self
+
+
+class CrossBlock(Spec):
+    """Self-attention over visual tokens, cross-attention to the text tokens (ungated, unmodulated as in
+    Wan and LTX), then the MLP; the text tokens only feed the cross-attention's keys and values."""
+
+    kind: Literal["cross"] = "cross"
+    count: PositiveInt = Field(description="Blocks of this kind in a row.")
+    norm: NormKind = Field(description="Norm before self-attention and before the MLP: " + NORM_KINDS_HELP + ".")
+    cross_norm: NormKind = Field(default="none", description="Norm before the cross-attention (Wan: layer_affine; LTX: none).")
+    attention: AttentionOptions = Field(default_factory=AttentionOptions, description="Self-attention projections.")
+    cross_attention: AttentionOptions = Field(default_factory=AttentionOptions, description="Cross-attention projections.")
+    mlp: MLPOptions
+    modulation: Modulation
+
+
+class JointBlock(Spec):
+    """MM-DiT dual stream: each modality its own norms, q/k/v, out-projection, MLP and modulation, one
+    full attention over visual + text tokens (HunyuanVideo's double-stream blocks)."""
+
+    kind: Literal["joint"] = "joint"
+    count: PositiveInt = Field(description="Blocks of this kind in a row.")
+    norm: NormKind = Field(description="Norm before attention and before the MLP, each stream: " + NORM_KINDS_HELP + ".")
+    attention: AttentionOptions = Field(default_factory=AttentionOptions, description="Projections, the same options for both streams.")
+    mlp: MLPOptions
+    modulation: Modulation
+
+
+class SingleBlock(Spec):
+    """One stream over the concatenated visual + text tokens with shared weights."""
+
+    kind: Literal["single"] = "single"
+    count: PositiveInt = Field(description="Blocks of this kind in a row.")
+    parallel: bool = Field(
+        description="True: attention and MLP side by side from one norm, their outputs concatenated into one "
+        "out-projection (HunyuanVideo single blocks, no separate attention out-projection); false: attention "
+        "then MLP, each with its norm (CogVideoX)."
+    )
+    norm: NormKind = Field(description="Norm(s) of the block: " + NORM_KINDS_HELP + ".")
+    attention: AttentionOptions = Field(default_factory=AttentionOptions, description="Projections.")
+    mlp: MLPOptions
+    modulation: Modulation = Field(description="CogVideoX's expert adaLN: 12 vectors (6 for video, 6 for text).")
+
+
+BlockGroup = Annotated[Union[CrossBlock, JointBlock, SingleBlock], Field(discriminator="kind")]
+
+
+class Conditioning(Spec):
+    """The per-sample conditioning vector c: timestep MLP (+ guidance MLP) (+ pooled-caption MLP)."""
+
+    width: PositiveInt = Field(description="Width of c (Wan, LTX, HunyuanVideo: the model width; CogVideoX: 512).")
+    timestep_freq_dim: PositiveInt = Field(description="Sinusoidal timestep features into the timestep MLP (256; CogVideoX: the model width).")
+    guidance_embed: bool = Field(default=False, description="A second timestep-style MLP for the guidance scale (HunyuanVideo, guidance-distilled).")
+    pooled_text_dim: NonNegativeInt = Field(
+        default=0, description="Width of a pooled caption vector projected by a 2-layer MLP and added to c (HunyuanVideo CLIP-L: 768; 0: none)."
+    )
+    shared_modulation_outputs: NonNegativeInt = Field(
+        default=0, description="Vectors of one projection c -> k x width shared by all blocks (Wan, LTX: 6; 0: none)."
+    )
+
+
+class TokenRefiner(Spec):
+    """HunyuanVideo's token refiner: self-attention blocks over the projected text tokens, gated by their own
+    conditioning (timestep MLP + MLP of the mean text feature); width = the model width."""
+
+    num_layers: PositiveInt = Field(description="Refiner blocks (HunyuanVideo: 2).")
+    mlp_hidden: PositiveInt = Field(description="Refiner MLP hidden width (HunyuanVideo: 4 x width, SiLU).")
+    timestep_freq_dim: PositiveInt = Field(default=256, description="Sinusoidal timestep features of its own timestep MLP.")
+
+
+class FinalLayer(Spec):
+    """Norm(s), final modulation and the projection back to latent patches."""
+
+    norms: tuple[NormKind, ...] = Field(default=("layer",), description="Norms applied in order (CogVideoX: two affine LayerNorms).")
+    modulation: Literal["per_block", "shared_table"] = Field(
+        description="per_block: a linear c -> outputs x width (HunyuanVideo, CogVideoX); shared_table: a learned table added to c (Wan, LTX)."
+    )
+    modulation_outputs: PositiveInt = Field(default=2, description="Vectors (shift and scale: 2).")
+
+
+class VideoDiTSpec(Spec):
+    """A video DiT built from the block vocabulary (Wan 2.1, HunyuanVideo, CogVideoX, LTX-Video, ...)."""
+
+    family: Literal["video_dit"] = "video_dit"
+    num_heads: PositiveInt = Field(description="Attention heads (the width is heads x head_dim).")
+    head_dim: PositiveInt = Field(description="Width of one head.")
+    patch_size: PositiveInt = Field(description="Spatial patch side in latent pixels.")
+    patch_size_t: PositiveInt = Field(default=1, description="Temporal patch length in latent frames.")
+    in_channels: PositiveInt = Field(description="Latent channels in.")
+    out_channels: PositiveInt = Field(description="Latent channels predicted.")
+    patch_bias: bool = Field(default=True, description="Bias of the patch embedding.")
+    text_feature_dim: PositiveInt = Field(description="Width of the text encoder's features (T5-XXL, UMT5-XXL, Llama-3-8B: 4096).")
+    max_text_tokens: PositiveInt = Field(description="Text tokens a sample by default (the padded caption length the model is trained with).")
+    caption_projection: Literal["linear", "mlp"] = Field(
+        description="Text features -> width: one linear (CogVideoX, HunyuanVideo's proj_in) or a 2-layer MLP (Wan, LTX)."
+    )
+    token_refiner: Optional[TokenRefiner] = Field(default=None, description="Text-token refiner after the caption projection (HunyuanVideo).")
+    conditioning: Conditioning
+    rope: Literal["none", "fixed_3d"] = Field(
+        description="3D rotary embedding of the visual q/k ('fixed_3d': computed, no parameters, element-wise) or none (absolute sin-cos)."
+    )
+    blocks: tuple[BlockGroup, ...] = Field(min_length=1, description="Block groups in order.")
+    final_layer: FinalLayer
+
+    @model_validator(mode="after")
+    def _check_shapes(self) -> "VideoDiTSpec":
+        if self.rope != "none" and self.head_dim % 2:
+            raise ValueError("head_dim must be even for rotary embeddings")
+        return self
+
+    @property
+    def width(self) -> int:
+        """Model width d = heads x head_dim (the attention width as well)."""
+        return self.num_heads * self.head_dim
+
+    @property
+    def num_layers(self) -> int:
+        """Blocks of every group together."""
+        return sum(group.count for group in self.blocks)
+
+    @property
+    def patch_pixels(self) -> int:
+        """Latent positions one token covers, t x h x w."""
+        return self.patch_size_t * self.patch_size**2
