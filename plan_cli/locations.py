@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from estimators.errors import PlanInputError
-from plan_cli.validation import check_input_file
+from plan_cli.validation import check_text_file
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 # A copy of shared/reference/calibration-runs.csv ships as package data (tests/test_locations.py keeps it equal).
@@ -39,11 +39,7 @@ def _first_existing(option: Path | None, option_name: str, env: str, fallback: P
 def calibration_csv(option: Path | None) -> Path:
     """The calibration runs for the report's validation page (a text file; its rows are checked by the back-test)."""
     path = _first_existing(option, "--calibration", CALIBRATION_ENV, PACKAGED_CALIBRATION, Path.is_file)
-    check_input_file(path, "--calibration")
-    try:
-        path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanInputError(f"--calibration {path}: not a readable text CSV ({type(exc).__name__})") from None
+    check_text_file(path, "--calibration")
     return path
 
 

@@ -33,7 +33,8 @@ from plan_cli.locations import calibration_csv, golden_dir
 from plan_cli.reference_cmds import register as register_torch_commands
 from plan_cli.render import print_backtest, print_diff, print_fleet, print_plan, print_simulation
 from plan_cli.validation import (
-    CheckedGroup, check_document_size, check_gpus, check_input_file, check_model_sizes, check_plan_conflicts, non_finite_keys,
+    CheckedGroup, check_document_size, check_gpus, check_input_file, check_model_sizes, check_plan_conflicts, check_text_file,
+    non_finite_keys,
 )
 
 # Plain click help: it wraps every line to the terminal (rich panels cut long option names at 80 columns).
@@ -254,7 +255,7 @@ def backtest(
     as_json: Annotated[bool, typer.Option("--json", help="Print {rows: [{id, predicted_step_s, measured_step_s, error}], mape}.")] = False,
 ):
     """Predict each published run's step time on its layout and compare with the measurement."""
-    check_input_file(file, "plan backtest")
+    check_text_file(file, "plan backtest")
     result = run_backtest(file)
     if as_json:
         emit_json(result)

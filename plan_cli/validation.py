@@ -26,7 +26,7 @@ from estimators.search import MAX_GPUS
 from estimators.specs.workload import TrainingStage, Workload
 
 MAX_MODEL_WHOLE_NUMBER = 1_000_000  # widths, heads, vocabularies, channels of a model file
-MAX_MODEL_DEPTH = 10_000  # layers or blocks: counts walk them one by one (a few microseconds each)
+MAX_MODEL_DEPTH = 10_000  # layers, blocks, a block kind's count: the counts walk them one by one
 MAX_INPUT_FILE_BYTES = 16 * 2**20  # model, workload, JSON and CSV inputs are kilobytes; /dev/zero is endless
 MAX_DOCUMENT_NODES = 1_000_000  # values in a document to compare (a YAML alias bomb expands without end)
 BOUND_REASON = "a bound of this planner that keeps every command answering within seconds"
@@ -183,7 +183,7 @@ def check_model_sizes(spec: BaseModel, origin: str, path: str = "") -> None:
                 if isinstance(item, BaseModel):
                     check_model_sizes(item, origin, f"{where}.{i}.")
         elif isinstance(value, int) and not isinstance(value, bool):
-            deep = name.startswith("num_") and name.endswith(("layers", "blocks"))
+            deep = name == "count" or (name.startswith("num_") and name.endswith(("layers", "blocks")))
             bound = MAX_MODEL_DEPTH if deep else MAX_MODEL_WHOLE_NUMBER
             if value > bound:
                 raise PlanInputError(f"{origin}: {where}: {value:,} is more than this planner's bound of {bound:,}")
@@ -237,6 +237,17 @@ def check_input_file(path: Path, what: str) -> None:
     size = path.stat().st_size
     if size > MAX_INPUT_FILE_BYTES:
         raise PlanInputError(f"{what} {path}: {size:,} bytes, more than the {MAX_INPUT_FILE_BYTES:,} an input file may have")
+
+
+def check_text_file(path: Path, what: str) -> None:
+    """check_input_file, and the bytes must be UTF-8 text (a binary file is refused in one line)."""
+    check_input_file(path, what)
+    try:
+        path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise PlanInputError(f"{what} {path}: not a text file (not UTF-8)") from None
+    except OSError as exc:
+        raise PlanInputError(f"{what} {path}: cannot read: {exc.strerror}") from None
 
 
 def check_document_size(document, what: str) -> None:

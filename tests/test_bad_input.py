@@ -165,3 +165,11 @@ def test_a_document_that_expands_without_end_is_refused(tmp_path):
     lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 9)]
     bomb.write_text("\n".join(lines) + "\n")  # 10^9 values when expanded
     refused(["diff", str(bomb), str(bomb)], "more than 1,000,000 values")
+
+
+def test_a_block_count_beyond_the_bound_is_refused(tmp_path):
+    data = yaml.safe_load((DATA_DIR / "models" / "cogvideox-5b.yaml").read_text())
+    data["dit"]["blocks"][0]["count"] = 10**12  # counts walk blocks one by one: this would run for hours
+    path = tmp_path / "model.yaml"
+    path.write_text(yaml.safe_dump(data))
+    refused(["estimate", "--model", str(path)], "dit.blocks.0.count: 1,000,000,000,000 is more than this planner's bound of 10,000")
