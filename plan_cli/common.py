@@ -12,7 +12,8 @@ import typer
 from pydantic import ValidationError
 
 from estimators.errors import PlanInputError
-from plan_cli.validation import check_options, non_finite_keys, plain_error
+from plan_cli.messages import plain_error
+from plan_cli.validation import check_options, non_finite_keys
 
 EXIT_BAD_INPUT = 2
 GB = 1e9

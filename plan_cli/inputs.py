@@ -10,7 +10,8 @@ from estimators.errors import PlanInputError
 from estimators.presets import read_mapping
 from estimators.specs.layout import Layout
 from estimators.specs.workload import TrainingStage, Workload
-from plan_cli.validation import check_stage, check_stage_count, check_workload, plain_error
+from plan_cli.messages import plain_error
+from plan_cli.validation import check_stage, check_stage_count, check_workload
 
 DEGREES = ("tp", "pp", "cp", "dp")
 INT_KEYS = {"tp", "pp", "cp", "dp", "zero", "micro_batch", "vpp", "height", "width", "frames", "steps", "num_clips", "global_batch", "text_tokens"}
