@@ -40,7 +40,8 @@ def diff(old: Any, new: Any, tolerance: float = 0.0) -> list[dict]:
         elif _is_number(a[key]) and _is_number(b[key]):
             change = relative_change(float(a[key]), float(b[key]))
             if abs(change) > tolerance:
-                rows.append({"key": key, "old": a[key], "new": b[key], "change": change})
+                # JSON has no infinity: a figure that left zero is said in words
+                rows.append({"key": key, "old": a[key], "new": b[key], "change": change if math.isfinite(change) else "from zero"})
         elif a[key] != b[key]:
             rows.append({"key": key, "old": a[key], "new": b[key], "change": "changed"})
     return rows

@@ -15,6 +15,7 @@ from estimators.vaes import vae_decoder_flops, vae_encoder_flops
 from estimators.geometry import clip_geometry
 from estimators.layouts import LayoutArrays
 from estimators.memory import FRAGMENTATION_FRACTION, RUNTIME_RESERVED_BYTES
+from estimators.no_layout import describe, no_layout_message
 from estimators.vaes import vae_decoder_params, vae_encoder_params
 from estimators.pricing import price_line
 from estimators.problem import video_problem
@@ -111,14 +112,14 @@ def _resolve_layout(request: PlanRequest, prob, settings):
         lay = LayoutArrays.from_layouts([request.layout])
         metrics = evaluate(prob, lay, settings)
         if not metrics["valid"][0]:
-            raise PlanInputError(f"layout is not valid for {prob.name}: {metrics['reason'][0]}")
+            raise PlanInputError(f"layout is not valid for {prob.name}: {describe(metrics['reason'][0], prob, settings, lay, 0)}")
         needed, available = metrics["memory"]["total"][0], settings.gpu.hbm_bytes.value
         if needed > available:
             raise PlanInputError(f"layout does not fit: needs {needed / 2**30:.1f} GiB per GPU, {settings.gpu.name} has {available / 2**30:.1f} GiB")
         return lay, metrics, 0, None
     result = search(prob, settings, request.cluster.num_gpus, request.objective, request.fixed)
     if len(result.ranked) == 0:
-        raise PlanInputError(f"no layout of {request.cluster.num_gpus} GPUs is valid and fits in memory for {prob.name}")
+        raise PlanInputError(no_layout_message(result, prob, settings, request.cluster.num_gpus, request.fixed))
     return result.layouts, result.metrics, int(result.ranked[0]), result
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from estimators.errors import PlanInputError
 from estimators.layouts import RECOMPUTE_CODES, LayoutArrays
 from estimators.problem import TrainingProblem
 from estimators.step import RunSettings, evaluate
@@ -13,6 +14,11 @@ from estimators.step import RunSettings, evaluate
 ZERO_STAGES = (0, 1, 2, 3)
 VIRTUAL_STAGES = (1, 2, 4)
 MAX_MICRO_BATCH = 16
+# Bounds that keep a search within seconds and a few hundred MB (a report runs twenty of them): 10.5
+# million layouts took 34 s and 7.9 GB here, so 400,000 take about 1.3 s and 0.3 GB; the default H100x8192
+# plan has 100,800. 2^20 GPUs is five times the largest cluster announced by 2025.
+MAX_GPUS = 1_048_576
+MAX_LAYOUTS = 400_000
 
 
 def divisors(n: int) -> list[int]:
@@ -26,6 +32,8 @@ def enumerate_layouts(num_gpus: int, node_size: int, global_batch: int, fixed: d
     GPU count, with tp inside a node and dp x micro-batch dividing the global batch; ``fixed`` pins knobs
     (names as in ``Layout``)."""
     fixed = fixed or {}
+    if num_gpus > MAX_GPUS:
+        raise PlanInputError(f"{num_gpus:,} GPUs: the layout search handles at most {MAX_GPUS:,}")
     rows = []
     for tp in [d for d in divisors(num_gpus) if d <= node_size]:
         for cp in divisors(num_gpus // tp):
@@ -37,6 +45,11 @@ def enumerate_layouts(num_gpus: int, node_size: int, global_batch: int, fixed: d
                     rows.append((tp, cp, pp, dp, mb))
     base = np.array(rows, dtype=np.int64).reshape(-1, 5)
     knobs = list(itertools.product(ZERO_STAGES, RECOMPUTE_CODES.values(), VIRTUAL_STAGES, (False, True)))
+    if len(base) * len(knobs) > MAX_LAYOUTS:
+        raise PlanInputError(
+            f"{num_gpus:,} GPUs with a global batch of {global_batch:,} give {len(base) * len(knobs):,} layouts to search, "
+            f"more than {MAX_LAYOUTS:,}: use a GPU count or global batch with fewer divisors"
+        )
     grid = np.repeat(base, len(knobs), axis=0)
     extra = np.tile(np.array(knobs, dtype=np.int64), (len(base), 1))
     lay = LayoutArrays(

@@ -12,6 +12,8 @@ import typer
 from pydantic import ValidationError
 
 from estimators.errors import PlanInputError
+from plan_cli.messages import plain_error
+from plan_cli.validation import check_options, non_finite_keys
 
 EXIT_BAD_INPUT = 2
 GB = 1e9
@@ -48,21 +50,25 @@ def friendly_errors(command):
     @wraps(command)
     def wrapper(*args, **kwargs):
         try:
+            check_options(kwargs)
             return command(*args, **kwargs)
         except PlanInputError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except ValidationError as exc:
-            err = exc.errors()[0]
-            typer.echo(f"error: {'.'.join(map(str, err['loc']))}: {err['msg']}", err=True)
+            typer.echo(f"error: {plain_error(exc, '')}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
 
     return wrapper
 
 
 def emit_json(document: dict) -> None:
-    """One JSON document on stdout."""
-    sys.stdout.write(json.dumps(document, indent=2, default=float) + "\n")
+    """One JSON document on stdout; strict JSON, so a non-finite figure is an error, never 'NaN' or 'Infinity'."""
+    try:
+        text = json.dumps(document, indent=2, default=float, allow_nan=False)
+    except ValueError:
+        raise PlanInputError(f"the result holds a non-finite figure ({non_finite_keys(document)[0]}): the inputs are out of the model's range") from None
+    sys.stdout.write(text + "\n")
 
 
 @contextmanager

@@ -10,6 +10,8 @@ from estimators.errors import PlanInputError
 from estimators.presets import read_mapping
 from estimators.specs.layout import Layout
 from estimators.specs.workload import TrainingStage, Workload
+from plan_cli.messages import plain_error
+from plan_cli.validation import check_stage, check_stage_count, check_workload
 
 DEGREES = ("tp", "pp", "cp", "dp")
 INT_KEYS = {"tp", "pp", "cp", "dp", "zero", "micro_batch", "vpp", "height", "width", "frames", "steps", "num_clips", "global_batch", "text_tokens"}
@@ -22,20 +24,16 @@ def parse_pairs(text: str, what: str) -> dict:
     for item in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = item.partition("=")
         key = key.strip().replace("-", "_")
-        if not sep or not value.strip():
+        if not sep or not key or not value.strip():
             raise PlanInputError(f"{what} '{text}': expected key=value pairs, got '{item}'")
         value = value.strip()
+        if key in pairs:
+            raise PlanInputError(f"{what} '{text}': {key} given twice")
         try:
             pairs[key] = int(value) if key in INT_KEYS else float(value) if key in FLOAT_KEYS else value
         except ValueError:
             raise PlanInputError(f"{what}: {key}={value} is not a number") from None
     return pairs
-
-
-def _validation_line(exc: ValidationError, what: str) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    return f"{what}: {where}: {err['msg']}"
 
 
 def parse_layout(text: Optional[str], num_gpus: int) -> tuple[Optional[Layout], dict]:
@@ -48,7 +46,7 @@ def parse_layout(text: Optional[str], num_gpus: int) -> tuple[Optional[Layout], 
         try:
             Layout(**pairs)
         except ValidationError as exc:
-            raise PlanInputError(_validation_line(exc, "--layout")) from None
+            raise PlanInputError(plain_error(exc, "--layout", Layout)) from None
         product = 1
         for key in DEGREES:
             product *= pairs.get(key, 1)
@@ -58,7 +56,7 @@ def parse_layout(text: Optional[str], num_gpus: int) -> tuple[Optional[Layout], 
     try:
         layout = Layout(**pairs)
     except ValidationError as exc:
-        raise PlanInputError(_validation_line(exc, "--layout")) from None
+        raise PlanInputError(plain_error(exc, "--layout", Layout)) from None
     if layout.num_gpus != num_gpus:
         raise PlanInputError(f"--layout '{text}': tp*pp*cp*dp = {layout.num_gpus}, but --gpus has {num_gpus}")
     return layout, {}
@@ -69,9 +67,12 @@ def build_stage(values: dict, what: str) -> TrainingStage:
     if values.get("steps") is not None:
         values = {**values, "num_clips": None, "epochs": None}
     try:
-        return TrainingStage(**values)
+        stage = TrainingStage(**values)
     except ValidationError as exc:
-        raise PlanInputError(_validation_line(exc, what)) from None
+        raise PlanInputError(plain_error(exc, what, TrainingStage)) from None
+    if what != "workload":  # the options themselves were checked as options
+        check_stage(stage, f"{what}: ")
+    return stage
 
 
 def build_workload(base: dict, stage_texts: list[str], precompute_text: bool, precompute_latents: bool, workload_file: Optional[Path]) -> Workload:
@@ -79,13 +80,22 @@ def build_workload(base: dict, stage_texts: list[str], precompute_text: bool, pr
     if workload_file is not None:
         data = read_mapping(workload_file)
         try:
-            return Workload.model_validate(data)
+            workload = Workload.model_validate(data)
         except ValidationError as exc:
-            raise PlanInputError(_validation_line(exc, str(workload_file))) from None
+            raise PlanInputError(plain_error(exc, str(workload_file), Workload)) from None
+        check_workload(workload, str(workload_file))
+        return workload
+    check_stage_count(len(stage_texts), "--stage")
     texts = stage_texts or [""]
     stages = []
     for i, text in enumerate(texts):
-        values = {**base, **parse_pairs(text, "--stage")}
+        pairs = parse_pairs(text, "--stage")
+        if stage_texts and not pairs:
+            raise PlanInputError(f"--stage '{text}': empty; expected key=value pairs, e.g. height=240,width=432,steps=20000")
+        both = [key for key in ("num_clips", "epochs") if key in pairs]
+        if "steps" in pairs and both:
+            raise PlanInputError(f"--stage '{text}': steps and {both[0]} cannot be combined: give either num_clips and epochs, or steps")
+        values = {**base, **pairs}
         values.setdefault("name", f"stage{i + 1}" if len(texts) > 1 else "main")
         stages.append(build_stage(values, "--stage" if text else "workload"))
     return Workload(stages=tuple(stages), precompute_text=precompute_text, precompute_latents=precompute_latents)
@@ -99,5 +109,5 @@ def pinned_knobs(text: Optional[str]) -> dict:
     try:
         Layout(**pairs)
     except ValidationError as exc:
-        raise PlanInputError(_validation_line(exc, "--layout")) from None
+        raise PlanInputError(plain_error(exc, "--layout", Layout)) from None
     return pairs

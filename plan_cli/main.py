@@ -16,6 +16,7 @@ from estimators.alternatives import explain
 from estimators.backtest import backtest as run_backtest
 from estimators.document import plan_document
 from estimators.errors import PlanInputError
+from estimators.outputs import check_output_folder, resolve_target
 from estimators.estimate import PlanRequest, plan
 from estimators.fleet import DEFAULT_MAX_GPUS, FleetQuery, answer, parse_kinds
 from estimators.kernels import attention_kernel
@@ -30,11 +31,16 @@ from plan_cli.common import (
     OnlineText, Precision, Prices, Stack, Stages, Steps, TextTokens, Width, WorkloadFile, emit_json, friendly_errors,
 )
 from plan_cli.inputs import build_workload, parse_layout, pinned_knobs
+from plan_cli.locations import calibration_csv, golden_dir
 from plan_cli.reference_cmds import register as register_torch_commands
 from plan_cli.render import print_backtest, print_diff, print_fleet, print_plan, print_simulation
+from plan_cli.validation import (
+    CheckedGroup, check_document_size, check_gpus, check_input_file, check_model_sizes, check_plan_conflicts, check_text_file,
+    non_finite_keys,
+)
 
 # Plain click help: it wraps every line to the terminal (rich panels cut long option names at 80 columns).
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
+app = typer.Typer(cls=CheckedGroup, add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
 
 
 @app.callback()
@@ -54,6 +60,8 @@ def plan_options(
         raise PlanInputError(f"--precision {precision}: expected bf16 or fp8")
     if objective not in ("time", "cost"):
         raise PlanInputError(f"--objective {objective}: expected time or cost")
+    check_plan_conflicts()
+    check_gpus(gpus)
     prices = parse_price_overrides(price)
     kinds = tuple(with_price(g, prices) for g in parse_kinds(gpus))
     cluster = parse_cluster(gpus) if not kinds else Cluster(gpu=kinds[0], num_gpus=kinds[0].node_size)
@@ -62,9 +70,14 @@ def plan_options(
         if kernel is not None:
             attention_kernel(kernel, gpu.name)
     load_stack(stack or default_stack())
+    if Path(model).suffix:
+        check_input_file(Path(model), "--model")
+    if workload_file is not None:
+        check_input_file(workload_file, "--workload")
     system = load_model(model)
     if not isinstance(system, VideoSystemSpec):
         raise PlanInputError(f"--model {model}: this command plans video systems; GPT files are for 'plan backtest'")
+    check_model_sizes(system, f"--model {model}")
     fixed_layout, pinned = parse_layout(layout, cluster.num_gpus) if not kinds else (None, pinned_knobs(layout))
     clip = system.default_clip
     base = dict(height=clip.height if height is None else height, width=clip.width if width is None else width,
@@ -166,21 +179,21 @@ def simulate(
 ):
     """Simulate one step (pipeline schedule, overlap), the whole run with failures and checkpoints, and the data pipeline."""
     from sim.plan_sim import SimOptions, simulate_plan
+    from sim.run_sim import MAX_SEGMENT_ATTEMPTS
 
-    if runs < 1:
-        raise PlanInputError("--runs must be at least 1")
     _require_cluster(request)
-    for value, name in ((restart_min, "--restart-min"), (storage_write_gbps, "--storage-write-gbps"), (storage_read_gbps, "--storage-read-gbps")):
-        if value <= 0:
-            raise PlanInputError(f"{name} must be positive")
+    if schedule not in (None, "gpipe", "1f1b", "interleaved"):
+        raise PlanInputError(f"--schedule {schedule}: expected gpipe, 1f1b or interleaved")
+    for path, option in ((trace, "--trace"), (timeline, "--timeline")):
+        if path is not None:
+            resolve_target(path, option)
     opts = SimOptions(
         runs=runs, seed=seed, schedule=schedule, failures_per_gpu_hour=failures_per_gpu_hour, restart_s=restart_min * 60,
         storage_write_bytes_per_s=storage_write_gbps * GB, storage_read_bytes_per_s=storage_read_gbps * GB,
         asynchronous_checkpoints=async_checkpoints, interval_s=None if checkpoint_interval_min is None else checkpoint_interval_min * 60,
         raw_bitrate_bits_per_s=raw_bitrate_mbps * 1e6, trace_path=trace, timeline_path=timeline,
+        max_segment_attempts=MAX_SEGMENT_ATTEMPTS,
     )
-    if schedule not in (None, "gpipe", "1f1b", "interleaved"):
-        raise PlanInputError(f"--schedule {schedule}: expected gpipe, 1f1b or interleaved")
     result = plan(request)
     with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as progress:
         task = progress.add_task("Monte Carlo runs", total=runs)
@@ -198,7 +211,7 @@ def report(
     request: PlanRequest,
     output: Annotated[Path, typer.Option("-o", "--output", help="PDF file to write.")] = Path("plan.pdf"),
     runs: Annotated[int, typer.Option(help="Monte Carlo runs for the goodput page.")] = 300,
-    calibration: Annotated[Optional[Path], typer.Option(help="Calibration CSV for the validation page.")] = Path("../shared/reference/calibration-runs.csv"),
+    calibration: Annotated[Optional[Path], typer.Option(help="Calibration CSV for the validation page (default: $VIDEOPLAN_CALIBRATION_CSV, else the copy shipped with the package).")] = None,
     pages_png: Annotated[Optional[Path], typer.Option(help="Also save each page as report-page-N.png in this folder.")] = None,
 ):
     """Write a multi-page design-review PDF: summary, assumptions, FLOPs and memory, layouts, scaling, goodput, validation."""
@@ -206,15 +219,18 @@ def report(
     from estimators.uncertainty import crossvalidation
     from reports.pdf import write_report
     from sim.plan_sim import SimOptions, simulate_plan
+    from sim.run_sim import MAX_SEGMENT_ATTEMPTS
 
     _require_cluster(request)
-    if not output.parent.exists():
-        raise PlanInputError(f"-o {output}: folder {output.parent} does not exist")
+    resolve_target(output, "-o")
+    if pages_png is not None and not check_output_folder(pages_png, "--pages-png").is_dir():
+        raise PlanInputError(f"--pages-png {pages_png}: folder does not exist")
+    calibration = calibration_csv(calibration)
     result = plan(request)
     doc = plan_document(result)
     search = result["last"]["search"]
     ranking = explain(search, request.cluster.gpu.hbm_bytes.value) if search is not None else []
-    sim = simulate_plan(result, SimOptions(runs=runs))
+    sim = simulate_plan(result, SimOptions(runs=runs, max_segment_attempts=MAX_SEGMENT_ATTEMPTS))
     n = request.cluster.num_gpus
     sizes = sorted({max(8, n // 4), max(8, n // 2), n, n * 2, n * 4})
     wl = request.workload
@@ -223,11 +239,9 @@ def report(
                     precompute_latents=[wl.precompute_latents], precision=[request.precision])
     scaling["gpu_type"] = scaling["gpus"].str.split("x").str[0]
     scaling["num_gpus"] = scaling["gpus"].str.split("x").str[1].astype(int)
-    backtest_doc = run_backtest(calibration) if calibration and calibration.exists() else None
-    if backtest_doc is not None and calibration.name == crossvalidation()["file"]:
+    backtest_doc = run_backtest(calibration)
+    if calibration.name == crossvalidation()["file"]:
         backtest_doc["cv"] = crossvalidation()  # stored by benchmarks/crossvalidate_profiles.py (refitting takes a minute)
-    if pages_png is not None and not pages_png.is_dir():
-        raise PlanInputError(f"--pages-png {pages_png}: not a folder")
     pages = write_report(output, doc, ranking, sim, scaling, backtest_doc, pages_png)
     typer.echo(f"wrote {output} ({pages} pages)")
 
@@ -254,6 +268,7 @@ def backtest(
     from estimators.backtest import read_rows
     from estimators.calibration import crossvalidate
 
+    check_text_file(file, "plan backtest")
     rows = read_rows(file)
     result = run_backtest(file, rows=rows)
     if cv:
@@ -269,14 +284,13 @@ def backtest(
 @friendly_errors
 def golden(
     update: Annotated[bool, typer.Option("--update", help="Recompute and rewrite expected.json (a deliberate change).")] = False,
-    directory: Annotated[Path, typer.Option("--dir", help="Folder with scenarios.json and expected.json.")] = Path("tests/golden"),
+    directory: Annotated[Optional[Path], typer.Option("--dir", help="Folder with scenarios.json and expected.json (default: $VIDEOPLAN_GOLDEN_DIR, else tests/golden of this checkout).")] = None,
 ):
     """Check the golden scenarios (exit 1 when an estimate moved beyond the tolerance), or --update them."""
     from estimators.golden import GOLDEN_TOLERANCE, check
     from estimators.golden import update as rewrite
 
-    if not (directory / "scenarios.json").exists():
-        raise PlanInputError(f"{directory}/scenarios.json not found")
+    directory = golden_dir(directory)
     if update:
         typer.echo(f"rewrote {directory / 'expected.json'} ({rewrite(directory)} scenarios)")
         return
@@ -299,7 +313,15 @@ def diff_command(
     from estimators.docdiff import diff
     from estimators.presets import read_mapping
 
-    moved = diff(read_mapping(old), read_mapping(new), tolerance)
+    for path in (old, new):
+        check_input_file(path, "plan diff")
+    documents = [read_mapping(old), read_mapping(new)]
+    for path, document in zip((old, new), documents):
+        check_document_size(document, str(path))
+        bad = non_finite_keys(document)
+        if bad:
+            raise PlanInputError(f"{path}: {bad[0]}: not a finite number")
+    moved = diff(*documents, tolerance)
     if as_json:
         emit_json({"moved": moved})
     else:

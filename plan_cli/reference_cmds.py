@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import importlib
-import sys
+import math
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
 
 from estimators.errors import PlanInputError
+from estimators.outputs import check_output_folder, resolve_target
 from plan_cli.common import AsJson, emit_json, friendly_errors, input_errors
+from plan_cli.progress import phase_progress
 from plan_cli.render import print_profile
 
 reference_app = typer.Typer(no_args_is_help=True, help="The runnable scaled-down Mochi-like reference system (needs torch).")
@@ -34,15 +35,19 @@ def reference_train(
     out: Annotated[Path, typer.Option(help="Run folder (resumes from its checkpoint).")] = DEFAULT_RUN,
 ):
     """Train the reference VAE, then the DiT (rectified flow), with checkpoints that resume exactly."""
-    pipeline = _torch_module("pipeline")
     name = config or ("quick" if quick else "default")
-    with Progress() as progress:
-        tasks = {}
+    if Path(name).suffix and not Path(name).is_file():
+        raise PlanInputError(f"--config {name}: file not found")
+    check_output_folder(out, "--out")
+    typer.echo(f"training the reference model ({name}) into {out}: VAE, latent cache, then DiT", err=True)
+    pipeline = _torch_module("pipeline")
+    with phase_progress() as progress:
 
         def report(phase, step, total, loss):
-            if phase not in tasks:
-                tasks[phase] = progress.add_task(f"{phase} training", total=total)
-            progress.update(tasks[phase], completed=step, description=f"{phase} training, loss {loss:.4f}")
+            if math.isnan(loss):  # a phase without a loss (encoding the clip cache)
+                progress(phase, step, total)
+            else:
+                progress(f"{phase} training", step, total, f"loss {loss:.4f}")
 
         with input_errors(ValueError, FileNotFoundError):
             result = pipeline.train(name, out, report)
@@ -57,9 +62,10 @@ def reference_generate(
     out: Annotated[Path, typer.Option(help="Run folder with the trained model.")] = DEFAULT_RUN,
 ):
     """Generate a clip from a prompt with the trained reference model."""
+    target = resolve_target(output, "-o")  # a symlink's target is written; the link stays
     pipeline = _torch_module("pipeline")
     with input_errors(ValueError, FileNotFoundError):
-        written = pipeline.generate_file(out, prompt, output)
+        written = pipeline.generate_file(out, prompt, target)
     typer.echo(f"wrote {written['path']}: {written['frames']} frames {written['width']}x{written['height']} at {written['fps']:g} fps ({written['format']})")
 
 
@@ -70,6 +76,10 @@ def reference_evaluate(
     as_json: AsJson = False,
 ):
     """Prompt adherence and temporal consistency on held-out prompts, against an untrained model."""
+    if not out.is_dir():
+        raise PlanInputError(f"--out {out}: no such run folder; run `plan reference train` first")
+    if not as_json:
+        typer.echo(f"generating the held-out prompts with the trained and an untrained DiT ({out})", err=True)
     pipeline = _torch_module("pipeline")
     with input_errors(FileNotFoundError):
         result = pipeline.evaluate_run(out)
@@ -91,10 +101,10 @@ def profile(
     as_json: AsJson = False,
 ):
     """Profile the reference model over a grid and hold the estimators to it (held-out errors, collectives)."""
+    check_output_folder(out, "--out")
     run_profile = _torch_module("profile_grid").run_profile
-    with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as progress:
-        task = progress.add_task("profiling configs", total=None)
-        result = run_profile(quick, out, lambda done, total: progress.update(task, completed=done, total=total))
+    with phase_progress(quiet=as_json) as progress:
+        result = run_profile(quick, out, lambda done, total: progress("profiling configs", done, total))
     if as_json:
         emit_json(result)
     else:

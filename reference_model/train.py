@@ -63,8 +63,8 @@ def train_vae(system: ReferenceSystem, progress: Progress = None) -> list[float]
 
 
 @torch.no_grad()
-def encode_clips(system: ReferenceSystem, seeds) -> dict:
-    """Latents (normalised), text features and masks of clips, in batches."""
+def encode_clips(system: ReferenceSystem, seeds, progress: Progress = None) -> dict:
+    """Latents (normalised), text features and masks of clips, in batches (progress: loss reported as NaN)."""
     latents, feats, masks = [], [], []
     for start in range(0, len(seeds), ENCODE_BATCH):
         pixels, captions = pixels_and_captions(seeds[start:start + ENCODE_BATCH], system.config)
@@ -72,6 +72,8 @@ def encode_clips(system: ReferenceSystem, seeds) -> dict:
         f, m = system.encode_text(captions)
         feats.append(f)
         masks.append(m)
+        if progress:
+            progress("encoding the clip cache", min(start + ENCODE_BATCH, len(seeds)), len(seeds), float("nan"))
     return {"latents": torch.cat(latents), "text": torch.cat(feats), "mask": torch.cat(masks)}
 
 
@@ -159,7 +161,7 @@ def run_training(system: ReferenceSystem, out: Path, progress: Progress = None, 
         set_latent_statistics(system, seeds[: min(len(seeds), 256)])
         save_atomically(system.vae.state_dict(), vae_path)
         (out / "vae_losses.json").write_text(json.dumps(vae_losses))
-    cache = encode_clips(system, seeds) if cfg.precompute else None
+    cache = encode_clips(system, seeds, progress) if cfg.precompute else None
     optimiser = torch.optim.AdamW(system.dit.parameters(), lr=cfg.dit_lr)
     state = DiTState()
     if dit_path.exists():

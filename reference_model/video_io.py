@@ -35,6 +35,9 @@ def write_video(frames: np.ndarray, path: Path, fps: float, fmt: str | None = No
             for frame in frames:
                 container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
             container.mux(stream.encode())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the clip from other users
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

@@ -6,8 +6,6 @@ clipped; a page that runs out of room continues on the next.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Optional
@@ -19,6 +17,7 @@ matplotlib.rcParams["pdf.fonttype"] = 42  # embed TrueType so the text can be ex
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
+from estimators.outputs import output_file  # noqa: E402
 from estimators.review import figure_ranges, largest_risks, validation_lines  # noqa: E402
 
 GIB = 2**30
@@ -56,7 +55,8 @@ class Pages:
         self.count += 1
         self.pdf.savefig(fig)
         if self.png_dir is not None:
-            fig.savefig(self.png_dir / f"report-page-{self.count}.png", dpi=80)
+            with output_file(self.png_dir / f"report-page-{self.count}.png", "report page") as tmp:
+                fig.savefig(tmp, dpi=80, format="png")
         plt.close(fig)
 
 
@@ -329,11 +329,8 @@ def _validation_page(pages: Pages, backtest: dict, doc: dict) -> None:
 
 def write_report(path: Path, doc: dict, ranking: list[dict], sim: Optional[dict], scaling, backtest: Optional[dict],
                  png_dir: Optional[Path] = None) -> int:
-    """Write the PDF atomically (temporary file, then rename); returns the page count."""
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".pdf")
-    os.close(handle)
-    try:
+    """Write the PDF atomically (estimators.outputs: temporary file, then rename); returns the page count."""
+    with output_file(path, "report") as tmp:
         with PdfPages(tmp) as pdf:
             pages = Pages(pdf, png_dir)
             _summary_page(pages, doc, sim, backtest)
@@ -346,8 +343,4 @@ def write_report(path: Path, doc: dict, ranking: list[dict], sim: Optional[dict]
                 _goodput_page(pages, sim)
             if backtest:
                 _validation_page(pages, backtest, doc)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
     return pages.count

@@ -7,12 +7,17 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from estimators.errors import PlanInputError
 from estimators.text_encoders import text_encoder_gemm_width
 from sim.data_pipeline import CHECKPOINT_BYTES_PER_PARAM, DataInputs, read_demand, storage_bytes
-from sim.run_sim import SECONDS_PER_DAY, RunInputs, goodput, simulate_runs, young_daly_interval_s
+from sim.run_sim import SECONDS_PER_DAY, RunInputs, check_simulation_size, goodput, simulate_runs, young_daly_interval_s
 from sim.step_sim import StepInputs, StepResult, simulate_step
 from sim.trace import write_timeline_png, write_trace
 
+# Bounds that keep a simulated step within seconds (about 15 microseconds an op here) and a trace or
+# timeline readable (a picture shows no more bars than it has pixels).
+MAX_SIMULATED_OPS = 300_000
+MAX_PICTURED_EVENTS = 50_000
 FULL_RECOMPUTE_EXTRA_FORWARD = 1
 FORWARD_PASSES, BACKWARD_PASSES = 1, 2
 
@@ -35,6 +40,7 @@ class SimOptions:
     raw_bitrate_bits_per_s: float = 8e6
     trace_path: Optional[Path] = None
     timeline_path: Optional[Path] = None
+    max_segment_attempts: float = float("inf")  # the CLI bounds it (run_sim.MAX_SEGMENT_ATTEMPTS); notebooks need not
 
 
 def step_inputs(stage_plan: dict) -> StepInputs:
@@ -58,6 +64,11 @@ def step_inputs(stage_plan: dict) -> StepInputs:
 def simulate_stage_step(stage_plan: dict, schedule: Optional[str]) -> tuple[StepResult, str]:
     """Simulated step of one stage's chosen layout."""
     inputs = step_inputs(stage_plan)
+    ops = FORWARD_PASSES * 2 * inputs.micro_batches * inputs.stages * inputs.virtual_stages  # a forward and a backward each
+    if ops > MAX_SIMULATED_OPS:
+        raise PlanInputError(f"one step has {ops:,} forward and backward ops to simulate ({inputs.micro_batches:,} micro-batches x "
+                             f"{inputs.stages} stages x {inputs.virtual_stages} virtual), more than {MAX_SIMULATED_OPS:,}: "
+                             f"use a smaller global batch or a larger micro-batch")
     chosen = schedule or ("interleaved" if inputs.virtual_stages > 1 else "1f1b")
     return simulate_step(inputs, chosen), chosen
 
@@ -94,9 +105,13 @@ def simulate_plan(result: dict, opts: SimOptions, progress: Optional[Callable[[i
     steps = [simulate_stage_step(s, opts.schedule) for s in result["stages"]]
     work_s = sum(sim.step_time_s * s["stage"].num_steps for (sim, _), s in zip(steps, result["stages"]))
     run = run_inputs(result, work_s, opts)
+    check_simulation_size(run, opts.runs, opts.max_segment_attempts)
     walls = simulate_runs(run, opts.runs, opts.seed, progress)
     last_sim, schedule = steps[-1]
     last = result["stages"][-1]
+    if (opts.trace_path or opts.timeline_path) and len(last_sim.events) > MAX_PICTURED_EVENTS:
+        raise PlanInputError(f"--trace/--timeline: one step has {len(last_sim.events):,} events, more than the {MAX_PICTURED_EVENTS:,} "
+                             f"a trace or picture shows; use a smaller global batch or a larger micro-batch")
     if opts.trace_path:
         write_trace(last_sim.events, opts.trace_path)
     if opts.timeline_path:

@@ -19,6 +19,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from estimators.errors import PlanInputError
+
 LLAMA3_INTERRUPTIONS = 419
 LLAMA3_DAYS = 54
 LLAMA3_GPUS = 16_384
@@ -26,6 +28,9 @@ HOURS_PER_DAY = 24
 SECONDS_PER_HOUR = 3_600
 SECONDS_PER_DAY = 86_400
 LLAMA3_FAILURES_PER_GPU_HOUR = LLAMA3_INTERRUPTIONS / (LLAMA3_DAYS * HOURS_PER_DAY * LLAMA3_GPUS)
+# Segment attempts a command's Monte Carlo may march through: about 1.2 microseconds each here, so a few
+# seconds (the default plan, 1,000 runs, takes 74,000).
+MAX_SEGMENT_ATTEMPTS = 3_000_000
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,30 @@ def young_daly_interval_s(stall_s: float, mtbf_s: float) -> float:
         return math.inf
     young = math.sqrt(2 * stall_s * mtbf_s)
     return young - stall_s if stall_s < 2 * mtbf_s else mtbf_s
+
+
+def expected_segment_attempts(inp: RunInputs) -> float:
+    """Mean loop iterations of one run: segments x attempts each.
+
+    A segment and its checkpoint (exposure e) survive with probability exp(-e / MTBF) (Poisson
+    failures), so each takes exp(e / MTBF) attempts on average; the exponent is capped to stay finite.
+    """
+    interval = inp.effective_interval_s
+    if not (interval > 0 and math.isfinite(inp.work_s)):
+        return math.inf
+    exposure = interval + inp.stall_s + (inp.checkpoint_write_s - inp.snapshot_s if inp.asynchronous else 0.0)
+    return math.ceil(inp.work_s / interval) * math.exp(min(exposure / inp.mtbf_s, 700.0))
+
+
+def check_simulation_size(inp: RunInputs, runs: int, budget: float = MAX_SEGMENT_ATTEMPTS) -> None:
+    """Refuse up front a Monte Carlo that would run for minutes (failures far more often than checkpoints)."""
+    attempts = runs * expected_segment_attempts(inp)
+    if attempts > budget:
+        raise PlanInputError(
+            f"the failure simulation would march through about {attempts:.2g} checkpoint segments ({runs:,} runs; job MTBF "
+            f"{inp.mtbf_s:,.0f} s against {inp.effective_interval_s:,.0f} s between checkpoints and a {inp.restart_s:,.0f} s restart), "
+            f"more than {budget:,.0f}: lower --runs or --failures-per-gpu-hour, or plan a shorter run"
+        )
 
 
 def simulate_runs(inp: RunInputs, runs: int, seed: int, progress: Optional[Callable[[int], None]] = None) -> np.ndarray:

@@ -2,26 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+from collections import defaultdict
 from pathlib import Path
 
+from estimators.outputs import output_file, write_bytes
 from sim.step_sim import Event
 
 MICROSECONDS = 1e6
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename: nothing is half-written."""
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def chrome_trace(events: list[Event]) -> dict:
@@ -40,7 +27,7 @@ def chrome_trace(events: list[Event]) -> dict:
 
 
 def write_trace(events: list[Event], path: Path) -> None:
-    write_atomically(path, json.dumps(chrome_trace(events)).encode())
+    write_bytes(path, json.dumps(chrome_trace(events)).encode(), "trace")
 
 
 def write_timeline_png(events: list[Event], path: Path, title: str) -> None:
@@ -53,16 +40,18 @@ def write_timeline_png(events: list[Event], path: Path, title: str) -> None:
     stages = sorted({e.stage for e in events})
     fig, ax = plt.subplots(figsize=(12, 1.0 + 0.6 * len(stages)))
     colours = {"F": "tab:blue", "B": "tab:orange"}
+    bars: dict[tuple[int, str], list] = defaultdict(list)  # one broken_barh call per row and colour: fast for many bars
     for e in events:
         row = e.stage * 2 + (1 if e.stream == "comm" else 0)
         colour = "tab:grey" if e.stream == "comm" else colours[e.name[0]]
-        ax.broken_barh([(e.start, e.end - e.start)], (row - 0.4, 0.8), facecolors=colour, edgecolor="white", linewidth=0.3)
+        bars[row, colour].append((e.start, e.end - e.start))
+    for (row, colour), spans in bars.items():
+        ax.broken_barh(spans, (row - 0.4, 0.8), facecolors=colour, edgecolor="white", linewidth=0.3)
     ax.set_yticks([s * 2 + k for s in stages for k in (0, 1)], [f"stage {s} {n}" for s in stages for n in ("compute", "comm")])
     ax.invert_yaxis()
     ax.set_xlabel("seconds")
     ax.set_title(title)
     fig.tight_layout()
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with output_file(path, "timeline") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-    os.replace(tmp, path)

@@ -113,7 +113,7 @@ def _exit_2(path: Path, *needles: str):
 def test_binary_file_is_one_line_exit_2(tmp_path: Path):
     path = tmp_path / "runs.csv"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
-    _exit_2(path, "not a CSV")
+    _exit_2(path, "runs.csv", "not a")
 
 
 @pytest.mark.parametrize("value", ["0", "-3.5", "nan", "inf"])
