@@ -1,33 +1,44 @@
-"""Leave-one-out check of the profile fit: refit without each calibration row, predict that row.
+"""Leave-one-source-out check of the profile fit: refit without every row of a source, predict them.
 
-Prints each held-out row's error and the held-out MAPE: the honest figure for runs the fit has not
-seen (the in-sample MAPE of `plan backtest` is lower by construction).
+Prints each held-out row's error and the cross-validated MAPE (the honest figure for runs the fit has
+not seen; `plan backtest FILE --cv` prints the same). With --write, stores the held-out errors in
+data/profiles/crossvalidation.yaml, from which plans derive their time ranges (estimators/uncertainty.py).
 
-Usage: python benchmarks/crossvalidate_profiles.py [CSV]
+Usage: python -m benchmarks.crossvalidate_profiles [CSV] [--write]
 """
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 
 import numpy as np
+import yaml
 
-from benchmarks.fit_profiles import DEFAULT_CSV, fit, profiles_from
-from estimators.backtest import predict_row, read_rows
+from benchmarks.fit_profiles import DEFAULT_CSV
+from estimators.backtest import read_rows
+from estimators.calibration import FITTED, crossvalidate
+from estimators.uncertainty import CROSSVALIDATION_FILE
 
 
 def main() -> None:
-    csv_path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CSV
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    csv_path = Path(args[0]) if args else DEFAULT_CSV
     rows = read_rows(csv_path)
-    errors = []
-    for i, held_out in enumerate(rows):
-        training = rows[:i] + rows[i + 1:]
-        values, _ = fit(training)
-        error = predict_row(held_out, profiles_from(values, "cross-validation")) / held_out.measured_step_s - 1
-        errors.append(error)
-        print(f"{held_out.id:20s} held-out error {error:+.1%}", flush=True)
-    errors = np.abs(errors)
-    print(f"held-out MAPE {errors.mean():.2%}, worst {errors.max():.1%}")
+    cv = crossvalidate(rows)
+    for rid, error in cv["errors"].items():
+        print(f"{rid:20s} held-out error {error:+.1%}")
+    errors = np.abs(list(cv["errors"].values()))
+    print(f"leave-one-source-out MAPE {cv['mape']:.2%}, worst {errors.max():.1%}")
+    if "--write" in sys.argv:
+        document = {
+            "by": "source", "file": csv_path.name, "date": str(date.today()), "fitted": list(FITTED),
+            "mape": round(cv["mape"], 6), "errors": {k: round(float(v), 6) for k, v in cv["errors"].items()},
+        }
+        tmp = CROSSVALIDATION_FILE.with_suffix(".tmp")
+        tmp.write_text(yaml.safe_dump(document, sort_keys=False))
+        tmp.replace(CROSSVALIDATION_FILE)
+        print("written", CROSSVALIDATION_FILE)
 
 
 if __name__ == "__main__":

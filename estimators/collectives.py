@@ -64,7 +64,7 @@ def step_collectives(prob: TrainingProblem, lay: LayoutArrays, layers: np.ndarra
     tp_cross = group_crosses_nodes(lay.tp, 1, node)
     for stream in prob.streams:
         buffer = stream.tokens / lay.cp * mb * stream.width * prob.activation_bytes
-        costs.append(_cost(f"tp all-reduce ({stream.name})", "all_reduce", "tp", "micro-batch", "exposed less the profile's tp_overlap",
+        costs.append(_cost(f"tp all-reduce ({stream.name})", "all_reduce", "tp", "micro-batch", "exposed less what the stack overlaps",
                            stream.tp_collectives_per_layer * layers * passes, buffer, lay.tp, tp_cross, gpu, links))
     cp_cross = group_crosses_nodes(lay.cp, lay.tp, node)
     # the tokens of the sequence-parallel attention (cross-attention needs no exchange: every rank holds
@@ -73,7 +73,7 @@ def step_collectives(prob: TrainingProblem, lay: LayoutArrays, layers: np.ndarra
     q_width, kv_width = prob.heads * prob.head_dim / lay.tp, prob.kv_heads * prob.head_dim / lay.tp
     a2a_buffer = local_tokens * (2 * q_width + 2 * kv_width) / ULYSSES_ALL_TO_ALLS_PER_PASS * prob.activation_bytes
     ulysses_ranks = np.where(lay.cp_ring, 1, lay.cp)
-    costs.append(_cost("cp Ulysses all-to-all (q, k, v, out)", "all_to_all", "cp", "micro-batch", "exposed less the profile's tp_overlap",
+    costs.append(_cost("cp Ulysses all-to-all (q, k, v, out)", "all_to_all", "cp", "micro-batch", "exposed less what the stack overlaps",
                        ULYSSES_ALL_TO_ALLS_PER_PASS * layers * passes, a2a_buffer, ulysses_ranks, cp_cross, gpu, links))
     ring_ranks = np.where(lay.cp_ring, lay.cp, 1)
     kv_block = RING_KV_TENSORS * local_tokens * kv_width * prob.activation_bytes

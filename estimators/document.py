@@ -88,4 +88,5 @@ def plan_document(result: dict) -> dict:
             "precompute_latents": request.workload.precompute_latents,
         },
         "assumptions": result["assumptions"],
+        **{key: result[key] for key in ("time_model", "dominant", "warnings", "uncertainty")},
     })

@@ -25,7 +25,9 @@ from estimators.specs.hardware import Cluster
 from estimators.specs.layout import Layout
 from estimators.specs.models import VideoSystemSpec
 from estimators.specs.workload import TrainingStage, Workload
+from estimators.stacks import default_stack
 from estimators.step import FWD_BWD_FACTOR, RunSettings, evaluate
+from estimators.time_model import MFU_PRECISION, diagnose, time_model_assumptions
 
 SECONDS_PER_DAY = 86_400
 SECONDS_PER_HOUR = 3_600
@@ -44,6 +46,8 @@ class PlanRequest:
     fixed: Optional[dict] = None  # knobs pinned for the search
     objective: str = "time"
     gpu_kinds: tuple = ()  # GPUSpecs named without counts (--gpus H100,H200): the fleet search's kinds
+    kernel: Optional[str] = None  # attention kernel; None: the GPU's default (estimators/kernels.py)
+    stack: Optional[str] = None  # training stack; None: the default (estimators/stacks.py)
 
 
 def parameter_counts(system: VideoSystemSpec) -> dict:
@@ -109,6 +113,9 @@ def _resolve_layout(request: PlanRequest, prob, settings):
         metrics = evaluate(prob, lay, settings)
         if not metrics["valid"][0]:
             raise PlanInputError(f"layout is not valid for {prob.name}: {describe(metrics['reason'][0], prob, settings, lay, 0)}")
+        needed, available = metrics["memory"]["total"][0], settings.gpu.hbm_bytes.value
+        if needed > available:
+            raise PlanInputError(f"layout does not fit: needs {needed / 2**30:.1f} GiB per GPU, {settings.gpu.name} has {available / 2**30:.1f} GiB")
         return lay, metrics, 0, None
     result = search(prob, settings, request.cluster.num_gpus, request.objective, request.fixed)
     if len(result.ranked) == 0:
@@ -136,7 +143,8 @@ def _pick(metrics: dict, i: int) -> dict:
 def stage_plan(request: PlanRequest, stage: TrainingStage) -> dict:
     """Layout, memory and time of one training stage."""
     gpu = request.cluster.gpu
-    settings = RunSettings(gpu=gpu, profile=load_profile(gpu.name), global_batch=stage.global_batch, precision=request.precision)
+    settings = RunSettings(gpu=gpu, profile=load_profile(gpu.name), global_batch=stage.global_batch, precision=request.precision,
+                           kernel=request.kernel, stack=request.stack or default_stack())
     prob = video_problem(request.system, stage, request.workload)
     lay, metrics, best, result = _resolve_layout(request, prob, settings)
     layout = lay.layout(best)
@@ -144,7 +152,7 @@ def stage_plan(request: PlanRequest, stage: TrainingStage) -> dict:
     flops = sample_flops(request.system, stage, request.workload, layout.recompute)
     n = request.cluster.num_gpus
     step = chosen["step_time_s"]
-    peak = gpu.peak_flops(request.precision)
+    peak = gpu.peak_flops(MFU_PRECISION)
     # MFU counts the trained model's FLOPs only (PaLM, Chowdhery et al. 2022, App. B); frozen encoders
     # run online are work the GPUs do but not model FLOPs, so they are shown apart.
     model_flops_step = flops["train_step_model"] * stage.global_batch
@@ -185,15 +193,16 @@ def run_totals(cluster: Cluster, seconds: float) -> dict:
 def preprocessing_s(request: PlanRequest, stage: TrainingStage, flops: dict, settings: RunSettings) -> float:
     """One-off offline encoding of the stage's distinct clips on the whole cluster (0 when online).
 
-    The frozen encoders run forward only, at the profile's matmul efficiency for the T5 width.
+    The frozen encoders run forward only, in BF16 (their own precision), at the GEMM efficiency of the
+    T5 width.
     """
     wl = request.workload
     per_clip = (flops["text_encoder_forward"] if wl.precompute_text else 0) + (
         flops["vae_encoder_forward"] if wl.precompute_latents else 0
     )
     clips = stage.num_clips if stage.num_clips is not None else stage.num_samples
-    eff = float(settings.profile.matmul_efficiency(text_encoder_gemm_width(request.system.text_encoders[0])))
-    rate = request.cluster.num_gpus * settings.gpu.peak_flops(request.precision) * eff
+    d = text_encoder_gemm_width(request.system.text_encoders[0])
+    rate = request.cluster.num_gpus * float(settings.rates.high_precision_gemm(d, d, d))
     return wl.preprocess_passes * clips * per_clip / rate
 
 
@@ -202,10 +211,9 @@ def assumptions(request: PlanRequest) -> list[str]:
     prof = load_profile(request.cluster.gpu.name)
     return [
         f"device profile {prof.gpu}: {prof.provenance} ({prof.date})",
-        f"matmul efficiency {prof.matmul_efficiency_max:.2f} x d/(d+{prof.matmul_half_dim:.0f}); "
-        f"attention {prof.attention_efficiency_max:.2f} x s/(s+{prof.attention_half_seq:.0f})",
-        f"links: NVLink at {prof.nvlink_efficiency:.0%}, NIC at {prof.nic_efficiency:.0%}; "
-        f"data-parallel traffic hidden behind {prof.dp_overlap:.0%} of backward; TP/Ulysses traffic exposed",
+        *time_model_assumptions(request.cluster.gpu.name, request.kernel, request.stack, request.precision),
+        f"compute: published kernel benchmarks x {prof.compute_derate:.2f} (fitted); element-wise ops at {prof.memory_efficiency:.0%} of HBM bandwidth (fitted)",
+        f"links: NVLink at {prof.nvlink_efficiency:.0%}, NIC at {prof.nic_efficiency:.0%} of datasheet bandwidth",
         "mixed-precision AdamW: 16 bytes/parameter (bf16 weights + grads, fp32 master, m, v), ZeRO shards over dp x cp",
         f"memory overhead: {RUNTIME_RESERVED_BYTES / 2**30:.0f} GiB CUDA/NCCL reserve + {FRAGMENTATION_FRACTION:.0%} allocator fragmentation",
         "flash attention (no S^2 scores stored); attention is bidirectional and counted in full S^2",
@@ -223,7 +231,7 @@ def plan(request: PlanRequest) -> dict:
     train_s = sum(s["train_s"] for s in stages)
     pre_s = sum(s["preprocess_s"] for s in stages)
     last = stages[-1]
-    return {
+    result = {
         "request": request,
         "stages": stages,
         "last": last,
@@ -234,3 +242,5 @@ def plan(request: PlanRequest) -> dict:
         **run_totals(request.cluster, train_s + pre_s),
         "assumptions": assumptions(request),
     }
+    result.update(diagnose(result))
+    return result

@@ -60,6 +60,7 @@ class TrainingProblem:
     cross_attention_flops_per_layer: float = 0.0  # visual-to-text cross-attention products a layer and sample
     cross_attention_kv_tokens: int = 0  # keys one cross-attention query sees (the text tokens)
     state_bytes_per_param: int = BF16_BYTES  # bytes of a weight or gradient as held and communicated
+    causal_attention: bool = False  # a causal mask: flash kernels skip the masked half (DiTs are bidirectional)
 
     @property
     def forward_flops(self) -> float:
@@ -170,4 +171,5 @@ def gpt_problem(spec: GPTSpec, flash_attention: bool, name: str = "gpt") -> Trai
         frozen_weight_bytes=0.0,
         frozen_working_bytes=0.0,
         frozen_gemm_dim=spec.hidden_size,
+        causal_attention=True,
     )

@@ -1,15 +1,17 @@
-"""Device profiles: achieved efficiency curves for compute, memory and links, with provenance.
+"""Device profiles: what published kernel benchmarks and datasheets cannot give, with provenance.
 
-A profile is a data file (``data/profiles/<GPU>.yaml``) saying how each figure was obtained: fitted on
-``shared/reference/calibration-runs.csv`` by ``benchmarks/fit_profiles.py``, measured by
-``benchmarks/measure_device.py``, or assumed equal to another GPU's (stated in the file).
+A profile is a data file (``data/profiles/<GPU>.yaml``) saying how each figure was obtained and, for
+fitted ones, which calibration rows they were fitted to (``benchmarks/fit_profiles.py``).
 
-Efficiency curves are saturating: eff(x) = eff_max * x / (x + x_half), the form of a roofline whose
-fixed per-kernel overhead is amortised over the work size x (Williams et al. 2009, Roofline).
+On GPUs with kernel tables (estimators/kernels.py) compute time comes from those tables times one
+fitted ``compute_derate``; the saturating curves eff(x) = eff_max * x / (x + x_half) (a roofline whose
+fixed per-kernel overhead is amortised over the work size x; Williams et al. 2009) are used only by
+devices without tables (the CPU reference model, measured by `plan profile`).
 """
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Optional
 
 import numpy as np
 import yaml
@@ -27,16 +29,22 @@ class DeviceProfile(Spec):
     gpu: str = Field(description="GPU name the profile applies to.")
     provenance: str = Field(description="How the figures were obtained (fit, measurement, assumption).")
     date: str = Field(description="When they were obtained.")
-    matmul_efficiency_max: float = Field(gt=0, le=1, description="Large-GEMM fraction of dense peak.")
-    matmul_half_dim: float = Field(ge=0, description="Per-GPU matmul width at which efficiency is half of max.")
-    attention_efficiency_max: float = Field(gt=0, le=1, description="Long-sequence attention fraction of peak.")
-    attention_half_seq: float = Field(ge=0, description="Sequence length at which attention efficiency halves.")
+    fitted: tuple[str, ...] = Field(default=(), description="Names of the figures fitted to calibration rows.")
+    fitted_rows: tuple[str, ...] = Field(default=(), description="Calibration-file row ids the fitted figures were fitted to.")
+    compute_derate: float = Field(
+        default=1.0, gt=0, le=1,
+        description="Fraction of the published kernel-benchmark throughput a GEMM or attention kernel keeps inside a "
+        "training step (clocks under sustained power, launch gaps, cache pollution); 1 where curves are measured in place.",
+    )
+    matmul_efficiency_max: Optional[float] = Field(default=None, gt=0, le=1, description="Large-GEMM fraction of peak (devices without kernel tables).")
+    matmul_half_dim: Optional[float] = Field(default=None, ge=0, description="Matmul width at which efficiency is half of max.")
+    attention_efficiency_max: Optional[float] = Field(default=None, gt=0, le=1, description="Long-sequence attention fraction of peak (devices without kernel tables).")
+    attention_half_seq: Optional[float] = Field(default=None, ge=0, description="Sequence length at which attention efficiency halves.")
     memory_efficiency: float = Field(gt=0, le=1, description="Achieved fraction of HBM bandwidth for element-wise ops.")
     nvlink_efficiency: float = Field(gt=0, le=1, description="Achieved fraction of NVLink one-way bandwidth.")
     nic_efficiency: float = Field(gt=0, le=1, description="Achieved fraction of NIC bandwidth.")
     nvlink_latency_s: float = Field(ge=0, description="Latency of one ring step inside a node.")
     nic_latency_s: float = Field(ge=0, description="Latency of one ring step across nodes.")
-    dp_overlap: float = Field(ge=0, le=1, description="Share of backward compute that hides data-parallel traffic.")
     layer_overhead_s: float = Field(
         default=0.0, ge=0,
         description="Fixed seconds a layer costs per pass beyond its FLOPs and bytes (kernel launches, framework "
@@ -46,11 +54,6 @@ class DeviceProfile(Spec):
         default=0.0, ge=0,
         description="Extra seconds a layer costs per micro-batch under selective recompute (the checkpoint "
         "machinery that decides op by op what to keep); 0 where not measured.",
-    )
-    tp_overlap: float = Field(
-        ge=0, le=1,
-        description="Share of tensor/context-parallel collective time hidden behind compute (a software-stack "
-        "property: 0 for 2021-22 Megatron, higher with NeMo's communication overlap).",
     )
 
     @property

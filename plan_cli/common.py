@@ -39,6 +39,8 @@ OnlineLatents = Annotated[bool, typer.Option(help="Run the VAE encoder every ste
 Objective = Annotated[str, typer.Option(help="Rank searched layouts by 'time' or 'cost' (GPU-seconds x price; on one fixed cluster the same order as time: to choose GPU kind and count by cost, use plan estimate --deadline-days or --budget-usd).")]
 Prices = Annotated[list[str], typer.Option("--price", help="Override a GPU's price: KIND=USD per GPU-hour, e.g. H100=2.49. Repeatable.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+Kernel = Annotated[Optional[str], typer.Option(help="Attention kernel: cudnn, flash-attention-3, flash-attention-3-fp8, flash-attention-2 or unfused (default: cudnn on Hopper and Blackwell, flash-attention-2 on A100).")]
+Stack = Annotated[Optional[str], typer.Option(help="Training stack whose communication overlaps apply: megatron-core (default), pytorch-fsdp2, megatron-lm-2021 or no-overlap.")]
 
 
 

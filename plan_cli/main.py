@@ -19,14 +19,16 @@ from estimators.errors import PlanInputError
 from estimators.outputs import check_output_folder, resolve_target
 from estimators.estimate import PlanRequest, plan
 from estimators.fleet import DEFAULT_MAX_GPUS, FleetQuery, answer, parse_kinds
+from estimators.kernels import attention_kernel
+from estimators.stacks import default_stack, load_stack
 from estimators.presets import load_model, parse_cluster
 from estimators.schema import DOCUMENTS, EstimateDocument, FleetDocument, SimulateDocument, emitted, json_schema
 from estimators.pricing import parse_price_overrides, with_price
 from estimators.specs.hardware import Cluster
 from estimators.specs.models import VideoSystemSpec
 from plan_cli.common import (
-    GB, AsJson, Clips, Epochs, Fps, Frames, GlobalBatch, Gpus, Height, LayoutText, Model, Objective, OnlineLatents,
-    OnlineText, Precision, Prices, Stages, Steps, TextTokens, Width, WorkloadFile, emit_json, friendly_errors,
+    GB, AsJson, Clips, Epochs, Fps, Frames, GlobalBatch, Gpus, Height, Kernel, LayoutText, Model, Objective, OnlineLatents,
+    OnlineText, Precision, Prices, Stack, Stages, Steps, TextTokens, Width, WorkloadFile, emit_json, friendly_errors,
 )
 from plan_cli.inputs import build_workload, parse_layout, pinned_knobs
 from plan_cli.locations import calibration_csv, golden_dir
@@ -51,7 +53,7 @@ def plan_options(
     fps: Fps = None, text_tokens: TextTokens = None, clips: Clips = 10_000_000, epochs: Epochs = 1.0, steps: Steps = None,
     global_batch: GlobalBatch = 512, precision: Precision = "bf16", layout: LayoutText = None, stage: Stages = [],
     workload_file: WorkloadFile = None, online_text: OnlineText = False, online_latents: OnlineLatents = False,
-    objective: Objective = "time", price: Prices = [],
+    objective: Objective = "time", price: Prices = [], kernel: Kernel = None, stack: Stack = None,
 ) -> PlanRequest:
     """The options every planning command shares, validated into a plan request."""
     if precision not in ("bf16", "fp8"):
@@ -64,6 +66,10 @@ def plan_options(
     kinds = tuple(with_price(g, prices) for g in parse_kinds(gpus))
     cluster = parse_cluster(gpus) if not kinds else Cluster(gpu=kinds[0], num_gpus=kinds[0].node_size)
     cluster = cluster.model_copy(update={"gpu": with_price(cluster.gpu, prices)})
+    for gpu in kinds or (cluster.gpu,):
+        if kernel is not None:
+            attention_kernel(kernel, gpu.name)
+    load_stack(stack or default_stack())
     if Path(model).suffix:
         check_input_file(Path(model), "--model")
     if workload_file is not None:
@@ -82,7 +88,7 @@ def plan_options(
     for st in workload.stages:
         if st.text_tokens > system.dit.max_text_tokens:
             raise PlanInputError(f"text_tokens={st.text_tokens} exceeds the model's {system.dit.max_text_tokens}")
-    return PlanRequest(system, workload, cluster, precision, fixed_layout, pinned, objective, kinds)
+    return PlanRequest(system, workload, cluster, precision, fixed_layout, pinned, objective, kinds, kernel, stack)
 
 
 def with_plan_options(command):
@@ -210,6 +216,7 @@ def report(
 ):
     """Write a multi-page design-review PDF: summary, assumptions, FLOPs and memory, layouts, scaling, goodput, validation."""
     from estimators.sweeps import sweep
+    from estimators.uncertainty import crossvalidation
     from reports.pdf import write_report
     from sim.plan_sim import SimOptions, simulate_plan
     from sim.run_sim import MAX_SEGMENT_ATTEMPTS
@@ -233,6 +240,8 @@ def report(
     scaling["gpu_type"] = scaling["gpus"].str.split("x").str[0]
     scaling["num_gpus"] = scaling["gpus"].str.split("x").str[1].astype(int)
     backtest_doc = run_backtest(calibration)
+    if calibration.name == crossvalidation()["file"]:
+        backtest_doc["cv"] = crossvalidation()  # stored by benchmarks/crossvalidate_profiles.py (refitting takes a minute)
     pages = write_report(output, doc, ranking, sim, scaling, backtest_doc, pages_png)
     typer.echo(f"wrote {output} ({pages} pages)")
 
@@ -251,12 +260,20 @@ def schema(
 @app.command()
 @friendly_errors
 def backtest(
-    file: Annotated[Path, typer.Argument(help="CSV with the columns of shared/reference/calibration-runs.csv.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print {rows: [{id, predicted_step_s, measured_step_s, error}], mape}.")] = False,
+    file: Annotated[Path, typer.Argument(help="CSV with the columns of shared/reference/calibration-runs.csv (video rows: model_file, frames, height, width or visual_tokens, text_tokens).")],
+    cv: Annotated[bool, typer.Option("--cv", help="Also leave-one-source-out cross-validation: refit without each source's rows, predict them.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {rows: [{id, predicted_step_s, measured_step_s, error, chosen}], mape, baseline[, cv]}.")] = False,
 ):
     """Predict each published run's step time on its layout and compare with the measurement."""
+    from estimators.backtest import read_rows
+    from estimators.calibration import crossvalidate
+
     check_text_file(file, "plan backtest")
-    result = run_backtest(file)
+    rows = read_rows(file)
+    result = run_backtest(file, rows=rows)
+    if cv:
+        folds = crossvalidate(rows)
+        result["cv"] = {"by": folds["by"], "mape": folds["mape"], "errors": folds["errors"]}
     if as_json:
         emit_json(result)
     else:

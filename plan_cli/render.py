@@ -69,10 +69,14 @@ def time_table(doc: dict) -> Table:
     t = _table(f"Layout and time{_last_stage(doc)}; days, hours and cost: all stages", "item", "value")
     lay = doc["layout"]
     t.add_row("layout", ", ".join(f"{k}={v}" for k, v in lay.items()))
+    t.add_row("time model", f"kernel {doc['time_model']['kernel']}, stack {doc['time_model']['stack']}")
     t.add_row("step time", f"{doc['step_time_s']:.3f} s" + _range(doc, "step_time_s", "{:.3f} s"))
+    t.add_row("dominant part", f"{doc['dominant']['part']} {doc['dominant']['share']:.0%}")
     for key, value in doc["step_breakdown_s"].items():
         t.add_row(f"  {key}", f"{value:.3f} s")
-    t.add_row("MFU (trained DiT only) / HFU", f"{doc['mfu']:.1%} / {doc['hfu']:.1%}")
+    t.add_row("MFU (trained DiT only, vs BF16 peak) / HFU", f"{doc['mfu']:.1%} / {doc['hfu']:.1%}")
+    if doc["cluster"]["precision"] == "fp8":
+        t.add_row("share of step FP8 touches", f"{doc['time_model']['fp8_share_of_step']:.0%}")
     t.add_row("model TFLOP/s per GPU", f"{doc['tflops_per_gpu']:.0f}")
     t.add_row("frozen encoders online, TFLOP/s per GPU", f"{doc['frozen_encoder_tflops_per_gpu']:.0f} (not in MFU)")
     t.add_row("samples / s", f"{doc['samples_per_s']:.2f}")
@@ -158,6 +162,9 @@ def print_plan(doc: dict, console: Console, alternatives: list[dict] | None = No
     console.print("[bold]Assumptions[/bold]")
     for line in doc["assumptions"]:
         console.print(f"  - {line}")
+    console.print(f"ranges: {doc['uncertainty']['step_time_s']['basis']}")
+    for line in doc["warnings"]:
+        console.print(f"[bold red]warning:[/bold red] {line}")
 
 
 def fleet_table(doc: dict) -> Table:
@@ -183,12 +190,19 @@ def print_fleet(doc: dict, console: Console) -> None:
 
 def print_backtest(result: dict, console: Console) -> None:
     """Measured vs predicted per row, MAPE and the constant-MFU baseline."""
-    t = _table("Back-test: predicted vs measured step time", "run", "measured s", "predicted s", "error")
+    cv = result.get("cv")
+    columns = ("run", "measured s", "predicted s", "error") + (("held-out error",) if cv else ()) + ("kernel / stack", "searched: chosen")
+    t = _table("Back-test: predicted vs measured step time", *columns)
     for row in result["rows"]:
-        t.add_row(row["id"], f"{row['measured_step_s']:.3f}", f"{row['predicted_step_s']:.3f}", f"{row['error']:+.1%}")
+        chosen = ", ".join(f"{k}={v}" for k, v in row["chosen"].items()) or "-"
+        held = (f"{cv['errors'][row['id']]:+.1%}" if row["id"] in cv["errors"] else "-",) if cv else ()
+        t.add_row(row["id"], f"{row['measured_step_s']:.3f}", f"{row['predicted_step_s']:.3f}", f"{row['error']:+.1%}", *held,
+                  f"{row['kernel']} / {row['stack']}", chosen)
     console.print(t)
     base = result["baseline"]
-    console.print(f"MAPE {result['mape']:.2%} (worst row {result['max_abs_error']:.1%})")
+    console.print(f"in-sample MAPE {result['mape']:.2%} (worst row {result['max_abs_error']:.1%}; the fitted figures saw these rows)")
+    if cv:
+        console.print(f"leave-one-source-out CV MAPE {cv['mape']:.2%} (each source's rows predicted by a fit without them)")
     console.print(
         f"naive baseline, one MFU ({base['constant_mfu']:.1%}) fitted to the same rows: MAPE {base['mape']:.2%} "
         f"({base['mape'] / result['mape']:.1f}x our error)"

@@ -120,7 +120,7 @@ def measure_device() -> dict:
         "compute scale fitted on the calibration half of the profile grid", "date": today,
         "matmul_efficiency_max": mm_max, "matmul_half_dim": mm_half, "attention_efficiency_max": at_max,
         "attention_half_seq": at_half, "memory_efficiency": 1.0, "nvlink_efficiency": 1.0, "nic_efficiency": 1.0,
-        "nvlink_latency_s": 1e-5, "nic_latency_s": 1e-5, "dp_overlap": 0.0, "layer_overhead_s": 0.0, "selective_recompute_overhead_s": 0.0, "tp_overlap": 0.0,
+        "nvlink_latency_s": 1e-5, "nic_latency_s": 1e-5, "layer_overhead_s": 0.0, "selective_recompute_overhead_s": 0.0,
     }
     points = [{"kind": "matmul", "size": d, "flops_per_s": r, "efficiency": r / peak} for d, r in matmuls]
     points += [{"kind": "attention", "size": s, "flops_per_s": r, "efficiency": r / peak} for s, r in attentions]

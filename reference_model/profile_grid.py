@@ -38,6 +38,7 @@ from reference_model.system import load_config
 
 FP32_BYTES = 4
 FWD_BWD = 3  # forward + backward matmul FLOPs as a multiple of forward
+REFERENCE_STACK = "no-overlap"  # gloo traffic on one host shares the cores with compute: nothing hides
 AXES = {
     "visual_width": (64, 96, 128), "num_layers": (2, 4, 6), "frames": (13, 19, 25), "height": (32, 48),
     "text_tokens": (8, 16), "batch": (4, 8, 16), "recompute": ("none", "selective", "full"),
@@ -98,7 +99,7 @@ def predict(row: dict, gpu: GPUSpec, profile: DeviceProfile) -> dict:
     stage = TrainingStage(height=row["height"], width=row["height"], frames=row["frames"], text_tokens=row["text_tokens"], steps=1, global_batch=row["batch"])
     problem = video_problem(system_for(row), stage, Workload(stages=(stage,)), activation_bytes=FP32_BYTES)
     layout = LayoutArrays.from_layouts([Layout(dp=1, zero=0, micro_batch=row["batch"], recompute=row["recompute"])])
-    metrics = evaluate(problem, layout, RunSettings(gpu=gpu, profile=profile, global_batch=row["batch"], precision="fp32"))
+    metrics = evaluate(problem, layout, RunSettings(gpu=gpu, profile=profile, global_batch=row["batch"], precision="fp32", stack=REFERENCE_STACK))
     activations = sum(s.tokens * s.saved_bytes_per_token[row["recompute"]] for s in problem.streams) * problem.num_layers * row["batch"]
     return {"predicted_step_s": float(metrics["step_time_s"][0]), "predicted_activation_bytes": float(activations)}
 
@@ -149,7 +150,7 @@ def predicted_collectives(system: VideoSystemSpec, mode: str, world: int, batch_
     layout = LayoutArrays.from_layouts([Layout(dp=world, zero=zero, micro_batch=batch_per_rank, recompute="none")])
     gpu = GPUSpec.model_validate(measure_device_cached()["hardware"])
     profile = DeviceProfile.model_validate(measure_device_cached()["profile"])
-    metrics = evaluate(problem, layout, RunSettings(gpu=gpu, profile=profile, global_batch=stage.global_batch, precision="fp32"))
+    metrics = evaluate(problem, layout, RunSettings(gpu=gpu, profile=profile, global_batch=stage.global_batch, precision="fp32", stack=REFERENCE_STACK))
     out: dict = {"all_reduce": 0.0, "all_gather": 0.0, "reduce_scatter": 0.0}
     for cost in metrics["collectives"]:
         if cost.group == "dp":

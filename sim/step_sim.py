@@ -1,7 +1,7 @@
 """Discrete-event simulation of one training step on a pipeline of stages.
 
 Each stage has a compute stream and a communication stream that run concurrently (no interference
-assumed: this is where the simulation can differ from the analytic model's fitted dp_overlap).
+assumed: this is where the simulation can differ from the analytic model's stack overlap properties).
 Compute ops run in the schedule's order; an op starts when its stage is free and its input has arrived
 (the previous virtual stage's forward, or the next one's backward, plus a point-to-point send).
 Tensor/context-parallel collectives are inside the op durations (in line with compute). Data-parallel

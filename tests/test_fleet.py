@@ -8,8 +8,9 @@ from estimators.fleet import node_counts
 from plan_cli.main import app
 
 runner = CliRunner()
-# 64 H100s train the default workload (10M clips, batch 512) in about 15 days and 8 in about 120:
-# a 10-day deadline is out of reach up to 64 GPUs, a 40-day one is within it.
+# 64 H100s train the default workload (10M clips, batch 512) in about 23 days and 8 in about 186 (the
+# kernel-grounded time model of issue 10), for about $107,000 either way: a 10-day deadline is out of
+# reach up to 64 GPUs, a 40-day one is within it, and a $150,000 budget is met.
 SMALL = ("--max-gpus", "64")
 
 
@@ -50,10 +51,10 @@ def test_reachable_deadline_choice_is_the_cheapest_meeting_it():
 
 
 def test_budget_gives_the_fastest_within_it_and_both_can_fail():
-    doc = fleet("--gpus", "H100", "--budget-usd", "100000", *SMALL)
+    doc = fleet("--gpus", "H100", "--budget-usd", "150000", *SMALL)
     choice = doc["choice"]
-    assert choice["cost_usd"] <= 100_000
-    assert all(c["elapsed_days"] >= choice["elapsed_days"] for c in doc["candidates"] if c["cost_usd"] <= 100_000)
+    assert choice["cost_usd"] <= 150_000
+    assert all(c["elapsed_days"] >= choice["elapsed_days"] for c in doc["candidates"] if c["cost_usd"] <= 150_000)
     both = fleet("--gpus", "H100", "--budget-usd", "1000", "--deadline-days", "10", *SMALL)
     assert both["choice"] is None and both["nearest"] is not None
     assert both["answer"].startswith("No plan searched meets the 10-day deadline and the $1,000 budget")

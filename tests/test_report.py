@@ -51,8 +51,8 @@ def test_report_carries_every_stage_and_the_ranges(tmp_path, calibration_csv, ar
         assert f"{stage['name']}:" in text
         low, high = stage["cost_usd_range"]
         assert f"${low:,.0f} - ${high:,.0f}" in text
-    low, high = doc["cost_usd_range"]
-    assert f"range ${low:,.0f} - ${high:,.0f}" in text
+    cost = doc["uncertainty"]["cost_usd"]  # time range x price range (issue 10)
+    assert f"range ${cost['low']:,.0f} - ${cost['high']:,.0f}" in text
     assert f"${doc['cost_usd']:,.0f}" in text
 
 
@@ -63,6 +63,9 @@ def test_report_to_a_missing_folder_is_one_line_error(tmp_path):
 
 def test_headline_shows_time_model_ranges_when_the_document_has_them():
     doc = json.loads(runner.invoke(app, ["estimate", "--gpus", "H100x64", "--json"]).stdout)
+    ranged = doc["uncertainty"]["train_time_days"]
+    assert f"(range {ranged['low']:.2f} - {ranged['high']:.2f})" in headline_lines(doc, None)[1]
+    del doc["uncertainty"]
     assert "no range available" in headline_lines(doc, None)[1]
     days = doc["train_time_days"]
     doc["uncertainty"] = {"train_time_days": {"low": 0.9 * days, "high": 1.2 * days, "basis": "test"}}
