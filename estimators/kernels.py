@@ -177,10 +177,11 @@ def gemm_efficiency(m, n, k, gpu_name: str, precision: str = "bf16") -> np.ndarr
         raise PlanInputError(f"no kernel benchmarks for {gpu_name}")
     logs, effs = _gemm_table()
     query = np.stack(np.broadcast_arrays(*(np.log2(np.maximum(np.asarray(v, dtype=float), 1.0)) for v in (m, n, k))), axis=-1)
-    query = _fold_output_dims(query, logs.max(axis=0))
-    query = np.clip(query, logs.min(axis=0), logs.max(axis=0))
-    distance = np.linalg.norm(query[..., None, :] - logs, axis=-1)
-    nearest = np.argsort(distance, axis=-1)[..., :GEMM_IDW_NEIGHBOURS]
+    # A layout search asks for ~10^5 layouts but only a few distinct shapes: interpolate each shape once.
+    shapes, index = np.unique(query.reshape(-1, 3), axis=0, return_inverse=True)
+    shapes = np.clip(_fold_output_dims(shapes, logs.max(axis=0)), logs.min(axis=0), logs.max(axis=0))
+    distance = np.linalg.norm(shapes[:, None, :] - logs, axis=-1)
+    nearest = np.argsort(distance, axis=-1)[:, :GEMM_IDW_NEIGHBOURS]
     weights = 1.0 / np.maximum(np.take_along_axis(distance, nearest, axis=-1), 1e-9) ** GEMM_IDW_POWER
     value = (weights * effs[nearest]).sum(axis=-1) / weights.sum(axis=-1)
-    return np.minimum(value * _gemm_scale(arch, precision), MAX_EFFICIENCY)
+    return np.minimum(value[index.reshape(-1)].reshape(query.shape[:-1]) * _gemm_scale(arch, precision), MAX_EFFICIENCY)
