@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import pandas as pd
 import yaml
 
 from estimators.errors import PlanInputError
@@ -170,6 +171,19 @@ def _fold_output_dims(query: np.ndarray, top: np.ndarray) -> np.ndarray:
     return np.stack([m, n, k], axis=-1)
 
 
+def distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct rows, index of each row among them): np.unique(axis=0) without sorting, by hashing
+    each column's values to numbers (pandas.factorize) and then the combined numbers."""
+    codes = np.zeros(len(rows), dtype=np.int64)
+    for column in rows.T:
+        inverse, values = pd.factorize(column)
+        codes = codes * len(values) + inverse
+    index, distinct = pd.factorize(codes)
+    first = np.zeros(len(distinct), dtype=np.int64)
+    first[index[::-1]] = np.arange(len(rows))[::-1]  # the first row of each distinct code
+    return rows[first], index
+
+
 def gemm_efficiency(m, n, k, gpu_name: str, precision: str = "bf16") -> np.ndarray:
     """Fraction of the ``precision`` peak a GEMM of shape (m, n, k) reaches (arrays broadcast)."""
     arch = architecture(gpu_name)
@@ -178,7 +192,7 @@ def gemm_efficiency(m, n, k, gpu_name: str, precision: str = "bf16") -> np.ndarr
     logs, effs = _gemm_table()
     query = np.stack(np.broadcast_arrays(*(np.log2(np.maximum(np.asarray(v, dtype=float), 1.0)) for v in (m, n, k))), axis=-1)
     # A layout search asks for ~10^5 layouts but only a few distinct shapes: interpolate each shape once.
-    shapes, index = np.unique(query.reshape(-1, 3), axis=0, return_inverse=True)
+    shapes, index = distinct_rows(query.reshape(-1, 3))
     shapes = np.clip(_fold_output_dims(shapes, logs.max(axis=0)), logs.min(axis=0), logs.max(axis=0))
     distance = np.linalg.norm(shapes[:, None, :] - logs, axis=-1)
     nearest = np.argsort(distance, axis=-1)[:, :GEMM_IDW_NEIGHBOURS]

@@ -20,7 +20,7 @@ import numpy as np
 
 from estimators.collectives import FULL, CollectiveCost, group_seconds, step_collectives
 from estimators.compute_rates import ComputeRates, compute_rates
-from estimators.kernels import UNFUSED
+from estimators.kernels import UNFUSED, distinct_rows
 from estimators.layouts import LayoutArrays
 from estimators.memory import (
     FRAGMENTATION_FRACTION,
@@ -107,9 +107,13 @@ def stream_gemm_rate(rates: ComputeRates, stream, rows, tp) -> np.ndarray:
     """
     w = stream.width
     f = max((stream.linear_flops_per_layer / max(stream.tokens, 1) / 2 - 4 * w * w) / (2 * w), w)
-    shapes = [((3 * w / tp, w), 3 * w * w), ((w, w / tp), w * w), ((f / tp, w), w * f), ((w, f / tp), w * f)]
-    seconds = sum(weight / rates.gemm(rows, n, k) for (n, k), weight in shapes)
-    return sum(weight for _, weight in shapes) / seconds
+    # layouts share few (rows, tp) pairs: rate each pair once
+    rows, tp = np.broadcast_arrays(np.asarray(rows, dtype=float), np.asarray(tp, dtype=float))
+    pairs, index = distinct_rows(np.stack([rows.ravel(), tp.ravel()], axis=-1))
+    rows_u, tp_u = pairs[:, 0], pairs[:, 1]
+    shapes = [((3 * w / tp_u, w), 3 * w * w), ((w, w / tp_u), w * w), ((f / tp_u, w), w * f), ((w, f / tp_u), w * f)]
+    seconds = sum(weight / rates.gemm(rows_u, n, k) for (n, k), weight in shapes)
+    return (sum(weight for _, weight in shapes) / seconds)[index].reshape(rows.shape)
 
 
 def attention_time_s(prob: TrainingProblem, lay: LayoutArrays, rates: ComputeRates, layers) -> tuple[np.ndarray, np.ndarray]:
