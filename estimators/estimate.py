@@ -48,6 +48,7 @@ class PlanRequest:
     gpu_kinds: tuple = ()  # GPUSpecs named without counts (--gpus H100,H200): the fleet search's kinds
     kernel: Optional[str] = None  # attention kernel; None: the GPU's default (estimators/kernels.py)
     stack: Optional[str] = None  # training stack; None: the default (estimators/stacks.py)
+    valid_layouts_only: bool = False  # search times only valid layouts (the fleet's per-size plans)
 
 
 def parameter_counts(system: VideoSystemSpec) -> dict:
@@ -117,7 +118,7 @@ def _resolve_layout(request: PlanRequest, prob, settings):
         if needed > available:
             raise PlanInputError(f"layout does not fit: needs {needed / 2**30:.1f} GiB per GPU, {settings.gpu.name} has {available / 2**30:.1f} GiB")
         return lay, metrics, 0, None
-    result = search(prob, settings, request.cluster.num_gpus, request.objective, request.fixed)
+    result = search(prob, settings, request.cluster.num_gpus, request.objective, request.fixed, request.valid_layouts_only)
     if len(result.ranked) == 0:
         raise PlanInputError(no_layout_message(result, prob, settings, request.cluster.num_gpus, request.fixed))
     return result.layouts, result.metrics, int(result.ranked[0]), result

@@ -66,7 +66,8 @@ class Option:
 
 def evaluate_option(base: PlanRequest, gpu: GPUSpec, num_gpus: int) -> Optional[Option]:
     """The plan of ``gpu`` x ``num_gpus`` (layouts searched per stage), or None when no layout fits."""
-    request = dataclasses.replace(base, cluster=Cluster(gpu=gpu, num_gpus=num_gpus), layout=None, gpu_kinds=())
+    request = dataclasses.replace(base, cluster=Cluster(gpu=gpu, num_gpus=num_gpus), layout=None, gpu_kinds=(),
+                                  valid_layouts_only=True)
     try:
         result = plan(request)
     except PlanInputError:

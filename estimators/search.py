@@ -9,7 +9,7 @@ import numpy as np
 from estimators.errors import PlanInputError
 from estimators.layouts import RECOMPUTE_CODES, LayoutArrays
 from estimators.problem import TrainingProblem
-from estimators.step import RunSettings, evaluate
+from estimators.step import RunSettings, evaluate, validity
 
 ZERO_STAGES = (0, 1, 2, 3)
 VIRTUAL_STAGES = (1, 2, 4)
@@ -76,13 +76,18 @@ class SearchResult:
         return len(self.layouts)
 
 
-def search(prob: TrainingProblem, settings: RunSettings, num_gpus: int, objective: str = "time", fixed: dict | None = None) -> SearchResult:
+def search(prob: TrainingProblem, settings: RunSettings, num_gpus: int, objective: str = "time", fixed: dict | None = None,
+           valid_only: bool = False) -> SearchResult:
     """Evaluate every layout and rank the valid, fitting ones by step time.
 
     ``objective`` 'cost' ranks by GPU-seconds x price, which on one fixed cluster is step time times a
-    constant: the same order, so both objectives share this ranking.
+    constant: the same order, so both objectives share this ranking. ``valid_only`` times only the
+    layouts that pass the validity checks (same ranking, about half the work); sweeps and the no-layout
+    diagnosis need every candidate's reason, so it is off by default.
     """
     lay = enumerate_layouts(num_gpus, settings.gpu.node_size, settings.global_batch, fixed)
+    if valid_only:
+        lay = lay.take(validity(prob, lay, settings)[0])
     metrics = evaluate(prob, lay, settings)
     ok = np.flatnonzero(metrics["valid"] & metrics["fits"])
     key = metrics["step_time_s"][ok]
