@@ -1,12 +1,12 @@
 """Writing clips as MP4 (H.264), WebM (VP8) or AVI (MPEG-4 Part 2) through PyAV (ffmpeg's libraries)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import av
 import numpy as np
+
+from estimators.outputs import output_file
 
 CODECS = {"mp4": ("libx264", "yuv420p"), "webm": ("libvpx", "yuv420p"), "avi": ("mpeg4", "yuv420p")}
 
@@ -20,14 +20,12 @@ def format_of(path: Path, requested: str | None = None) -> str:
 
 
 def write_video(frames: np.ndarray, path: Path, fps: float, fmt: str | None = None) -> None:
-    """frames: (T, H, W, 3) uint8. Written to a temporary file, then renamed."""
-    path = Path(path)
-    fmt = format_of(path, fmt)
+    """frames: (T, H, W, 3) uint8. Written through estimators.outputs.output_file (a temporary file in
+    the target's folder renamed onto the target, with the umask's mode), so no half-written clip is left."""
+    fmt = format_of(Path(path), fmt)
     codec, pix_fmt = CODECS[fmt]
-    handle, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=f".{fmt}")
-    os.close(handle)
-    try:
-        with av.open(tmp, mode="w", format=fmt) as container:
+    with output_file(Path(path), "video") as tmp:
+        with av.open(str(tmp), mode="w", format=fmt) as container:
             stream = container.add_stream(codec, rate=int(round(fps)))
             stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], pix_fmt
             if codec == "mpeg4":
@@ -35,13 +33,6 @@ def write_video(frames: np.ndarray, path: Path, fps: float, fmt: str | None = No
             for frame in frames:
                 container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
             container.mux(stream.encode())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the clip from other users
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def read_video(path: Path) -> tuple[np.ndarray, float]:
