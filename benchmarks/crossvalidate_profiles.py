@@ -2,7 +2,7 @@
 
 Prints each held-out row's error and the cross-validated MAPE (the honest figure for runs the fit has
 not seen; `plan backtest FILE --cv` prints the same). With --write, stores the held-out errors in
-data/profiles/crossvalidation.yaml, from which plans derive their time ranges (estimators/uncertainty.py).
+data/profiles/crossvalidation.yaml, from which plans derive their time ranges (estimators/time/uncertainty.py).
 
 Usage: python -m benchmarks.crossvalidate_profiles [CSV] [--write]
 """
@@ -16,9 +16,9 @@ import numpy as np
 import yaml
 
 from benchmarks.fit_profiles import DEFAULT_CSV
-from estimators.backtest import read_rows
-from estimators.calibration import FITTED, crossvalidate
-from estimators.uncertainty import CROSSVALIDATION_FILE
+from estimators.calibration.backtest import read_rows
+from estimators.calibration.fit import FITTED, crossvalidate
+from estimators.time.uncertainty import CROSSVALIDATION_FILE
 
 
 def main() -> None:

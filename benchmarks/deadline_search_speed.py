@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import time
 
-from estimators.estimate import PlanRequest
-from estimators.fleet import DEFAULT_MAX_GPUS, FleetQuery, answer
-from estimators.presets import load_gpu, load_model
+from estimators.catalog.gpus import load_gpu
+from estimators.catalog.models import load_model
+from estimators.planning.estimate import PlanRequest
+from estimators.planning.fleet import DEFAULT_MAX_GPUS, FleetQuery, answer
 from estimators.specs.hardware import Cluster
 from estimators.specs.workload import TrainingStage, Workload
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import time
 
-from estimators.presets import load_gpu, load_model
-from estimators.problem import video_problem
-from estimators.profiles import load_profile
-from estimators.search import search
+from estimators.catalog.gpus import load_gpu
+from estimators.catalog.models import load_model
+from estimators.catalog.profiles import load_profile
+from estimators.counts.problem import video_problem
+from estimators.search.layout_search import search
 from estimators.specs.workload import TrainingStage, Workload
-from estimators.step import RunSettings
+from estimators.time.step import RunSettings
 
 REPEATS = 3
 

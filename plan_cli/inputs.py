@@ -6,8 +6,8 @@ from typing import Optional
 
 from pydantic import ValidationError
 
+from estimators.catalog.files import read_mapping
 from estimators.errors import PlanInputError
-from estimators.presets import read_mapping
 from estimators.specs.layout import Layout
 from estimators.specs.workload import TrainingStage, Workload
 from plan_cli.messages import plain_error

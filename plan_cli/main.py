@@ -12,30 +12,60 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from estimators.alternatives import explain
-from estimators.backtest import backtest as run_backtest
-from estimators.document import plan_document
+from estimators.calibration.backtest import backtest as run_backtest
+from estimators.catalog.gpus import parse_cluster
+from estimators.catalog.models import load_model
+from estimators.catalog.prices import parse_price_overrides, with_price
+from estimators.catalog.stacks import default_stack, load_stack
+from estimators.documents.document import plan_document
+from estimators.documents.outputs import check_output_folder, resolve_target
+from estimators.documents.schema import DOCUMENTS, EstimateDocument, FleetDocument, SimulateDocument, emitted, json_schema
 from estimators.errors import PlanInputError
-from estimators.outputs import check_output_folder, resolve_target
-from estimators.estimate import PlanRequest, plan
-from estimators.fleet import DEFAULT_MAX_GPUS, FleetQuery, answer, parse_kinds
-from estimators.kernels import attention_kernel
-from estimators.stacks import default_stack, load_stack
-from estimators.presets import load_model, parse_cluster
-from estimators.schema import DOCUMENTS, EstimateDocument, FleetDocument, SimulateDocument, emitted, json_schema
-from estimators.pricing import parse_price_overrides, with_price
+from estimators.planning.estimate import PlanRequest, plan
+from estimators.planning.fleet import DEFAULT_MAX_GPUS, FleetQuery, answer, parse_kinds
+from estimators.search.alternatives import explain
 from estimators.specs.hardware import Cluster
 from estimators.specs.models import VideoSystemSpec
+from estimators.time.kernels import attention_kernel
 from plan_cli.common import (
-    GB, AsJson, Clips, Epochs, Fps, Frames, GlobalBatch, Gpus, Height, Kernel, LayoutText, Model, Objective, OnlineLatents,
-    OnlineText, Precision, Prices, Stack, Stages, Steps, TextTokens, Width, WorkloadFile, emit_json, friendly_errors,
+    GB,
+    AsJson,
+    Clips,
+    Epochs,
+    Fps,
+    Frames,
+    GlobalBatch,
+    Gpus,
+    Height,
+    Kernel,
+    LayoutText,
+    Model,
+    Objective,
+    OnlineLatents,
+    OnlineText,
+    Precision,
+    Prices,
+    Stack,
+    Stages,
+    Steps,
+    TextTokens,
+    Width,
+    WorkloadFile,
+    emit_json,
+    friendly_errors,
 )
 from plan_cli.inputs import build_workload, parse_layout, pinned_knobs
 from plan_cli.locations import calibration_csv, golden_dir
 from plan_cli.reference_cmds import register as register_torch_commands
 from plan_cli.render import print_backtest, print_diff, print_fleet, print_plan, print_simulation
 from plan_cli.validation import (
-    CheckedGroup, check_document_size, check_gpus, check_input_file, check_model_sizes, check_plan_conflicts, check_text_file,
+    CheckedGroup,
+    check_document_size,
+    check_gpus,
+    check_input_file,
+    check_model_sizes,
+    check_plan_conflicts,
+    check_text_file,
     non_finite_keys,
 )
 
@@ -215,8 +245,8 @@ def report(
     pages_png: Annotated[Optional[Path], typer.Option(help="Also save each page as report-page-N.png in this folder.")] = None,
 ):
     """Write a multi-page design-review PDF: summary, assumptions, FLOPs and memory, layouts, scaling, goodput, validation."""
-    from estimators.sweeps import sweep
-    from estimators.uncertainty import crossvalidation
+    from estimators.planning.sweeps import sweep
+    from estimators.time.uncertainty import crossvalidation
     from reports.pdf import write_report
     from sim.plan_sim import SimOptions, simulate_plan
     from sim.run_sim import MAX_SEGMENT_ATTEMPTS
@@ -265,8 +295,8 @@ def backtest(
     as_json: Annotated[bool, typer.Option("--json", help="Print {rows: [{id, predicted_step_s, measured_step_s, error, chosen}], mape, baseline[, cv]}.")] = False,
 ):
     """Predict each published run's step time on its layout and compare with the measurement."""
-    from estimators.backtest import read_rows
-    from estimators.calibration import crossvalidate
+    from estimators.calibration.backtest import read_rows
+    from estimators.calibration.fit import crossvalidate
 
     check_text_file(file, "plan backtest")
     rows = read_rows(file)
@@ -287,8 +317,8 @@ def golden(
     directory: Annotated[Optional[Path], typer.Option("--dir", help="Folder with scenarios.json and expected.json (default: $VIDEOPLAN_GOLDEN_DIR, else tests/golden of this checkout).")] = None,
 ):
     """Check the golden scenarios (exit 1 when an estimate moved beyond the tolerance), or --update them."""
-    from estimators.golden import GOLDEN_TOLERANCE, check
-    from estimators.golden import update as rewrite
+    from estimators.documents.golden import GOLDEN_TOLERANCE, check
+    from estimators.documents.golden import update as rewrite
 
     directory = golden_dir(directory)
     if update:
@@ -310,8 +340,8 @@ def diff_command(
     as_json: AsJson = False,
 ):
     """Show which figures moved between two JSON documents, and by how much."""
-    from estimators.docdiff import diff
-    from estimators.presets import read_mapping
+    from estimators.catalog.files import read_mapping
+    from estimators.documents.docdiff import diff
 
     for path in (old, new):
         check_input_file(path, "plan diff")

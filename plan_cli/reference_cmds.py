@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from estimators.documents.outputs import check_output_folder, resolve_target
 from estimators.errors import PlanInputError
-from estimators.outputs import check_output_folder, resolve_target
 from plan_cli.common import AsJson, emit_json, friendly_errors, input_errors
 from plan_cli.progress import phase_progress
 from plan_cli.render import print_profile

@@ -20,9 +20,9 @@ from pydantic import BaseModel
 from typer._click.core import ParameterSource
 from typer._click.globals import get_current_context
 
-from estimators.docdiff import flatten
+from estimators.documents.docdiff import flatten
 from estimators.errors import PlanInputError
-from estimators.search import MAX_GPUS
+from estimators.search.layout_search import MAX_GPUS
 from estimators.specs.workload import TrainingStage, Workload
 
 MAX_MODEL_WHOLE_NUMBER = 1_000_000  # widths, heads, vocabularies, channels of a model file

@@ -7,14 +7,14 @@ mixed 3D RoPE on visual q/k; the last block does not update the text stream.
 """
 from __future__ import annotations
 
-import torch
 from functools import partial
 
+import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
 
-from estimators.params import ROPE_AXES
+from estimators.counts.params import ROPE_AXES
 from estimators.specs.models import AsymmDiTSpec
 from reference_model.layers import RMSNorm, sinusoidal_embedding
 

@@ -22,14 +22,15 @@ import pandas as pd
 import torch
 from scipy.optimize import least_squares
 
-from estimators.layouts import LayoutArrays
-from estimators.problem import video_problem
-from estimators.profiles import DeviceProfile
+from estimators.counts.problem import video_problem
+from estimators.search.evaluate import evaluate
 from estimators.specs.hardware import GPUSpec
 from estimators.specs.layout import Layout
+from estimators.specs.layout_arrays import LayoutArrays
 from estimators.specs.models import VideoSystemSpec
+from estimators.specs.profile import DeviceProfile
 from estimators.specs.workload import TrainingStage, Workload
-from estimators.step import RunSettings, evaluate
+from estimators.time.step import RunSettings
 from reference_model.counting import analyse, flops_by_module
 from reference_model.dit import AsymmDiT
 from reference_model.microbench import measure_device

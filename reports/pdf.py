@@ -17,8 +17,8 @@ matplotlib.rcParams["pdf.fonttype"] = 42  # embed TrueType so the text can be ex
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
-from estimators.outputs import output_file  # noqa: E402
-from estimators.review import figure_ranges, largest_risks, validation_lines  # noqa: E402
+from estimators.documents.outputs import output_file  # noqa: E402
+from estimators.documents.review import figure_ranges, largest_risks, validation_lines  # noqa: E402
 
 GIB = 2**30
 PAGE = (8.27, 11.69)  # A4 portrait, inches

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from estimators.geometry import ClipGeometry
+from estimators.counts.geometry import ClipGeometry
 
 BITS_PER_BYTE = 8
 CACHE_BYTES_PER_VALUE = 2  # latents and embeddings cached in bf16

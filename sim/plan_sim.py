@@ -7,8 +7,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from estimators.counts.text_encoders import text_encoder_gemm_width
 from estimators.errors import PlanInputError
-from estimators.text_encoders import text_encoder_gemm_width
 from sim.data_pipeline import CHECKPOINT_BYTES_PER_PARAM, DataInputs, read_demand, storage_bytes
 from sim.run_sim import SECONDS_PER_DAY, RunInputs, check_simulation_size, goodput, simulate_runs, young_daly_interval_s
 from sim.step_sim import StepInputs, StepResult, simulate_step

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from estimators.presets import load_model
+from estimators.catalog.models import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 CALIBRATION_CSV = REPO.parent / "shared" / "reference" / "calibration-runs.csv"

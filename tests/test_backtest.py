@@ -7,8 +7,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from estimators.backtest import backtest
-from estimators.presets import DATA_DIR
+from estimators.calibration.backtest import backtest
+from estimators.catalog.files import DATA_DIR
 from plan_cli.main import app
 from plan_cli.render import print_backtest
 

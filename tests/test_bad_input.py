@@ -9,7 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from estimators.presets import DATA_DIR
+from estimators.catalog.files import DATA_DIR
 from plan_cli.locations import PACKAGED_CALIBRATION
 from plan_cli.main import app
 

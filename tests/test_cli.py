@@ -4,7 +4,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from estimators.presets import DATA_DIR
+from estimators.catalog.files import DATA_DIR
 from plan_cli.main import app
 
 runner = CliRunner()

@@ -2,13 +2,14 @@
 import numpy as np
 import pytest
 
-from estimators.comm import bytes_per_rank, group_crosses_nodes
-from estimators.presets import load_gpu, load_model
-from estimators.problem import video_problem
-from estimators.profiles import load_profile
-from estimators.search import enumerate_layouts, search
+from estimators.catalog.gpus import load_gpu
+from estimators.catalog.models import load_model
+from estimators.catalog.profiles import load_profile
+from estimators.counts.problem import video_problem
+from estimators.search.layout_search import enumerate_layouts, search
 from estimators.specs.workload import TrainingStage, Workload
-from estimators.step import RunSettings
+from estimators.time.comm import bytes_per_rank, group_crosses_nodes
+from estimators.time.step import RunSettings
 
 MOCHI = load_model("mochi-10b")
 

@@ -5,13 +5,11 @@ from diffusers and transformers built on the meta device (tests/independent.py).
 """
 import pytest
 
-from estimators.flops import dit_forward_flops
-from estimators.text_encoders import t5_encoder_flops
-from estimators.vaes import vae_decoder_flops, vae_encoder_flops
-from estimators.geometry import clip_geometry
-from estimators.params import dit_block_params, dit_params
-from estimators.text_encoders import t5_encoder_params
-from estimators.vaes import vae_decoder_params, vae_encoder_params
+from estimators.counts.flops import dit_forward_flops
+from estimators.counts.geometry import clip_geometry
+from estimators.counts.params import dit_block_params, dit_params
+from estimators.counts.text_encoders import t5_encoder_flops, t5_encoder_params
+from estimators.counts.vaes import vae_decoder_flops, vae_decoder_params, vae_encoder_flops, vae_encoder_params
 from tests import independent as ind
 
 # mochi-architecture.md

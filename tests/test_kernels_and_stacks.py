@@ -5,22 +5,20 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from estimators.compute_rates import compute_rates
+from estimators.catalog.files import DATA_DIR
+from estimators.catalog.gpus import load_gpu
+from estimators.catalog.models import load_model
+from estimators.catalog.profiles import load_profile
+from estimators.catalog.stacks import load_stack, stack_names
+from estimators.counts.problem import video_problem
 from estimators.errors import PlanInputError
-from estimators.kernels import (
-    attention_kernel,
-    default_kernel,
-    gemm_efficiency,
-    kernel_names,
-)
-from estimators.layouts import LayoutArrays
-from estimators.presets import DATA_DIR, load_gpu, load_model
-from estimators.problem import video_problem
-from estimators.profiles import load_profile
+from estimators.search.evaluate import evaluate
 from estimators.specs.layout import Layout
+from estimators.specs.layout_arrays import LayoutArrays
 from estimators.specs.workload import TrainingStage, Workload
-from estimators.stacks import load_stack, stack_names
-from estimators.step import RunSettings, evaluate
+from estimators.time.compute_rates import compute_rates
+from estimators.time.kernels import attention_kernel, default_kernel, gemm_efficiency, kernel_names
+from estimators.time.step import RunSettings
 
 H100 = load_gpu("H100")
 MOCHI = load_model("mochi-10b")

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from estimators.presets import load_model
+from estimators.catalog.models import load_model
 from plan_cli.main import app
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples" / "models").glob("*.yaml"))
@@ -76,8 +76,8 @@ def test_every_preset_plans_at_its_clip_with_the_json_keys(preset):
 @pytest.mark.parametrize("preset", ["wan2.1-t2v-14b", "hunyuanvideo-13b", "cogvideox-2b", "ltx-video-2b", "mochi-10b"])
 def test_training_problem_keeps_every_forward_flop(preset):
     # the per-layer averages the layout search uses add back up to the DiT's forward FLOPs
-    from estimators.dit import dit_forward_flops
-    from estimators.problem import video_problem
+    from estimators.counts.dit import dit_forward_flops
+    from estimators.counts.problem import video_problem
     from estimators.specs.workload import TrainingStage, Workload
 
     system = load_model(preset)

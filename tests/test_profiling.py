@@ -11,7 +11,7 @@ pytest.importorskip("scipy")
 
 from typer.testing import CliRunner  # noqa: E402
 
-from estimators.memory import dit_streams, saved_elements_per_token  # noqa: E402
+from estimators.counts.saved import dit_streams, saved_elements_per_token  # noqa: E402
 from reference_model.dit import AsymmDiT  # noqa: E402
 from reference_model.profile_grid import distributed_collectives, run_profile  # noqa: E402
 from reference_model.profiling import block_saved_bytes  # noqa: E402

@@ -3,14 +3,16 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from estimators.flops import dit_forward_flops
-from estimators.layouts import LayoutArrays
-from estimators.presets import load_gpu, load_model
-from estimators.problem import video_problem
-from estimators.profiles import load_profile
+from estimators.catalog.gpus import load_gpu
+from estimators.catalog.models import load_model
+from estimators.catalog.profiles import load_profile
+from estimators.counts.flops import dit_forward_flops
+from estimators.counts.problem import video_problem
+from estimators.search.evaluate import evaluate
 from estimators.specs.layout import Layout
+from estimators.specs.layout_arrays import LayoutArrays
 from estimators.specs.workload import TrainingStage, Workload
-from estimators.step import RunSettings, evaluate
+from estimators.time.step import RunSettings
 
 MOCHI = load_model("mochi-10b")
 H100 = load_gpu("H100")

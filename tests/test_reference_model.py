@@ -11,12 +11,13 @@ pytest.importorskip("fvcore")
 
 from typer.testing import CliRunner  # noqa: E402
 
-from estimators.flops import dit_forward_flops  # noqa: E402
-from estimators.text_encoders import t5_encoder_flops  # noqa: E402
-from estimators.vaes import vae_decoder_flops, vae_encoder_flops  # noqa: E402
-from estimators.params import dit_params  # noqa: E402
-from estimators.text_encoders import t5_encoder_params  # noqa: E402
-from estimators.vaes import vae_decoder_params, vae_encoder_params  # noqa: E402
+from estimators.counts.flops import dit_forward_flops  # noqa: E402
+from estimators.counts.params import dit_params  # noqa: E402
+from estimators.counts.text_encoders import (
+    t5_encoder_flops,  # noqa: E402
+    t5_encoder_params,  # noqa: E402
+)
+from estimators.counts.vaes import vae_decoder_flops, vae_decoder_params, vae_encoder_flops, vae_encoder_params  # noqa: E402  # noqa: E402
 from plan_cli.main import app  # noqa: E402
 from reference_model.counting import analyse, flops_by_module, parameters  # noqa: E402
 from reference_model.dit import AsymmDiT  # noqa: E402

@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from estimators.schema import SCHEMA_VERSION, EstimateDocument, emitted
+from estimators.documents.schema import SCHEMA_VERSION, EstimateDocument, emitted
 from plan_cli.main import app
 
 runner = CliRunner()

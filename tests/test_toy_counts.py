@@ -1,11 +1,11 @@
 """Hand-derived counts on toy shapes (each expected value is worked out in the comment beside it)."""
 import pytest
 
+from estimators.counts.flops import attention_flops, dit_forward_flops, matmul_flops
+from estimators.counts.geometry import clip_geometry
+from estimators.counts.params import dit_block_params, linear_params, mlp_params
+from estimators.counts.vaes import vae_encoder_flops
 from estimators.errors import PlanInputError
-from estimators.flops import attention_flops, dit_forward_flops, matmul_flops
-from estimators.vaes import vae_encoder_flops
-from estimators.geometry import clip_geometry
-from estimators.params import dit_block_params, linear_params, mlp_params
 
 
 def test_matmul_and_attention_conventions():
