@@ -8,7 +8,6 @@ import time
 
 from estimators.catalog.gpus import load_gpu
 from estimators.catalog.models import load_model
-from estimators.catalog.profiles import load_profile
 from estimators.counts.problem import video_problem
 from estimators.search.layout_search import search
 from estimators.specs.workload import TrainingStage, Workload
@@ -22,7 +21,7 @@ def main() -> None:
     gpu = load_gpu("H100")
     for num_gpus, global_batch in ((512, 512), (8192, 8192)):
         stage = TrainingStage(height=480, width=848, frames=163, text_tokens=256, steps=1, global_batch=global_batch)
-        settings = RunSettings(gpu=gpu, profile=load_profile(gpu.name), global_batch=global_batch)
+        settings = RunSettings.resolve(gpu, global_batch=global_batch)
         best = float("inf")
         for _ in range(REPEATS):
             start = time.perf_counter()

@@ -1,7 +1,6 @@
 """`plan`: capacity planning for Mochi-class text-to-video training."""
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import sys
 from functools import wraps
@@ -12,18 +11,20 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from estimators.calibration.backtest import BacktestResult, CrossValidation
 from estimators.calibration.backtest import backtest as run_backtest
 from estimators.catalog.gpus import parse_cluster
 from estimators.catalog.models import load_model
 from estimators.catalog.prices import parse_price_overrides, with_price
 from estimators.catalog.stacks import default_stack, load_stack
-from estimators.documents.document import plan_document
 from estimators.documents.outputs import check_output_folder, resolve_target
-from estimators.documents.schema import DOCUMENTS, EstimateDocument, FleetDocument, SimulateDocument, emitted, json_schema
+from estimators.documents.schema import all_schemas, emitted, json_schema
+from estimators.documents.simulation import SimulationResult
 from estimators.errors import PlanInputError
-from estimators.planning.estimate import PlanRequest, plan
-from estimators.planning.fleet import DEFAULT_MAX_GPUS, FleetQuery, answer, parse_kinds
-from estimators.search.alternatives import explain
+from estimators.planning.estimate import plan
+from estimators.planning.fleet import DEFAULT_MAX_GPUS, FleetAnswer, FleetQuery, answer, parse_kinds
+from estimators.planning.request import PlanRequest
+from estimators.planning.results import Plan
 from estimators.specs.hardware import Cluster
 from estimators.specs.models import VideoSystemSpec
 from estimators.time.kernels import attention_kernel
@@ -68,6 +69,9 @@ from plan_cli.validation import (
     check_text_file,
     non_finite_keys,
 )
+
+# The documents --json emits, by the name `plan schema` takes.
+DOCUMENTS = {"estimate": Plan, "estimate-deadline": FleetAnswer, "simulate": SimulationResult, "backtest": BacktestResult}
 
 # Plain click help: it wraps every line to the terminal (rich panels cut long option names at 80 columns).
 app = typer.Typer(cls=CheckedGroup, add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
@@ -118,7 +122,8 @@ def plan_options(
     for st in workload.stages:
         if st.text_tokens > system.dit.max_text_tokens:
             raise PlanInputError(f"text_tokens={st.text_tokens} exceeds the model's {system.dit.max_text_tokens}")
-    return PlanRequest(system, workload, cluster, precision, fixed_layout, pinned, objective, kinds, kernel, stack)
+    return PlanRequest(system=system, workload=workload, cluster=cluster, precision=precision, layout=fixed_layout, pinned=pinned,
+                       objective=objective, gpu_kinds=kinds, kernel=kernel, stack=stack)
 
 
 def with_plan_options(command):
@@ -149,19 +154,14 @@ def estimate(
 ):
     """Estimate FLOPs, memory, layout, step time, days, GPU-hours, cost and energy of a training plan;
     with --deadline-days/--budget-usd, choose the GPU kind and count too."""
+    request = request.model_copy(update={"ranked_layouts": top})
     if deadline_days is not None or budget_usd is not None or request.gpu_kinds:
         return _fleet_estimate(request, FleetQuery(deadline_days, budget_usd, max_gpus), as_json)
     result = plan(request)
-    doc = plan_document(result)
-    search = result["last"]["search"]
-    rows = explain(search, request.cluster.gpu.hbm_bytes.value, top) if search is not None else []
-    if search is not None:
-        doc["search"] = {"layouts_evaluated": len(search), "layouts_valid_and_fitting": int(len(search.ranked)), "ranking": rows}
-    doc = emitted(EstimateDocument, doc)
     if as_json:
-        emit_json(doc)
+        emit_json(emitted(result))
     else:
-        print_plan(doc, Console(width=140), rows)
+        print_plan(result, Console(width=140))
 
 
 def _fleet_estimate(request: PlanRequest, query: FleetQuery, as_json: bool) -> None:
@@ -171,16 +171,11 @@ def _fleet_estimate(request: PlanRequest, query: FleetQuery, as_json: bool) -> N
     for value, name in ((query.deadline_days, "--deadline-days"), (query.budget_usd, "--budget-usd")):
         if value is not None and not 0 < value < float("inf"):
             raise PlanInputError(f"{name} must be a positive number")
-    doc = answer(request, request.gpu_kinds, query)
-    if doc["choice"] is not None:
-        chosen = next(g for g in request.gpu_kinds if g.name == doc["choice"]["gpu"])
-        cluster = Cluster(gpu=chosen, num_gpus=doc["choice"]["num_gpus"])
-        doc["plan"] = plan_document(plan(dataclasses.replace(request, cluster=cluster, gpu_kinds=())))
-    doc = emitted(FleetDocument, doc)
+    result = answer(request, request.gpu_kinds, query)
     if as_json:
-        emit_json(doc)
+        emit_json(emitted(result))
     else:
-        print_fleet(doc, Console(width=140))
+        print_fleet(result, Console(width=140))
 
 
 def _require_cluster(request: PlanRequest) -> None:
@@ -227,11 +222,11 @@ def simulate(
     result = plan(request)
     with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as progress:
         task = progress.add_task("Monte Carlo runs", total=runs)
-        doc = emitted(SimulateDocument, simulate_plan(result, opts, lambda done: progress.update(task, completed=done)))
+        simulation = simulate_plan(result, opts, lambda done: progress.update(task, completed=done))
     if as_json:
-        emit_json(doc)
+        emit_json(emitted(simulation))
     else:
-        print_simulation(doc, Console(width=120))
+        print_simulation(simulation, Console(width=120))
 
 
 @app.command()
@@ -257,9 +252,6 @@ def report(
         raise PlanInputError(f"--pages-png {pages_png}: folder does not exist")
     calibration = calibration_csv(calibration)
     result = plan(request)
-    doc = plan_document(result)
-    search = result["last"]["search"]
-    ranking = explain(search, request.cluster.gpu.hbm_bytes.value) if search is not None else []
     sim = simulate_plan(result, SimOptions(runs=runs, max_segment_attempts=MAX_SEGMENT_ATTEMPTS))
     n = request.cluster.num_gpus
     sizes = sorted({max(8, n // 4), max(8, n // 2), n, n * 2, n * 4})
@@ -269,10 +261,12 @@ def report(
                     precompute_latents=[wl.precompute_latents], precision=[request.precision])
     scaling["gpu_type"] = scaling["gpus"].str.split("x").str[0]
     scaling["num_gpus"] = scaling["gpus"].str.split("x").str[1].astype(int)
-    backtest_doc = run_backtest(calibration)
+    backtest_result = run_backtest(calibration)
     if calibration.name == crossvalidation()["file"]:
-        backtest_doc["cv"] = crossvalidation()  # stored by benchmarks/crossvalidate_profiles.py (refitting takes a minute)
-    pages = write_report(output, doc, ranking, sim, scaling, backtest_doc, pages_png)
+        # stored by benchmarks/crossvalidate_profiles.py (refitting takes a minute)
+        stored = crossvalidation()
+        backtest_result = backtest_result.model_copy(update={"cv": CrossValidation(by=stored["by"], mape=stored["mape"], errors=stored["errors"])})
+    pages = write_report(output, result, sim, scaling, backtest_result, pages_png)
     typer.echo(f"wrote {output} ({pages} pages)")
 
 
@@ -284,7 +278,7 @@ def schema(
     """Print the JSON Schema of the documents estimate and simulate emit (--json)."""
     if document is not None and document not in DOCUMENTS:
         raise PlanInputError(f"unknown document '{document}' (known: {', '.join(DOCUMENTS)})")
-    emit_json(json_schema(document))
+    emit_json(all_schemas(DOCUMENTS) if document is None else json_schema(DOCUMENTS[document]))
 
 
 @app.command()
@@ -303,9 +297,9 @@ def backtest(
     result = run_backtest(file, rows=rows)
     if cv:
         folds = crossvalidate(rows)
-        result["cv"] = {"by": folds["by"], "mape": folds["mape"], "errors": folds["errors"]}
+        result = result.model_copy(update={"cv": CrossValidation(by=folds["by"], mape=folds["mape"], errors=folds["errors"])})
     if as_json:
-        emit_json(result)
+        emit_json(emitted(result))
     else:
         print_backtest(result, Console(width=120))
 

@@ -100,9 +100,10 @@ def predict(row: dict, gpu: GPUSpec, profile: DeviceProfile) -> dict:
     stage = TrainingStage(height=row["height"], width=row["height"], frames=row["frames"], text_tokens=row["text_tokens"], steps=1, global_batch=row["batch"])
     problem = video_problem(system_for(row), stage, Workload(stages=(stage,)), activation_bytes=FP32_BYTES)
     layout = LayoutArrays.from_layouts([Layout(dp=1, zero=0, micro_batch=row["batch"], recompute=row["recompute"])])
-    metrics = evaluate(problem, layout, RunSettings(gpu=gpu, profile=profile, global_batch=row["batch"], precision="fp32", stack=REFERENCE_STACK))
+    settings = RunSettings.resolve(gpu, global_batch=row["batch"], precision="fp32", stack=REFERENCE_STACK, profile=profile)
+    evaluation = evaluate(problem, layout, settings)
     activations = sum(s.tokens * s.saved_bytes_per_token[row["recompute"]] for s in problem.streams) * problem.num_layers * row["batch"]
-    return {"predicted_step_s": float(metrics["step_time_s"][0]), "predicted_activation_bytes": float(activations)}
+    return {"predicted_step_s": float(evaluation.time.step_time_s[0]), "predicted_activation_bytes": float(activations)}
 
 
 def calibrate(rows: list[dict], gpu: GPUSpec, profile: DeviceProfile) -> DeviceProfile:
@@ -151,9 +152,9 @@ def predicted_collectives(system: VideoSystemSpec, mode: str, world: int, batch_
     layout = LayoutArrays.from_layouts([Layout(dp=world, zero=zero, micro_batch=batch_per_rank, recompute="none")])
     gpu = GPUSpec.model_validate(measure_device_cached()["hardware"])
     profile = DeviceProfile.model_validate(measure_device_cached()["profile"])
-    metrics = evaluate(problem, layout, RunSettings(gpu=gpu, profile=profile, global_batch=stage.global_batch, precision="fp32", stack=REFERENCE_STACK))
+    settings = RunSettings.resolve(gpu, global_batch=stage.global_batch, precision="fp32", stack=REFERENCE_STACK, profile=profile)
     out: dict = {"all_reduce": 0.0, "all_gather": 0.0, "reduce_scatter": 0.0}
-    for cost in metrics["collectives"]:
+    for cost in evaluate(problem, layout, settings).time.collectives:
         if cost.group == "dp":
             out[cost.kind] += float(cost.calls[0] * cost.buffer_bytes[0])
     return out

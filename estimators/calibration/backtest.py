@@ -21,8 +21,10 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional, Union
 
 import numpy as np
+from pydantic import Field
 
 from estimators.catalog.gpus import load_gpu
 from estimators.catalog.models import load_model
@@ -30,6 +32,7 @@ from estimators.catalog.profiles import load_profile
 from estimators.catalog.stacks import default_stack
 from estimators.counts.problem import TrainingProblem, gpt_problem, video_problem
 from estimators.errors import PlanInputError
+from estimators.results import Document, Result
 from estimators.search.evaluate import evaluate
 from estimators.search.layout_search import divisors
 from estimators.specs.layout import Layout
@@ -229,16 +232,16 @@ def evaluate_row(row: BacktestRow, profiles: dict[str, DeviceProfile] | None = N
     ``profiles`` overrides the bundled device profiles by GPU name (used by the calibration fit).
     """
     gpu = load_gpu(row.gpu_name)
-    profile = (profiles or {}).get(gpu.name) or load_profile(gpu.name)
-    settings = RunSettings(gpu=gpu, profile=profile, global_batch=row.global_batch, precision=row.precision,
-                           kernel=row.kernel, stack=row.stack)
-    metrics = evaluate(row.problem, row.layouts, settings)
-    if not metrics["valid"].any():
-        raise PlanInputError(f"row {row.id}: layout not valid ({metrics['reason'][0]})")
-    ok = metrics["valid"] & metrics["fits"]
-    pool = ok if ok.any() else metrics["valid"]
-    best = int(np.argmin(np.where(pool, metrics["step_time_s"], np.inf)))
-    return float(metrics["step_time_s"][best]), row.layouts.layout(best)
+    settings = RunSettings.resolve(gpu, global_batch=row.global_batch, precision=row.precision, kernel=row.kernel,
+                                   stack=row.stack, profile=(profiles or {}).get(gpu.name))
+    evaluation = evaluate(row.problem, row.layouts, settings)
+    if not evaluation.valid.any():
+        raise PlanInputError(f"row {row.id}: layout not valid ({evaluation.reason[0]})")
+    ok = evaluation.valid & evaluation.fits
+    pool = ok if ok.any() else evaluation.valid
+    step = evaluation.time.step_time_s
+    best = int(np.argmin(np.where(pool, step, np.inf)))
+    return float(step[best]), row.layouts.layout(best)
 
 
 def predict_row(row: BacktestRow, profiles: dict[str, DeviceProfile] | None = None) -> float:
@@ -257,12 +260,50 @@ def constant_mfu_baseline(rows: list[BacktestRow], measured: np.ndarray) -> tupl
     return best, ideal / best
 
 
+class BacktestRowResult(Result):
+    """One published run: predicted against measured step time, on the layout chosen for its blank fields."""
+
+    id: str
+    source: str
+    kernel: Optional[str]
+    stack: str
+    predicted_step_s: float
+    measured_step_s: float
+    error: float = Field(description="predicted / measured - 1.")
+    chosen: dict[str, Union[int, str]] = Field(description="The values chosen for the fields the row leaves blank.")
+    layout: Layout
+    in_sample: bool = Field(description="The bundled device profile was fitted to this row.")
+
+
+class ConstantMfuBaseline(Result):
+    constant_mfu: float = Field(description="The one MFU that minimises the MAPE over the rows.")
+    mape: float
+
+
+class CrossValidation(Result):
+    """Leave-one-source-out: each source's rows predicted by a fit without them."""
+
+    by: str
+    mape: float
+    errors: dict[str, float] = Field(description="Held-out error of each row, predicted / measured - 1.")
+
+
+class BacktestResult(Document):
+    """`plan backtest --json`: every row, the MAPE, the worst row, the constant-MFU baseline (and --cv)."""
+
+    rows: list[BacktestRowResult]
+    mape: float
+    max_abs_error: float
+    baseline: ConstantMfuBaseline
+    cv: Optional[CrossValidation] = None
+
+
 def _chosen(row: BacktestRow, layout: Layout) -> dict:
     values = layout.model_dump()
     return {key: values[key] for key in row.searched}
 
 
-def backtest(path: Path, profiles: dict[str, DeviceProfile] | None = None, rows: list[BacktestRow] | None = None) -> dict:
+def backtest(path: Path, profiles: dict[str, DeviceProfile] | None = None, rows: list[BacktestRow] | None = None) -> BacktestResult:
     """Predicted vs measured for each row (with the layout chosen for blank fields), MAPE, constant-MFU baseline."""
     rows = rows if rows is not None else read_rows(path)
     measured = np.array([r.measured_step_s for r in rows])
@@ -270,14 +311,14 @@ def backtest(path: Path, profiles: dict[str, DeviceProfile] | None = None, rows:
     predicted = np.array([p for p, _ in results])
     errors = predicted / measured - 1
     mfu, baseline = constant_mfu_baseline(rows, measured)
-    return {
-        "rows": [
-            {"id": r.id, "source": r.source, "kernel": r.kernel, "stack": r.stack, "predicted_step_s": float(p),
-             "measured_step_s": float(m), "error": float(e), "chosen": _chosen(r, lay), "layout": lay.model_dump(),
-             "in_sample": profiles is None and r.id in load_profile(r.gpu_name).fitted_rows}
+    return BacktestResult(
+        rows=[
+            BacktestRowResult(id=r.id, source=r.source, kernel=r.kernel, stack=r.stack, predicted_step_s=float(p),
+                              measured_step_s=float(m), error=float(e), chosen=_chosen(r, lay), layout=lay,
+                              in_sample=profiles is None and r.id in load_profile(r.gpu_name).fitted_rows)
             for r, (p, lay), m, e in zip(rows, results, measured, errors)
         ],
-        "mape": float(np.mean(np.abs(errors))),
-        "max_abs_error": float(np.max(np.abs(errors))),
-        "baseline": {"constant_mfu": mfu, "mape": float(np.mean(np.abs(baseline / measured - 1)))},
-    }
+        mape=float(np.mean(np.abs(errors))),
+        max_abs_error=float(np.max(np.abs(errors))),
+        baseline=ConstantMfuBaseline(constant_mfu=mfu, mape=float(np.mean(np.abs(baseline / measured - 1)))),
+    )

@@ -11,6 +11,7 @@ from functools import lru_cache
 from estimators.catalog.files import DATA_DIR, read_mapping
 from estimators.catalog.gpus import load_gpu
 from estimators.errors import PlanInputError
+from estimators.results import Result
 from estimators.specs.hardware import Figure, GPUSpec
 
 OVERRIDE_SOURCE = "--price override"
@@ -48,22 +49,27 @@ def with_price(gpu: GPUSpec, prices: dict[str, float]) -> GPUSpec:
     return gpu.model_copy(update={"price_usd_per_gpu_hour": figure})
 
 
-def price_document(gpu: GPUSpec) -> dict:
+class PriceQuote(Result):
     """The price a plan used, its range, source and basis (in every document that shows a cost)."""
-    price = gpu.price_usd_per_gpu_hour
-    overridden = price.source == OVERRIDE_SOURCE
-    return {
-        "gpu": gpu.name,
-        "usd_per_gpu_hour": price.value,
-        "low": price.low if price.low is not None else price.value,
-        "high": price.high if price.high is not None else price.value,
-        "basis": "user-given price (--price)" if overridden else price_basis(),
-        "source": price.source,
-        "date": price.date.isoformat(),
-    }
 
+    gpu: str
+    usd_per_gpu_hour: float
+    low: float
+    high: float
+    basis: str
+    source: str
+    date: str
 
-def price_line(gpu: GPUSpec) -> str:
-    """One line for tables: '$3.00/GPU-hour (range $1.99-6.16; basis: ...)'."""
-    p = price_document(gpu)
-    return f"${p['usd_per_gpu_hour']:.2f}/GPU-hour (range ${p['low']:.2f}-{p['high']:.2f}; {p['basis']})"
+    @classmethod
+    def of(cls, gpu: GPUSpec) -> "PriceQuote":
+        price = gpu.price_usd_per_gpu_hour
+        overridden = price.source == OVERRIDE_SOURCE
+        return cls(gpu=gpu.name, usd_per_gpu_hour=price.value,
+                   low=price.low if price.low is not None else price.value,
+                   high=price.high if price.high is not None else price.value,
+                   basis="user-given price (--price)" if overridden else price_basis(),
+                   source=price.source, date=price.date.isoformat())
+
+    def line(self) -> str:
+        """One line for tables: '$3.00/GPU-hour (range $1.99-6.16; basis: ...)'."""
+        return f"${self.usd_per_gpu_hour:.2f}/GPU-hour (range ${self.low:.2f}-{self.high:.2f}; {self.basis})"

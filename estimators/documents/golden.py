@@ -26,15 +26,15 @@ FIGURES = ("step_time_s", "mfu", "tflops_per_gpu", "train_time_days", "gpu_hours
 def scenario_figures(scenario: dict) -> dict:
     """The stored figures of one scenario."""
     inputs = {k: v for k, v in scenario.items() if k != "id"}
-    doc = plan_for(**inputs)
+    result = plan_for(**inputs)
     return {
-        "params_dit": doc["params"]["dit"],
-        "dit_forward_flops": doc["flops_per_sample"]["dit_forward"],
-        "train_step_flops": doc["flops_per_sample"]["train_step_total"],
-        "visual_tokens": doc["tokens_per_sample"]["visual"],
-        "memory_per_gpu_bytes": doc["memory_per_gpu_bytes"]["total"],
-        "layout": doc["layout"],
-        **{k: doc[k] for k in FIGURES},
+        "params_dit": result.params.dit,
+        "dit_forward_flops": result.flops_per_sample.dit_forward,
+        "train_step_flops": result.flops_per_sample.train_step_total,
+        "visual_tokens": result.tokens_per_sample.visual,
+        "memory_per_gpu_bytes": result.memory_per_gpu_bytes.total,
+        "layout": result.layout.model_dump(),
+        **{k: getattr(result, k) for k in FIGURES},
     }
 
 

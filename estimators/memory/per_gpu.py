@@ -1,7 +1,11 @@
-"""Bytes per GPU of many layouts at once (numpy, one element per layout), by part."""
+"""Bytes per GPU of many layouts at once (numpy, one element per layout), by part, and the typed
+breakdown of one layout that a plan reports."""
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import numpy as np
+from pydantic import Field
 
 from estimators.counts.problem import TrainingProblem
 from estimators.memory.states import (
@@ -10,12 +14,51 @@ from estimators.memory.states import (
     RUNTIME_RESERVED_BYTES,
     optimizer_bytes_per_param,
 )
+from estimators.results import Result
 from estimators.specs.layout_arrays import RECOMPUTE_CODES, LayoutArrays
 
 FULL = RECOMPUTE_CODES["full"]
 
 
-def memory_bytes(prob: TrainingProblem, lay: LayoutArrays, global_batch: int, precision: str) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class MemoryArrays:
+    """Bytes per GPU by part for every layout (element i: layout i); the parts add up to ``total``."""
+
+    weights: np.ndarray
+    gradients: np.ndarray
+    optimizer_states: np.ndarray
+    activations: np.ndarray
+    frozen_encoder_weights: np.ndarray
+    frozen_encoder_activations: np.ndarray
+    fp8_weight_copies: np.ndarray
+    runtime_reserved: np.ndarray
+    fragmentation: np.ndarray
+    total: np.ndarray
+
+    def breakdown(self, i: int, capacity_bytes: float) -> "MemoryBreakdown":
+        """Layout i's bytes by part against the GPU's memory."""
+        parts = {f.name: float(getattr(self, f.name)[i]) for f in fields(self)}
+        return MemoryBreakdown(**parts, capacity=capacity_bytes, fits=parts["total"] <= capacity_bytes)
+
+
+class MemoryBreakdown(Result):
+    """Bytes per GPU of one layout by part (the parts add up to ``total``), against the GPU's capacity."""
+
+    weights: float = Field(description="Trained weights held (ZeRO-3: the shard plus two gathered layers).")
+    gradients: float
+    optimizer_states: float = Field(description="AdamW moments and the fp32 master copy.")
+    activations: float = Field(description="Saved for backward, all micro-batches in flight on the first pipeline stage.")
+    frozen_encoder_weights: float = Field(description="Text encoders and VAE encoder run online (0 when precomputed).")
+    frozen_encoder_activations: float
+    fp8_weight_copies: float = Field(description="FP8 weight and its transpose under FP8 (0 under BF16).")
+    runtime_reserved: float = Field(description="CUDA context and NCCL buffers.")
+    fragmentation: float = Field(description="Caching-allocator fragmentation.")
+    total: float
+    capacity: float = Field(description="The GPU's memory.")
+    fits: bool
+
+
+def memory_bytes(prob: TrainingProblem, lay: LayoutArrays, global_batch: int, precision: str) -> MemoryArrays:
     """Bytes per GPU (the first pipeline stage, which holds the most micro-batches), by part.
 
     Model states: ZeRO shards over the dp x cp replicas (Rajbhandari et al. 2020, sec. 5). Activations:
@@ -49,10 +92,8 @@ def memory_bytes(prob: TrainingProblem, lay: LayoutArrays, global_batch: int, pr
         "frozen_encoder_weights": np.full(len(lay), prob.frozen_weight_bytes),
         "frozen_encoder_activations": prob.frozen_working_bytes * lay.micro_batch / split,
     }
-    if precision == "fp8":
-        parts["fp8_weight_copies"] = local * FP8_WEIGHT_COPIES_BYTES_PER_PARAM
+    parts["fp8_weight_copies"] = local * (FP8_WEIGHT_COPIES_BYTES_PER_PARAM if precision == "fp8" else 0)
     subtotal = sum(parts.values())
     parts["runtime_reserved"] = np.full(len(lay), float(RUNTIME_RESERVED_BYTES))
     parts["fragmentation"] = FRAGMENTATION_FRACTION * subtotal
-    parts["total"] = sum(parts.values())
-    return parts
+    return MemoryArrays(**parts, total=sum(parts.values()))

@@ -8,13 +8,17 @@ is within it.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
+from pydantic import Field
+
 from estimators.catalog.gpus import gpu_catalogue
 from estimators.errors import PlanInputError
-from estimators.planning.estimate import PlanRequest, plan
+from estimators.planning.estimate import plan
+from estimators.planning.request import PlanRequest
+from estimators.planning.results import Plan, StagePlan
+from estimators.results import Document, Result
 from estimators.search.alternatives import short_label
 from estimators.specs.hardware import Cluster, GPUSpec
 
@@ -45,45 +49,69 @@ def sizes(gpu: GPUSpec, max_gpus: int) -> list[int]:
     return [nodes * gpu.node_size for nodes in node_counts(max_gpus // gpu.node_size)]
 
 
-@dataclass(frozen=True)
-class Option:
-    """One GPU kind at one cluster size with its best layout per stage."""
+class FleetOption(Result):
+    """One GPU kind at one cluster size with its best layout per stage (and, once judged, why it is not the answer)."""
 
     gpu: str
     num_gpus: int
-    layout: str  # the best layout of each stage, 'stage: label' joined by '; '
+    layout: str = Field(description="The best layout of each stage, 'stage: label' joined by '; '.")
     train_time_days: float
     preprocessing_days: float
-    elapsed_days: float
+    elapsed_days: float = Field(description="Training + one-off preprocessing on the same cluster: what a deadline limits.")
     gpu_hours: float
     cost_usd: float
     cost_usd_range: tuple[float, float]
     usd_per_gpu_hour: float
+    why_not: str = ""
 
-    def as_dict(self, why_not: str) -> dict:
-        return {**dataclasses.asdict(self), "cost_usd_range": list(self.cost_usd_range), "why_not": why_not}
+    def judged(self, why_not: str) -> "FleetOption":
+        return self.model_copy(update={"why_not": why_not})
 
 
-def evaluate_option(base: PlanRequest, gpu: GPUSpec, num_gpus: int) -> Optional[Option]:
+class FleetQueryInfo(Result):
+    deadline_days: Optional[float]
+    budget_usd: Optional[float]
+    max_gpus: int
+    gpus: list[str]
+    sizes_searched: dict[str, list[int]]
+    sizes_with_a_fitting_layout: dict[str, list[int]]
+    plans_evaluated: int
+
+
+class FleetAnswer(Document):
+    """`plan estimate --deadline-days/--budget-usd --json`: the choice, runners-up of each kind, the chosen plan."""
+
+    query: FleetQueryInfo
+    answer: str
+    choice: Optional[FleetOption]
+    nearest: Optional[FleetOption]
+    fastest: FleetOption
+    candidates: list[FleetOption]
+    plan: Optional[Plan] = Field(description="The chosen plan in full (None when nothing meets the query).")
+
+
+def on_cluster(base: PlanRequest, gpu: GPUSpec, num_gpus: int) -> PlanRequest:
+    """The request on ``num_gpus`` x ``gpu`` with every layout searched."""
+    return base.model_copy(update={"cluster": Cluster(gpu=gpu, num_gpus=num_gpus), "layout": None, "gpu_kinds": ()})
+
+
+def evaluate_option(base: PlanRequest, gpu: GPUSpec, num_gpus: int) -> Optional[FleetOption]:
     """The plan of ``gpu`` x ``num_gpus`` (layouts searched per stage), or None when no layout fits."""
-    request = dataclasses.replace(base, cluster=Cluster(gpu=gpu, num_gpus=num_gpus), layout=None, gpu_kinds=(),
-                                  valid_layouts_only=True)
     try:
-        result = plan(request)
+        result = plan(on_cluster(base, gpu, num_gpus).model_copy(update={"valid_layouts_only": True}))
     except PlanInputError:
         return None
-    labels = [f"{s['stage'].name}: {_label(s)}" for s in result["stages"]]
-    return Option(
-        gpu=gpu.name, num_gpus=num_gpus, layout="; ".join(labels) if len(labels) > 1 else _label(result["stages"][0]),
-        train_time_days=result["train_time_days"], preprocessing_days=result["preprocessing_days"],
-        elapsed_days=result["train_time_days"] + result["preprocessing_days"], gpu_hours=result["gpu_hours"],
-        cost_usd=result["cost_usd"], cost_usd_range=tuple(result["cost_usd_range"]),
-        usd_per_gpu_hour=gpu.price_usd_per_gpu_hour.value,
+    labels = [f"{s.name}: {_label(s)}" for s in result.stages]
+    return FleetOption(
+        gpu=gpu.name, num_gpus=num_gpus, layout="; ".join(labels) if len(labels) > 1 else _label(result.stages[0]),
+        train_time_days=result.train_time_days, preprocessing_days=result.preprocessing_days,
+        elapsed_days=result.train_time_days + result.preprocessing_days, gpu_hours=result.gpu_hours,
+        cost_usd=result.cost_usd, cost_usd_range=result.cost_usd_range, usd_per_gpu_hour=gpu.price_usd_per_gpu_hour.value,
     )
 
 
-def _label(stage_plan: dict) -> str:
-    search = stage_plan["search"]
+def _label(stage: StagePlan) -> str:
+    search = stage.search_result
     return short_label(search.layouts, int(search.ranked[0]))
 
 
@@ -95,18 +123,18 @@ class FleetQuery:
     budget_usd: Optional[float] = None
     max_gpus: int = DEFAULT_MAX_GPUS
 
-    def meets(self, o: Option) -> bool:
+    def meets(self, o: FleetOption) -> bool:
         return (self.deadline_days is None or o.elapsed_days <= self.deadline_days) and (
             self.budget_usd is None or o.cost_usd <= self.budget_usd
         )
 
-    def preference(self, o: Option) -> tuple:
+    def preference(self, o: FleetOption) -> tuple:
         """Sort key among plans that meet the query: cheapest when a deadline is given, else fastest."""
         if self.deadline_days is not None:
             return (o.cost_usd, o.elapsed_days)
         return (o.elapsed_days, o.cost_usd)
 
-    def shortfall(self, o: Option) -> float:
+    def shortfall(self, o: FleetOption) -> float:
         """How far a plan misses: the larger relative overshoot of days and cost (0 when it meets both)."""
         over = [0.0]
         if self.deadline_days is not None:
@@ -116,7 +144,7 @@ class FleetQuery:
         return max(over)
 
 
-def search_options(base: PlanRequest, kinds: tuple[GPUSpec, ...], query: FleetQuery) -> dict[str, list[Option]]:
+def search_options(base: PlanRequest, kinds: tuple[GPUSpec, ...], query: FleetQuery) -> dict[str, list[FleetOption]]:
     """Every kind at every searched size where some layout fits, by kind (ascending size)."""
     if query.max_gpus < 1:
         raise PlanInputError("--max-gpus must be at least 1")
@@ -130,7 +158,7 @@ def search_options(base: PlanRequest, kinds: tuple[GPUSpec, ...], query: FleetQu
     return found
 
 
-def _why_not(query: FleetQuery, o: Option, choice: Optional[Option]) -> str:
+def _why_not(query: FleetQuery, o: FleetOption, choice: Optional[FleetOption]) -> str:
     """Why a plan is not the answer, in words."""
     misses = []
     if query.deadline_days is not None and o.elapsed_days > query.deadline_days:
@@ -146,7 +174,7 @@ def _why_not(query: FleetQuery, o: Option, choice: Optional[Option]) -> str:
     return f"{o.elapsed_days - choice.elapsed_days:.2f} days slower ({o.elapsed_days / choice.elapsed_days - 1:+.1%}) than the choice"
 
 
-def _runners_up(query: FleetQuery, options: list[Option]) -> list[Option]:
+def _runners_up(query: FleetQuery, options: list[FleetOption]) -> list[FleetOption]:
     """A kind's best plan that meets the query and its neighbour that shows why no other size is better: the
     next smaller size under a deadline (too slow or dearer), the next larger under a budget alone (over it
     or slower); or, when none of its sizes meets the query, the one that misses by least."""
@@ -161,7 +189,7 @@ def _runners_up(query: FleetQuery, options: list[Option]) -> list[Option]:
     return sorted([best, *neighbour], key=lambda o: o.num_gpus)
 
 
-def answer(base: PlanRequest, kinds: tuple[GPUSpec, ...], query: FleetQuery) -> dict:
+def answer(base: PlanRequest, kinds: tuple[GPUSpec, ...], query: FleetQuery) -> FleetAnswer:
     """The choice, the runners-up of each kind with why they lose, and a one-paragraph answer."""
     if query.deadline_days is None and query.budget_usd is None:
         raise PlanInputError("give --deadline-days and/or --budget-usd to search GPU kinds and sizes")
@@ -174,20 +202,22 @@ def answer(base: PlanRequest, kinds: tuple[GPUSpec, ...], query: FleetQuery) -> 
     listed = [o for options in by_kind.values() for o in _runners_up(query, options)]
     nearest = None if choice else min(everything, key=lambda o: (query.shortfall(o), o.cost_usd))
     fastest = min(everything, key=lambda o: o.elapsed_days)
-    return {
-        "query": {"deadline_days": query.deadline_days, "budget_usd": query.budget_usd, "max_gpus": query.max_gpus,
-                  "gpus": list(by_kind), "sizes_searched": {g.name: sizes(g, query.max_gpus) for g in kinds},
-                  "sizes_with_a_fitting_layout": {k: [o.num_gpus for o in v] for k, v in by_kind.items()},
-                  "plans_evaluated": len(everything)},
-        "answer": _answer_text(query, by_kind, choice, nearest, fastest),
-        "choice": choice.as_dict(_why_not(query, choice, choice)) if choice else None,
-        "nearest": nearest.as_dict(_why_not(query, nearest, None)) if nearest else None,
-        "fastest": fastest.as_dict(_why_not(query, fastest, choice)),
-        "candidates": [o.as_dict(_why_not(query, o, choice)) for o in sorted(listed, key=lambda o: (o.gpu, o.num_gpus))],
-    }
+    chosen = next((g for g in kinds if choice is not None and g.name == choice.gpu), None)
+    return FleetAnswer(
+        query=FleetQueryInfo(deadline_days=query.deadline_days, budget_usd=query.budget_usd, max_gpus=query.max_gpus,
+                             gpus=list(by_kind), sizes_searched={g.name: sizes(g, query.max_gpus) for g in kinds},
+                             sizes_with_a_fitting_layout={k: [o.num_gpus for o in v] for k, v in by_kind.items()},
+                             plans_evaluated=len(everything)),
+        answer=_answer_text(query, by_kind, choice, nearest, fastest),
+        choice=choice.judged(_why_not(query, choice, choice)) if choice else None,
+        nearest=nearest.judged(_why_not(query, nearest, None)) if nearest else None,
+        fastest=fastest.judged(_why_not(query, fastest, choice)),
+        candidates=[o.judged(_why_not(query, o, choice)) for o in sorted(listed, key=lambda o: (o.gpu, o.num_gpus))],
+        plan=plan(on_cluster(base, chosen, choice.num_gpus)) if choice else None,
+    )
 
 
-def _answer_text(query: FleetQuery, by_kind: dict, choice: Optional[Option], nearest: Optional[Option], fastest: Option) -> str:
+def _answer_text(query: FleetQuery, by_kind: dict, choice: Optional[FleetOption], nearest: Optional[FleetOption], fastest: FleetOption) -> str:
     wanted = " and ".join(
         ([f"the {query.deadline_days:g}-day deadline"] if query.deadline_days is not None else [])
         + ([f"the ${query.budget_usd:,.0f} budget"] if query.budget_usd is not None else [])

@@ -9,12 +9,14 @@ import pandas as pd
 
 from estimators.catalog.gpus import parse_cluster
 from estimators.catalog.models import load_model
-from estimators.documents.document import plan_document
 from estimators.errors import PlanInputError
-from estimators.planning.estimate import PlanRequest, plan
+from estimators.planning.estimate import plan
+from estimators.planning.request import PlanRequest
+from estimators.planning.results import Plan
 from estimators.specs.layout_arrays import RECOMPUTE_NAMES
 from estimators.specs.models import VideoSystemSpec
 from estimators.specs.workload import TrainingStage, Workload
+from estimators.units import GIB
 
 DEFAULT_STAGE = dict(height=480, width=848, frames=163, fps=30.0, text_tokens=256, num_clips=10_000_000, epochs=1.0, global_batch=512)
 COLUMNS = ("step_time_s", "mfu", "train_time_days", "gpu_hours", "cost_usd", "energy_kwh")
@@ -31,25 +33,28 @@ def plan_request(gpus: str = "H100x512", model: str | VideoSystemSpec = "mochi-1
         stages=tuple(TrainingStage(**{**defaults, **s}) for s in stage_dicts),
         precompute_text=precompute_text, precompute_latents=precompute_latents,
     )
-    return PlanRequest(system, workload, parse_cluster(gpus), precision)
+    return PlanRequest(system=system, workload=workload, cluster=parse_cluster(gpus), precision=precision)
 
 
-def plan_for(**choices) -> dict:
-    """The plan document for one set of choices (see plan_request)."""
-    return plan_document(plan(plan_request(**choices)))
+def plan_for(**choices) -> Plan:
+    """The plan for one set of choices (see plan_request)."""
+    return plan(plan_request(**choices))
 
 
 def search_frame(**choices) -> pd.DataFrame:
     """Every layout the search evaluated for the (last stage of the) plan, one row each."""
-    result = plan(plan_request(**choices))["last"]["search"]
-    lay, m = result.layouts, result.metrics
+    result = plan(plan_request(**choices)).last.search_result
+    lay, ev = result.layouts, result.evaluation
     frame = pd.DataFrame({name: getattr(lay, name) for name in ("tp", "cp", "pp", "dp", "zero", "micro_batch", "vpp")})
     frame["recompute"] = [RECOMPUTE_NAMES[int(c)] for c in lay.recompute]
     frame["cp_kind"] = np.where(lay.cp_ring, "ring", "ulysses")
-    for key in ("valid", "fits", "step_time_s", "bubble_fraction", "compute_s", "tensor_parallel_s", "context_parallel_s", "data_parallel_exposed_s"):
-        frame[key] = m[key]
-    frame["memory_gib"] = m["memory"]["total"] / 2**30
-    frame["reason"] = m["reason"]
+    time = ev.time
+    frame["valid"], frame["fits"], frame["reason"] = ev.valid, ev.fits, ev.reason
+    frame["step_time_s"], frame["bubble_fraction"] = time.step_time_s, time.bubble_fraction
+    frame["compute_s"] = time.compute_s
+    for key in ("tensor_parallel_s", "context_parallel_s", "data_parallel_exposed_s"):
+        frame[key] = getattr(time, key)
+    frame["memory_gib"] = ev.memory.total / GIB
     return frame
 
 
@@ -63,11 +68,10 @@ def sweep(**axes) -> pd.DataFrame:
     for values in itertools.product(*(axes[n] for n in names)):
         choice = dict(zip(names, values))
         try:
-            doc = plan_for(**choice)
-            layout = doc["layout"]
-            row = {**choice, **{c: doc[c] for c in COLUMNS}, "memory_gib": doc["memory_per_gpu_bytes"]["total"] / 2**30,
-                   "layout": f"tp{layout['tp']} cp{layout['cp']} pp{layout['pp']} dp{layout['dp']} z{layout['zero']} {layout['recompute']}",
-                   "note": ""}
+            result = plan_for(**choice)
+            lay = result.layout
+            row = {**choice, **{c: getattr(result, c) for c in COLUMNS}, "memory_gib": result.memory_per_gpu_bytes.total / GIB,
+                   "layout": f"tp{lay.tp} cp{lay.cp} pp{lay.pp} dp{lay.dp} z{lay.zero} {lay.recompute}", "note": ""}
         except PlanInputError as exc:
             row = {**choice, **{c: float("nan") for c in COLUMNS}, "memory_gib": float("nan"), "layout": "", "note": str(exc)}
         rows.append(row)

@@ -1,14 +1,14 @@
 """Everything about many layouts at once: validity, step time and its parts, memory per GPU."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from estimators.catalog.stacks import load_stack
 from estimators.counts.problem import TrainingProblem
-from estimators.memory.per_gpu import memory_bytes
+from estimators.memory.per_gpu import MemoryArrays, memory_bytes
 from estimators.specs.layout_arrays import LayoutArrays
-from estimators.time.collectives import step_collectives
-from estimators.time.step import RunSettings, compute_time_s, data_parallel_s, model_parallel_comm_s, optimizer_s
+from estimators.time.step import RunSettings, StepArrays, step_time
 
 
 def validity(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -30,43 +30,23 @@ def validity(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) ->
     return reason == "", reason
 
 
-def evaluate(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> dict[str, np.ndarray]:
-    """Everything about each layout: validity, memory, step time and its parts."""
+@dataclass(frozen=True)
+class LayoutEvaluation:
+    """Every layout's validity (and why not), step time by part, and memory per GPU by part."""
+
+    valid: np.ndarray
+    reason: np.ndarray  # '' where valid
+    fits: np.ndarray
+    time: StepArrays
+    memory: MemoryArrays
+
+    def __len__(self) -> int:
+        return len(self.valid)
+
+
+def evaluate(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> LayoutEvaluation:
+    """Everything about each layout: validity, step time and its parts, memory."""
     valid, reason = validity(prob, lay, settings)
-    m = lay.micro_batches(settings.global_batch)
-    compute = compute_time_s(prob, lay, settings)
-    compute_mb = compute["matmul"] + compute["attention"] + compute["elementwise"] + compute["frozen_encoders"] + compute["overhead"]
-    costs = step_collectives(prob, lay, lay.stage_layers(prob.num_layers), settings.gpu, settings.profile.links)
-    stack = load_stack(settings.stack)
-    comm = model_parallel_comm_s(costs, lay, compute, stack)
-    t_mb = compute_mb + comm["tensor_parallel"] + comm["context_parallel"] + comm["pipeline_p2p"]
-    bubble_mb = (lay.pp - 1) / lay.vpp
-    dp = data_parallel_s(costs, lay, prob, stack, compute, m)
-    opt = optimizer_s(prob, lay, settings)
-    step = (m + bubble_mb) * t_mb + dp + opt
     memory = memory_bytes(prob, lay, settings.global_batch, settings.precision)
-    fits = memory["total"] <= settings.gpu.hbm_bytes.value
-    return {
-        "valid": valid,
-        "reason": reason,
-        "fits": fits,
-        "micro_batches": m,
-        "step_time_s": step,
-        "compute_s": m * compute_mb,
-        "matmul_s": m * compute["matmul"],
-        "attention_s": m * compute["attention"],
-        "attention_backward_s": m * compute["attention_bwd"],
-        "elementwise_s": m * compute["elementwise"],
-        "overhead_s": m * compute["overhead"],
-        "frozen_encoders_s": m * compute["frozen_encoders"],
-        "tensor_parallel_s": m * comm["tensor_parallel"],
-        "context_parallel_s": m * comm["context_parallel"],
-        "pipeline_p2p_s": m * comm["pipeline_p2p"],
-        "bubble_s": bubble_mb * t_mb,
-        "bubble_fraction": bubble_mb / (m + bubble_mb),
-        "data_parallel_exposed_s": dp,
-        "optimizer_s": opt,
-        "memory": memory,
-        "collectives": costs,
-        "network_bytes_per_step": sum(c.bytes_per_gpu * (m if c.per == "micro-batch" else 1) for c in costs),
-    }
+    return LayoutEvaluation(valid=valid, reason=reason, fits=memory.total <= settings.gpu.hbm_bytes.value,
+                            time=step_time(prob, lay, settings), memory=memory)

@@ -8,7 +8,7 @@ import numpy as np
 
 from estimators.counts.problem import TrainingProblem
 from estimators.errors import PlanInputError
-from estimators.search.evaluate import evaluate, validity
+from estimators.search.evaluate import LayoutEvaluation, evaluate, validity
 from estimators.specs.layout_arrays import RECOMPUTE_CODES, LayoutArrays
 from estimators.time.step import RunSettings
 
@@ -67,10 +67,10 @@ def enumerate_layouts(num_gpus: int, node_size: int, global_batch: int, fixed: d
 
 @dataclass(frozen=True)
 class SearchResult:
-    """All evaluated layouts with their metrics, and the ranking of those that are valid and fit."""
+    """All evaluated layouts with their evaluation, and the ranking of those that are valid and fit."""
 
     layouts: LayoutArrays
-    metrics: dict
+    evaluation: LayoutEvaluation
     ranked: np.ndarray  # indices into layouts, best first
 
     def __len__(self) -> int:
@@ -89,9 +89,10 @@ def search(prob: TrainingProblem, settings: RunSettings, num_gpus: int, objectiv
     lay = enumerate_layouts(num_gpus, settings.gpu.node_size, settings.global_batch, fixed)
     if valid_only:
         lay = lay.take(validity(prob, lay, settings)[0])
-    metrics = evaluate(prob, lay, settings)
-    ok = np.flatnonzero(metrics["valid"] & metrics["fits"])
-    key = metrics["step_time_s"][ok]
+    evaluation = evaluate(prob, lay, settings)
+    ok = np.flatnonzero(evaluation.valid & evaluation.fits)
+    key = evaluation.time.step_time_s[ok]
     # ties (same time): prefer fewer bytes on the links (less exposed to a slow network), then less memory
-    order = np.lexsort((metrics["memory"]["total"][ok], np.round(metrics["network_bytes_per_step"][ok], -6), np.round(key, 9)))
-    return SearchResult(lay, metrics, ok[order])
+    network = evaluation.time.network_bytes_per_step[ok]
+    order = np.lexsort((evaluation.memory.total[ok], np.round(network, -6), np.round(key, 9)))
+    return SearchResult(lay, evaluation, ok[order])

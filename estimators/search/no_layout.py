@@ -7,6 +7,7 @@ import numpy as np
 
 from estimators.counts.problem import TrainingProblem
 from estimators.errors import PlanInputError
+from estimators.search.evaluate import LayoutEvaluation
 from estimators.search.layout_search import SearchResult, enumerate_layouts
 from estimators.specs.layout_arrays import LayoutArrays
 from estimators.time.step import RunSettings
@@ -30,13 +31,13 @@ def describe(reason: str, prob: TrainingProblem, settings: RunSettings, lay: Lay
     return details.get(reason, reason)
 
 
-def _tally(prob: TrainingProblem, settings: RunSettings, lay: LayoutArrays, metrics: dict) -> str:
+def _tally(prob: TrainingProblem, settings: RunSettings, lay: LayoutArrays, evaluation: LayoutEvaluation) -> str:
     """The most common reason among the candidates, with its count and an example's numbers."""
-    reasons = np.where(metrics["valid"] & ~metrics["fits"], DOES_NOT_FIT, metrics["reason"])
+    reasons = np.where(evaluation.valid & ~evaluation.fits, DOES_NOT_FIT, evaluation.reason)
     reason, count = Counter(reasons.tolist()).most_common(1)[0]
     example = int(np.flatnonzero(reasons == reason)[0])
     if reason == DOES_NOT_FIT:
-        smallest = float(metrics["memory"]["total"][metrics["valid"]].min())
+        smallest = float(evaluation.memory.total[evaluation.valid].min())
         detail = f"{DOES_NOT_FIT} (the smallest needs {smallest / GIB:.0f} GiB of {settings.gpu.hbm_bytes.value / GIB:.0f} GiB)"
     else:
         detail = describe(reason, prob, settings, lay, example)
@@ -48,7 +49,7 @@ def no_layout_message(result: SearchResult, prob: TrainingProblem, settings: Run
     pinned layouts are enumerated again with tp allowed beyond a node, the one shortcut it can relax."""
     head = f"no layout of {num_gpus} GPUs is valid and fits in memory for {prob.name}"
     if len(result.layouts) > 0:
-        return f"{head}: {_tally(prob, settings, result.layouts, result.metrics)}"
+        return f"{head}: {_tally(prob, settings, result.layouts, result.evaluation)}"
     try:
         beyond_node = enumerate_layouts(num_gpus, num_gpus, settings.global_batch, fixed)
     except PlanInputError:

@@ -14,20 +14,22 @@ selective + the problem's selective FLOPs (PaLM, Appendix B; formulas.md).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from estimators.catalog.stacks import default_stack
+from estimators.catalog.profiles import load_profile
+from estimators.catalog.stacks import default_stack, load_stack
 from estimators.counts.problem import TrainingProblem
 from estimators.memory.states import FP8_WEIGHT_COPIES_BYTES_PER_PARAM
 from estimators.specs.hardware import GPUSpec
 from estimators.specs.layout_arrays import LayoutArrays
 from estimators.specs.profile import DeviceProfile
 from estimators.specs.stack import TrainingStack
-from estimators.time.collectives import FULL, CollectiveCost, group_seconds
+from estimators.time.collectives import FULL, CollectiveCost, group_seconds, step_collectives
 from estimators.time.compute_rates import ComputeRates, compute_rates
 from estimators.time.kernels import UNFUSED, distinct_rows
+from estimators.time.results import COMPUTE_PARTS, CollectiveCall, StepBreakdown
 
 FWD_BWD_FACTOR = 3  # forward + backward (2x forward) FLOPs
 BACKWARD_FACTOR = 2  # backward FLOPs per forward FLOP (input and weight gradients)
@@ -48,20 +50,75 @@ FP8_CAST_WIDTHS_PER_LAYER = 7
 FP8_CAST_PASSES = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunSettings:
-    """What a step needs besides the problem and the layouts."""
+    """What a step needs besides the problem and the layouts, resolved once: the GPU with its device
+    profile and attention kernel (inside ``rates``), the training stack, the global batch."""
 
-    gpu: GPUSpec
-    profile: DeviceProfile
+    rates: ComputeRates
+    stack: TrainingStack
     global_batch: int
-    precision: str = "bf16"
-    kernel: str | None = None  # attention kernel; None: the GPU's default (kernels.default_kernel)
-    stack: str = field(default_factory=default_stack)
+
+    @classmethod
+    def resolve(cls, gpu: GPUSpec, *, global_batch: int, precision: str = "bf16", kernel: str | None = None,
+                stack: str | None = None, profile: DeviceProfile | None = None) -> "RunSettings":
+        """Settings from names: ``kernel`` None is the GPU's default, ``stack`` None the default stack,
+        ``profile`` None the GPU's bundled device profile."""
+        profile = profile or load_profile(gpu.name)
+        return cls(rates=compute_rates(gpu, profile, kernel, precision), stack=load_stack(stack or default_stack()),
+                   global_batch=global_batch)
+
+    def with_global_batch(self, global_batch: int) -> "RunSettings":
+        return replace(self, global_batch=global_batch)
 
     @property
-    def rates(self) -> ComputeRates:
-        return compute_rates(self.gpu, self.profile, self.kernel, self.precision)
+    def gpu(self) -> GPUSpec:
+        return self.rates.gpu
+
+    @property
+    def profile(self) -> DeviceProfile:
+        return self.rates.profile
+
+    @property
+    def precision(self) -> str:
+        return self.rates.precision
+
+
+@dataclass(frozen=True)
+class ComputeSeconds:
+    """Seconds of one micro-batch's work on one GPU, by kind (numpy arrays, one element per layout)."""
+
+    matmul: np.ndarray  # forward + backward (+ recompute) of every GEMM
+    overhead: np.ndarray  # per-layer dispatch
+    attention: np.ndarray  # forward (+ recomputed forward) + backward
+    elementwise: np.ndarray  # HBM traffic of the element-wise ops
+    frozen_encoders: np.ndarray  # frozen encoders run online
+    attention_fwd: np.ndarray
+    attention_bwd: np.ndarray
+    matmul_fwd: np.ndarray
+
+    @property
+    def total(self) -> np.ndarray:
+        """All compute of a micro-batch."""
+        return self.matmul + self.attention + self.elementwise + self.frozen_encoders + self.overhead
+
+    @property
+    def trained(self) -> np.ndarray:
+        """The trained model's GEMMs, attention and element-wise work (what hides communication)."""
+        return self.matmul + self.attention + self.elementwise
+
+
+@dataclass(frozen=True)
+class ModelParallelSeconds:
+    """Exposed seconds of one micro-batch's tensor-, context- and pipeline-parallel traffic."""
+
+    tensor_parallel: np.ndarray
+    context_parallel: np.ndarray
+    pipeline_p2p: np.ndarray
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.tensor_parallel + self.context_parallel + self.pipeline_p2p
 
 
 def stream_gemm_rate(rates: ComputeRates, stream, rows, tp) -> np.ndarray:
@@ -106,7 +163,7 @@ def attention_time_s(prob: TrainingProblem, lay: LayoutArrays, rates: ComputeRat
     return fwd, bwd
 
 
-def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> dict[str, np.ndarray]:
+def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> ComputeSeconds:
     """Seconds of one micro-batch's forward+backward(+recompute) on one GPU, by kind of work."""
     gpu, prof, rates = settings.gpu, settings.profile, settings.rates
     split = lay.tp * lay.cp  # tokens (cp) and weights/heads (tp) split the work of a stage
@@ -136,19 +193,14 @@ def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettin
     frozen = prob.frozen_flops * mb / split / rates.high_precision_gemm(frozen_rows, prob.frozen_gemm_dim, prob.frozen_gemm_dim)
     overhead = prof.layer_overhead_s * layers * elementwise_passes
     overhead = overhead + np.where(lay.recompute == SELECTIVE, prof.selective_recompute_overhead_s * layers, 0.0)
-    return {
-        "matmul": linear * layer_passes + other,
-        "overhead": overhead,
-        "attention": attn_fwd * (1 + full + selective) + attn_bwd,
-        "elementwise": traffic / bandwidth,
-        "frozen_encoders": frozen,
-        "attention_fwd": attn_fwd,
-        "attention_bwd": attn_bwd,
-        "matmul_fwd": linear + other / FWD_BWD_FACTOR,
-    }
+    return ComputeSeconds(
+        matmul=linear * layer_passes + other, overhead=overhead, attention=attn_fwd * (1 + full + selective) + attn_bwd,
+        elementwise=traffic / bandwidth, frozen_encoders=frozen, attention_fwd=attn_fwd, attention_bwd=attn_bwd,
+        matmul_fwd=linear + other / FWD_BWD_FACTOR,
+    )
 
 
-def model_parallel_comm_s(costs: list[CollectiveCost], lay: LayoutArrays, compute: dict, stack: TrainingStack) -> dict[str, np.ndarray]:
+def model_parallel_comm_s(costs: list[CollectiveCost], lay: LayoutArrays, compute: ComputeSeconds, stack: TrainingStack) -> ModelParallelSeconds:
     """Seconds of one micro-batch's tensor-, context- and pipeline-parallel traffic left exposed.
 
     TP with comm overlap: the collective is cut into tp chunks pipelined with the GEMMs, so one chunk stays
@@ -159,22 +211,19 @@ def model_parallel_comm_s(costs: list[CollectiveCost], lay: LayoutArrays, comput
     """
     tp = group_seconds(costs, "tp")
     if stack.tp_comm_overlap.value:
-        tp = tp / lay.tp + np.maximum(tp * (1 - 1 / lay.tp) - compute["matmul"], 0.0)
+        tp = tp / lay.tp + np.maximum(tp * (1 - 1 / lay.tp) - compute.matmul, 0.0)
     ring_fwd = group_seconds(costs, "cp", "cp ring K/V exchange")
     ring_bwd = group_seconds(costs, "cp", "cp ring K/V + dK/dV")
     if stack.cp_comm_overlap.value:
         passes_fwd = 1 + (lay.recompute == FULL)
-        ring = passes_fwd * np.maximum(ring_fwd / passes_fwd - compute["attention_fwd"], 0) + np.maximum(ring_bwd - compute["attention_bwd"], 0)
+        ring = passes_fwd * np.maximum(ring_fwd / passes_fwd - compute.attention_fwd, 0) + np.maximum(ring_bwd - compute.attention_bwd, 0)
     else:
         ring = ring_fwd + ring_bwd
-    return {
-        "tensor_parallel": tp,
-        "context_parallel": group_seconds(costs, "cp", "cp Ulysses") + ring,
-        "pipeline_p2p": group_seconds(costs, "pp"),
-    }
+    return ModelParallelSeconds(tensor_parallel=tp, context_parallel=group_seconds(costs, "cp", "cp Ulysses") + ring,
+                                pipeline_p2p=group_seconds(costs, "pp"))
 
 
-def data_parallel_s(costs: list[CollectiveCost], lay: LayoutArrays, prob: TrainingProblem, stack: TrainingStack, compute: dict, m) -> np.ndarray:
+def data_parallel_s(costs: list[CollectiveCost], lay: LayoutArrays, prob: TrainingProblem, stack: TrainingStack, compute: ComputeSeconds, m) -> np.ndarray:
     """Data-parallel seconds a step not hidden behind compute, as the stack overlaps them.
 
     ZeRO 0: one all-reduce in backward. ZeRO 1-2: its reduce-scatter half in backward, its all-gather
@@ -189,9 +238,9 @@ def data_parallel_s(costs: list[CollectiveCost], lay: LayoutArrays, prob: Traini
     params_local = prob.trained_params / (lay.tp * lay.pp)
     bucket = stack.grad_bucket_params.value
     tail = np.minimum(1.0, bucket / params_local) if bucket else 1 / layers
-    compute_mb = compute["matmul"] + compute["attention"] + compute["elementwise"]
-    backward_mb = compute_mb - compute["matmul_fwd"] - compute["attention_fwd"]
-    forward_mb = compute["matmul_fwd"] + compute["attention_fwd"]
+    compute_mb = compute.trained
+    backward_mb = compute_mb - compute.matmul_fwd - compute.attention_fwd
+    forward_mb = compute.matmul_fwd + compute.attention_fwd
     if stack.grad_reduce_overlap.value:
         reduce = reduce * tail + np.maximum(reduce * (1 - tail) - backward_mb, 0.0)
     if stack.param_gather_overlap.value:
@@ -210,3 +259,68 @@ def optimizer_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings)
     if settings.precision == "fp8":
         traffic = traffic + prob.trained_params / (lay.tp * lay.pp) * FP8_CAST_BYTES_PER_ELEMENT * FP8_WEIGHT_COPIES_BYTES_PER_PARAM
     return traffic / (settings.gpu.hbm_bandwidth_bytes_per_s.value * settings.profile.memory_efficiency)
+
+
+@dataclass(frozen=True)
+class StepArrays:
+    """Step time of every layout and its parts (seconds a step; element i: layout i)."""
+
+    step_time_s: np.ndarray
+    micro_batches: np.ndarray
+    matmul_s: np.ndarray
+    attention_s: np.ndarray
+    elementwise_s: np.ndarray
+    overhead_s: np.ndarray
+    frozen_encoders_s: np.ndarray
+    tensor_parallel_s: np.ndarray
+    context_parallel_s: np.ndarray
+    pipeline_p2p_s: np.ndarray
+    bubble_s: np.ndarray
+    data_parallel_exposed_s: np.ndarray
+    optimizer_s: np.ndarray
+    attention_backward_s: np.ndarray
+    bubble_fraction: np.ndarray
+    collectives: tuple[CollectiveCost, ...]
+
+    @property
+    def compute_s(self) -> np.ndarray:
+        """The GPU computing: GEMMs, attention, element-wise ops, frozen encoders and dispatch."""
+        return sum(getattr(self, part) for part in COMPUTE_PARTS)
+
+    @property
+    def network_bytes_per_step(self) -> np.ndarray:
+        """Bytes one GPU sends a step over every group."""
+        return sum(c.bytes_per_gpu * (self.micro_batches if c.per == "micro-batch" else 1) for c in self.collectives)
+
+    def breakdown(self, i: int) -> StepBreakdown:
+        """Layout i's step by part."""
+        return StepBreakdown(**{name: float(getattr(self, name)[i]) for name in StepBreakdown.model_fields})
+
+    def collective_calls(self, i: int) -> tuple[CollectiveCall, ...]:
+        """Layout i's collectives that it issues (at least one call)."""
+        return tuple(
+            CollectiveCall(name=c.name, kind=c.kind, group=c.group, per=c.per, calls=float(c.calls[i]), ranks=int(c.ranks[i]),
+                           tier="NIC" if c.crosses_nodes[i] else "NVLink", buffer_bytes=float(c.buffer_bytes[i]),
+                           bytes_per_gpu=float(c.bytes_per_gpu[i]), seconds=float(c.seconds[i]), overlap=c.overlap)
+            for c in self.collectives if c.calls[i] > 0
+        )
+
+
+def step_time(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> StepArrays:
+    """Time of one optimizer step on every layout, by part."""
+    m = lay.micro_batches(settings.global_batch)
+    compute = compute_time_s(prob, lay, settings)
+    costs = step_collectives(prob, lay, lay.stage_layers(prob.num_layers), settings.gpu, settings.profile.links)
+    comm = model_parallel_comm_s(costs, lay, compute, settings.stack)
+    t_mb = compute.total + comm.total
+    bubble_mb = (lay.pp - 1) / lay.vpp
+    dp = data_parallel_s(costs, lay, prob, settings.stack, compute, m)
+    opt = optimizer_s(prob, lay, settings)
+    return StepArrays(
+        step_time_s=(m + bubble_mb) * t_mb + dp + opt, micro_batches=m,
+        matmul_s=m * compute.matmul, attention_s=m * compute.attention, elementwise_s=m * compute.elementwise,
+        overhead_s=m * compute.overhead, frozen_encoders_s=m * compute.frozen_encoders,
+        tensor_parallel_s=m * comm.tensor_parallel, context_parallel_s=m * comm.context_parallel, pipeline_p2p_s=m * comm.pipeline_p2p,
+        bubble_s=bubble_mb * t_mb, data_parallel_exposed_s=dp, optimizer_s=opt, attention_backward_s=m * compute.attention_bwd,
+        bubble_fraction=bubble_mb / (m + bubble_mb), collectives=tuple(costs),
+    )

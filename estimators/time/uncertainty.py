@@ -14,16 +14,19 @@ with high).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import yaml
 
 from estimators.catalog.files import DATA_DIR
+from estimators.results import Range
+from estimators.specs.hardware import Cluster
+from estimators.time.results import Uncertainty
+from estimators.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, WATTS_PER_KILOWATT
 
 CROSSVALIDATION_FILE = DATA_DIR / "profiles" / "crossvalidation.yaml"
 EXTRAPOLATION_WIDENING = 2.0
-SECONDS_PER_HOUR = 3_600
-WATTS_PER_KILOWATT = 1_000
 
 
 @lru_cache(maxsize=None)
@@ -32,40 +35,46 @@ def crossvalidation() -> dict:
     return yaml.safe_load(CROSSVALIDATION_FILE.read_text())
 
 
-def step_factors(extrapolating: bool) -> tuple[float, float, str]:
-    """(low, high) multipliers of a predicted step time, and how they were derived."""
+@dataclass(frozen=True)
+class StepFactors:
+    """Multipliers of a predicted step time that bound the true one, and how they were derived."""
+
+    low: float
+    high: float
+    basis: str
+
+    def span(self, point: float) -> Range:
+        return Range(low=point * self.low, high=point * self.high, basis=self.basis)
+
+
+def step_factors(extrapolating: bool) -> StepFactors:
+    """(low, high) multipliers of a predicted step time from the cross-validated errors."""
     cv = crossvalidation()
     errors = list(cv["errors"].values())
     widen = EXTRAPOLATION_WIDENING if extrapolating else 1.0
     over, under = max(max(errors), 0.0) * widen, min(min(errors), 0.0) * widen
-    low, high = 1 / (1 + over), 1 / max(1 + under, 0.05)
     basis = (
         f"leave-one-source-out errors of the step-time model on {cv['file']} span {min(errors):+.1%} to {max(errors):+.1%} "
         f"(CV MAPE {cv['mape']:.1%})"
         + (f", widened x{widen:g} for a workload outside the calibration set (LLM runs; here a video DiT)" if extrapolating else "")
     )
-    return low, high, basis
+    return StepFactors(low=1 / (1 + over), high=1 / max(1 + under, 0.05), basis=basis)
 
 
-def _span(point: float, low_factor: float, high_factor: float, basis: str) -> dict:
-    return {"low": point * low_factor, "high": point * high_factor, "basis": basis}
-
-
-def plan_uncertainty(result: dict, extrapolating: bool = True) -> dict:
-    """The ``uncertainty`` block of a plan: ranges on step time, days, GPU-hours, cost and energy."""
-    low, high, basis = step_factors(extrapolating)
-    request = result["request"]
-    gpu, n = request.cluster.gpu, request.cluster.num_gpus
-    train_s = sum(s["train_s"] for s in result["stages"])
-    pre_s = sum(s["preprocess_s"] for s in result["stages"])
-    hours = {k: (train_s * f + pre_s) * n / SECONDS_PER_HOUR for k, f in (("low", low), ("high", high))}
+def plan_uncertainty(cluster: Cluster, step_time_s: float, train_s: float, preprocess_s: float,
+                     extrapolating: bool = True) -> Uncertainty:
+    """Ranges on step time, days, GPU-hours, cost and energy of a plan (``step_time_s``: its last stage)."""
+    factors = step_factors(extrapolating)
+    gpu, n = cluster.gpu, cluster.num_gpus
+    hours_low, hours_high = ((train_s * f + preprocess_s) * n / SECONDS_PER_HOUR for f in (factors.low, factors.high))
     price = gpu.price_usd_per_gpu_hour
     power_kw = gpu.board_power_w.value / WATTS_PER_KILOWATT
-    price_basis = f"GPU-hour range x price range ${price.low or price.value}-{price.high or price.value}/GPU-hour"
-    return {
-        "step_time_s": _span(result["last"]["step_time_s"], low, high, basis),
-        "train_time_days": _span(result["train_time_days"], low, high, basis),
-        "gpu_hours": {"low": hours["low"], "high": hours["high"], "basis": basis + "; preprocessing at its point value"},
-        "cost_usd": {"low": hours["low"] * (price.low or price.value), "high": hours["high"] * (price.high or price.value), "basis": price_basis},
-        "energy_kwh": {"low": hours["low"] * power_kw, "high": hours["high"] * power_kw, "basis": "GPU-hour range x board power"},
-    }
+    price_low, price_high = price.low or price.value, price.high or price.value
+    return Uncertainty(
+        step_time_s=factors.span(step_time_s),
+        train_time_days=factors.span(train_s / SECONDS_PER_DAY),
+        gpu_hours=Range(low=hours_low, high=hours_high, basis=factors.basis + "; preprocessing at its point value"),
+        cost_usd=Range(low=hours_low * price_low, high=hours_high * price_high,
+                       basis=f"GPU-hour range x price range ${price_low}-{price_high}/GPU-hour"),
+        energy_kwh=Range(low=hours_low * power_kw, high=hours_high * power_kw, basis="GPU-hour range x board power"),
+    )
