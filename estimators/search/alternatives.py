@@ -1,13 +1,18 @@
 """Explaining a search: the best layouts with their bottleneck, and why popular alternatives lose."""
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
+from pydantic import ConfigDict, SkipValidation, validate_call
 
 from estimators.search.layout_search import SearchResult
+from estimators.specs.bounds import Bound
 from estimators.specs.layout_arrays import RECOMPUTE_CODES, LayoutArrays
 from estimators.time.time_model import STEP_PARTS
 
 GIB = 2**30
+LayoutsListed = Annotated[int, Bound(0, 1_000)]  # the best layouts listed ahead of the popular families
 # Families a reviewer asks about, as masks over the evaluated layouts.
 POPULAR = {
     "DP-only (ZeRO-1, no model parallelism)": lambda l: (l.tp == 1) & (l.pp == 1) & (l.cp == 1) & (l.zero <= 1),
@@ -44,7 +49,8 @@ def _row(result: SearchResult, i: int, verdict: str) -> dict:
     }
 
 
-def explain(result: SearchResult, capacity_bytes: float, top: int = 5) -> list[dict]:
+@validate_call(config=ConfigDict(arbitrary_types_allowed=True))  # checks ``top``; the search result is taken as given
+def explain(result: SkipValidation[SearchResult], capacity_bytes: float, top: LayoutsListed = 5) -> list[dict]:
     """Rows: the ``top`` best layouts, then the best of each popular family with why it loses."""
     m, lay = result.metrics, result.layouts
     rows = [_row(result, int(i), f"#{rank + 1}: {bottleneck(m, int(i))}") for rank, i in enumerate(result.ranked[:top])]
