@@ -69,3 +69,15 @@ def test_packages_import_only_packages_below_them():
                 if top in PACKAGES and PACKAGES.index(top) > rank:
                     wrong.append(f"{path.relative_to(ROOT)} imports {name}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_no_package_imports_another_librarys_private_modules():
+    # typer 0.29 vendors click as typer._click: reaching into it breaks on any typer release
+    wrong = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for name in imported_modules(path):
+                parts = name.split(".")
+                if parts[0] not in (*PACKAGES, "__future__") and any(part.startswith("_") for part in parts):
+                    wrong.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not wrong, "\n".join(wrong)
