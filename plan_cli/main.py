@@ -327,7 +327,7 @@ def backtest(
 @friendly_errors
 def golden(
     update: Annotated[bool, typer.Option("--update", help="Recompute and rewrite expected.json (a deliberate change).")] = False,
-    directory: Annotated[Optional[Path], typer.Option("--dir", help="Folder with scenarios.json and expected.json (default: $VIDEOPLAN_GOLDEN_DIR, else tests/golden of this checkout).")] = None,
+    directory: Annotated[Optional[Path], typer.Option("--dir", help="Folder with scenarios.json and expected.json (default: $VIDEOPLAN_GOLDEN_DIR, else the copy shipped with the package).")] = None,
 ):
     """Check the golden scenarios (exit 1 when an estimate moved beyond the tolerance), or --update them."""
     from estimators.documents.golden import GOLDEN_TOLERANCE, check
