@@ -1,4 +1,6 @@
-"""Shared fixtures: the bundled Mochi system and the reference CSV beside the checkout."""
+"""Shared fixtures: the bundled Mochi system, the reference CSV beside the checkout, and imports as on the
+README's core install."""
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,20 @@ def calibration_csv():
     if not CALIBRATION_CSV.exists():
         pytest.fail(f"{CALIBRATION_CSV} is missing: CI clones shared/ beside the repository")
     return CALIBRATION_CSV
+
+
+# What `pip install -e .` lacks and `pip install -e ".[test]"` adds (pyproject.toml), for the analytic core's commands.
+TEST_EXTRAS = ("torch", "diffusers", "transformers", "fvcore", "av", "scipy")
+
+
+@pytest.fixture()
+def core_install(monkeypatch):
+    """Imports as on the core install: the test extras cannot be imported (as a missing package fails), and the
+    reference model, which needs them, is imported afresh."""
+    for name in [n for n in sys.modules if n.split(".")[0] == "reference_model"]:
+        monkeypatch.delitem(sys.modules, name)
+    for package in TEST_EXTRAS:
+        monkeypatch.setitem(sys.modules, package, None)
 
 
 # A test that would skip because a package is missing (pytest.importorskip) fails instead: a broken install

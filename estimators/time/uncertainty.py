@@ -14,7 +14,10 @@ with high).
 """
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
+from pathlib import Path
+from typing import Optional
 
 import yaml
 
@@ -30,6 +33,18 @@ WATTS_PER_KILOWATT = 1_000
 def crossvalidation() -> dict:
     """The stored leave-one-source-out result."""
     return yaml.safe_load(CROSSVALIDATION_FILE.read_text())
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (how the stored result names the calibration file it was computed from)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def stored_crossvalidation(csv_path: Path) -> Optional[dict]:
+    """The stored result when ``csv_path`` holds exactly the bytes it was computed from; None for any other file,
+    whatever its name."""
+    stored = crossvalidation()
+    return stored if stored.get("sha256") == file_sha256(csv_path) else None
 
 
 def step_factors(extrapolating: bool) -> tuple[float, float, str]:
