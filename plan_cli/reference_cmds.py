@@ -77,9 +77,9 @@ def reference_evaluate(
     as_json: AsJson = False,
 ):
     """Prompt adherence and temporal consistency on held-out prompts, against an untrained model."""
+    pipeline = _torch_module("pipeline")
     if not out.is_dir():
         raise PlanInputError(f"--out {out}: no such run folder; run `plan reference train` first")
-    pipeline = _torch_module("pipeline")
     if not as_json:
         typer.echo(f"generating the held-out prompts with the trained and an untrained DiT ({out})", err=True)
     with input_errors(FileNotFoundError):
