@@ -13,7 +13,7 @@ from rich.progress import Progress
 
 from estimators.calibration.backtest import BacktestResult, CrossValidation
 from estimators.calibration.backtest import backtest as run_backtest
-from estimators.catalog.gpus import parse_cluster
+from estimators.catalog.gpus import parse_gpus
 from estimators.catalog.models import load_model
 from estimators.catalog.prices import parse_price_overrides, with_price
 from estimators.catalog.stacks import default_stack, load_stack
@@ -22,7 +22,7 @@ from estimators.documents.schema import all_schemas, emitted, json_schema
 from estimators.documents.simulation import SimulationResult
 from estimators.errors import PlanInputError
 from estimators.planning.estimate import plan
-from estimators.planning.fleet import DEFAULT_MAX_GPUS, FleetAnswer, FleetQuery, answer, parse_kinds
+from estimators.planning.fleet import DEFAULT_MAX_GPUS, FleetAnswer, FleetQuery, answer
 from estimators.planning.request import PlanRequest
 from estimators.planning.results import Plan
 from estimators.specs.hardware import Cluster
@@ -55,19 +55,20 @@ from plan_cli.common import (
     emit_json,
     friendly_errors,
 )
-from plan_cli.inputs import build_workload, parse_layout, pinned_knobs
+from plan_cli.inputs import build, build_workload, parse_layout, pinned_knobs
 from plan_cli.locations import calibration_csv, golden_dir
 from plan_cli.reference_cmds import register as register_torch_commands
 from plan_cli.render import print_backtest, print_diff, print_fleet, print_plan, print_simulation
 from plan_cli.validation import (
     CheckedGroup,
     check_document_size,
-    check_gpus,
     check_input_file,
-    check_model_sizes,
     check_plan_conflicts,
     check_text_file,
     non_finite_keys,
+    option_label,
+    option_spelling,
+    spelled_as,
 )
 
 # The documents --json emits, by the name `plan schema` takes.
@@ -75,6 +76,19 @@ DOCUMENTS = {"estimate": Plan, "estimate-deadline": FleetAnswer, "simulate": Sim
 
 # Plain click help: it wraps every line to the terminal (rich panels cut long option names at 80 columns).
 app = typer.Typer(cls=CheckedGroup, add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
+
+
+# A stage's fields and the options that set them (a default clip fills those not typed).
+STAGE_FIELD_OPTIONS = {"height": "height", "width": "width", "frames": "frames", "fps": "fps", "text_tokens": "text_tokens",
+                       "num_clips": "clips", "epochs": "epochs", "steps": "steps", "global_batch": "global_batch"}
+MINUTE, MBIT = 60.0, 1e6
+# SimOptions fields set from options in other units: field -> (option, the field's value per unit typed).
+SIM_OPTIONS_TYPED_AS = {
+    "restart_s": ("restart_min", MINUTE), "interval_s": ("checkpoint_interval_min", MINUTE),
+    "storage_write_bytes_per_s": ("storage_write_gbps", GB), "storage_read_bytes_per_s": ("storage_read_gbps", GB),
+    "raw_bitrate_bits_per_s": ("raw_bitrate_mbps", MBIT), "asynchronous_checkpoints": ("async_checkpoints", 1.0),
+    "trace_path": ("trace", 1.0), "timeline_path": ("timeline", 1.0),
+}
 
 
 @app.callback()
@@ -95,10 +109,10 @@ def plan_options(
     if objective not in ("time", "cost"):
         raise PlanInputError(f"--objective {objective}: expected time or cost")
     check_plan_conflicts()
-    check_gpus(gpus)
+    choice = parse_gpus(gpus, option_label("gpus"))
     prices = parse_price_overrides(price)
-    kinds = tuple(with_price(g, prices) for g in parse_kinds(gpus))
-    cluster = parse_cluster(gpus) if not kinds else Cluster(gpu=kinds[0], num_gpus=kinds[0].node_size)
+    kinds = tuple(with_price(g, prices) for g in choice.kinds)
+    cluster = choice.cluster or Cluster(gpu=kinds[0], num_gpus=kinds[0].node_size)
     cluster = cluster.model_copy(update={"gpu": with_price(cluster.gpu, prices)})
     for gpu in kinds or (cluster.gpu,):
         if kernel is not None:
@@ -111,14 +125,15 @@ def plan_options(
     system = load_model(model)
     if not isinstance(system, VideoSystemSpec):
         raise PlanInputError(f"--model {model}: this command plans video systems; GPT files are for 'plan backtest'")
-    check_model_sizes(system, f"--model {model}")
     fixed_layout, pinned = parse_layout(layout, cluster.num_gpus) if not kinds else (None, pinned_knobs(layout))
     clip = system.default_clip
     base = dict(height=clip.height if height is None else height, width=clip.width if width is None else width,
                 frames=clip.frames if frames is None else frames, fps=clip.fps if fps is None else fps,
                 text_tokens=clip.text_tokens if text_tokens is None else text_tokens, num_clips=clips,
                 epochs=epochs, steps=steps, global_batch=global_batch)
-    workload = build_workload(base, stage, not online_text, not online_latents, workload_file)
+    options = option_spelling().fields
+    typed = {field: options[option] for field, option in STAGE_FIELD_OPTIONS.items()}
+    workload = build_workload(base, typed, stage, not online_text, not online_latents, workload_file)
     for st in workload.stages:
         if st.text_tokens > system.dit.max_text_tokens:
             raise PlanInputError(f"text_tokens={st.text_tokens} exceeds the model's {system.dit.max_text_tokens}")
@@ -154,9 +169,10 @@ def estimate(
 ):
     """Estimate FLOPs, memory, layout, step time, days, GPU-hours, cost and energy of a training plan;
     with --deadline-days/--budget-usd, choose the GPU kind and count too."""
-    request = request.model_copy(update={"ranked_layouts": top})
+    query = FleetQuery(deadline_days=deadline_days, budget_usd=budget_usd, max_gpus=max_gpus)
+    request = build(PlanRequest, {**dict(request), "ranked_layouts": top}, spelled_as({"ranked_layouts": ("top", 1.0)}))
     if deadline_days is not None or budget_usd is not None or request.gpu_kinds:
-        return _fleet_estimate(request, FleetQuery(deadline_days, budget_usd, max_gpus), as_json)
+        return _fleet_estimate(request, query, as_json)
     result = plan(request)
     if as_json:
         emit_json(emitted(result))
@@ -168,9 +184,6 @@ def _fleet_estimate(request: PlanRequest, query: FleetQuery, as_json: bool) -> N
     """The deadline/budget search over GPU kinds and sizes; the chosen plan in full below the answer."""
     if not request.gpu_kinds:
         raise PlanInputError("--deadline-days/--budget-usd search GPU kinds and sizes: give --gpus as kinds without counts, e.g. H100,H200,B200")
-    for value, name in ((query.deadline_days, "--deadline-days"), (query.budget_usd, "--budget-usd")):
-        if value is not None and not 0 < value < float("inf"):
-            raise PlanInputError(f"{name} must be a positive number")
     result = answer(request, request.gpu_kinds, query)
     if as_json:
         emit_json(emitted(result))
@@ -207,18 +220,16 @@ def simulate(
     from sim.run_sim import MAX_SEGMENT_ATTEMPTS
 
     _require_cluster(request)
-    if schedule not in (None, "gpipe", "1f1b", "interleaved"):
-        raise PlanInputError(f"--schedule {schedule}: expected gpipe, 1f1b or interleaved")
     for path, option in ((trace, "--trace"), (timeline, "--timeline")):
         if path is not None:
             resolve_target(path, option)
-    opts = SimOptions(
-        runs=runs, seed=seed, schedule=schedule, failures_per_gpu_hour=failures_per_gpu_hour, restart_s=restart_min * 60,
+    opts = build(SimOptions, dict(
+        runs=runs, seed=seed, schedule=schedule, failures_per_gpu_hour=failures_per_gpu_hour, restart_s=restart_min * MINUTE,
         storage_write_bytes_per_s=storage_write_gbps * GB, storage_read_bytes_per_s=storage_read_gbps * GB,
-        asynchronous_checkpoints=async_checkpoints, interval_s=None if checkpoint_interval_min is None else checkpoint_interval_min * 60,
-        raw_bitrate_bits_per_s=raw_bitrate_mbps * 1e6, trace_path=trace, timeline_path=timeline,
+        asynchronous_checkpoints=async_checkpoints, interval_s=None if checkpoint_interval_min is None else checkpoint_interval_min * MINUTE,
+        raw_bitrate_bits_per_s=raw_bitrate_mbps * MBIT, trace_path=trace, timeline_path=timeline,
         max_segment_attempts=MAX_SEGMENT_ATTEMPTS,
-    )
+    ), spelled_as(SIM_OPTIONS_TYPED_AS))
     result = plan(request)
     with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as progress:
         task = progress.add_task("Monte Carlo runs", total=runs)
@@ -241,18 +252,19 @@ def report(
 ):
     """Write a multi-page design-review PDF: summary, assumptions, FLOPs and memory, layouts, scaling, goodput, validation."""
     from estimators.planning.sweeps import sweep
-    from estimators.time.uncertainty import crossvalidation
+    from estimators.time.uncertainty import stored_crossvalidation
     from reports.pdf import write_report
     from sim.plan_sim import SimOptions, simulate_plan
     from sim.run_sim import MAX_SEGMENT_ATTEMPTS
 
     _require_cluster(request)
+    sim_options = build(SimOptions, dict(runs=runs, max_segment_attempts=MAX_SEGMENT_ATTEMPTS), option_spelling())
     resolve_target(output, "-o")
     if pages_png is not None and not check_output_folder(pages_png, "--pages-png").is_dir():
         raise PlanInputError(f"--pages-png {pages_png}: folder does not exist")
     calibration = calibration_csv(calibration)
     result = plan(request)
-    sim = simulate_plan(result, SimOptions(runs=runs, max_segment_attempts=MAX_SEGMENT_ATTEMPTS))
+    sim = simulate_plan(result, sim_options)
     n = request.cluster.num_gpus
     sizes = sorted({max(8, n // 4), max(8, n // 2), n, n * 2, n * 4})
     wl = request.workload
@@ -262,10 +274,10 @@ def report(
     scaling["gpu_type"] = scaling["gpus"].str.split("x").str[0]
     scaling["num_gpus"] = scaling["gpus"].str.split("x").str[1].astype(int)
     backtest_result = run_backtest(calibration)
-    if calibration.name == crossvalidation()["file"]:
-        # stored by benchmarks/crossvalidate_profiles.py (refitting takes a minute)
-        stored = crossvalidation()
-        backtest_result = backtest_result.model_copy(update={"cv": CrossValidation(by=stored["by"], mape=stored["mape"], errors=stored["errors"])})
+    stored_cv = stored_crossvalidation(calibration)  # benchmarks/crossvalidate_profiles.py, for that file's bytes only
+    if stored_cv is not None:
+        cv = CrossValidation(by=stored_cv["by"], mape=stored_cv["mape"], errors=stored_cv["errors"])
+        backtest_result = backtest_result.model_copy(update={"cv": cv})
     pages = write_report(output, result, sim, scaling, backtest_result, pages_png)
     typer.echo(f"wrote {output} ({pages} pages)")
 
@@ -308,7 +320,7 @@ def backtest(
 @friendly_errors
 def golden(
     update: Annotated[bool, typer.Option("--update", help="Recompute and rewrite expected.json (a deliberate change).")] = False,
-    directory: Annotated[Optional[Path], typer.Option("--dir", help="Folder with scenarios.json and expected.json (default: $VIDEOPLAN_GOLDEN_DIR, else tests/golden of this checkout).")] = None,
+    directory: Annotated[Optional[Path], typer.Option("--dir", help="Folder with scenarios.json and expected.json (default: $VIDEOPLAN_GOLDEN_DIR, else the copy shipped with the package).")] = None,
 ):
     """Check the golden scenarios (exit 1 when an estimate moved beyond the tolerance), or --update them."""
     from estimators.documents.golden import GOLDEN_TOLERANCE, check
@@ -345,7 +357,7 @@ def diff_command(
         bad = non_finite_keys(document)
         if bad:
             raise PlanInputError(f"{path}: {bad[0]}: not a finite number")
-    moved = diff(*documents, tolerance)
+    moved = diff(*documents, tolerance=tolerance)
     if as_json:
         emit_json({"moved": moved})
     else:

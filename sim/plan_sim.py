@@ -1,17 +1,19 @@
 """From a plan (estimators.planning.estimate.plan) to the simulators' inputs, and the simulation document."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Annotated, Callable, Literal, Optional
 
 import numpy as np
+from pydantic import Field, PositiveInt
 
 from estimators.counts.text_encoders import text_encoder_gemm_width
 from estimators.documents.simulation import Checkpoint, Failures, Percentiles, SimulatedStep, SimulationResult
 from estimators.errors import PlanInputError
 from estimators.planning.results import Plan, StagePlan
 from estimators.units import SECONDS_PER_HOUR
+from estimators.specs.base import Spec
+from estimators.specs.bounds import Bound
 from sim.data_pipeline import CHECKPOINT_BYTES_PER_PARAM, DataInputs, read_demand, storage_bytes
 from sim.run_sim import SECONDS_PER_DAY, RunInputs, check_simulation_size, goodput, simulate_runs, young_daly_interval_s
 from sim.step_sim import StepInputs, StepResult, simulate_step
@@ -23,24 +25,28 @@ MAX_SIMULATED_OPS = 300_000
 MAX_PICTURED_EVENTS = 50_000
 FULL_RECOMPUTE_EXTRA_FORWARD = 1
 FORWARD_PASSES, BACKWARD_PASSES = 1, 2
+MINUTE = 60.0
+Bandwidth = Annotated[float, Bound(0, 1e15, above=True)]  # bytes/s: a million GB/s
+YOUNG_DALY_HINT = " (leave the option out for Young/Daly's interval)"
 
 
-@dataclass(frozen=True)
-class SimOptions:
-    """Run-level assumptions (bandwidths in bytes/s, times in seconds)."""
+class SimOptions(Spec):
+    """Run-level assumptions (bandwidths in bytes/s, times in seconds), each within a bound."""
 
-    runs: int = 1000
-    seed: int = 0
-    schedule: Optional[str] = None  # None: 1f1b, or interleaved when the layout has vpp > 1
-    failures_per_gpu_hour: Optional[float] = None  # None: Llama 3's rate
-    restart_s: float = 600.0
-    storage_write_bytes_per_s: float = 20e9
-    storage_read_bytes_per_s: float = 40e9
-    host_copy_bytes_per_s: float = 25e9  # GPU -> host snapshot for asynchronous checkpoints
+    runs: Annotated[int, Bound(1, 20_000)] = Field(default=1000, description="Monte Carlo runs.")
+    seed: Annotated[int, Bound(0, 2**32 - 1, why="a 32-bit seed")] = Field(default=0, description="Random seed.")
+    schedule: Optional[Literal["gpipe", "1f1b", "interleaved"]] = Field(
+        default=None, description="Pipeline schedule; None: 1f1b, or interleaved when the layout has vpp > 1.")
+    failures_per_gpu_hour: Optional[Annotated[float, Bound(0, 10)]] = Field(default=None, description="None: Llama 3's rate.")
+    restart_s: Annotated[float, Bound(0, 100_000 * MINUTE, above=True)] = Field(default=600.0, description="Detect and restart.")
+    storage_write_bytes_per_s: Bandwidth = Field(default=20e9, description="Aggregate checkpoint write bandwidth.")
+    storage_read_bytes_per_s: Bandwidth = Field(default=40e9, description="Aggregate storage read bandwidth.")
+    host_copy_bytes_per_s: Bandwidth = Field(default=25e9, description="GPU -> host snapshot for asynchronous checkpoints.")
     asynchronous_checkpoints: bool = False
-    interval_s: Optional[float] = None
-    checkpoints_kept: int = 3
-    raw_bitrate_bits_per_s: float = 8e6
+    interval_s: Optional[Annotated[float, Bound(0, 1e7 * MINUTE, above=True, hint=YOUNG_DALY_HINT)]] = Field(
+        default=None, description="Checkpoint interval; None: Young/Daly's.")
+    checkpoints_kept: PositiveInt = 3
+    raw_bitrate_bits_per_s: Annotated[float, Bound(0, 1e11, above=True)] = Field(default=8e6, description="Bitrate of the raw clips.")
     trace_path: Optional[Path] = None
     timeline_path: Optional[Path] = None
     max_segment_attempts: float = float("inf")  # the CLI bounds it (run_sim.MAX_SEGMENT_ATTEMPTS); notebooks need not

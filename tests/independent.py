@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import contextlib
 
-import pytest
+import diffusers
+import torch
+import transformers
+from torch.utils.flop_counter import FlopCounterMode
 
-torch = pytest.importorskip("torch")
-diffusers = pytest.importorskip("diffusers")
-transformers = pytest.importorskip("transformers")
-
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-
-from estimators.specs.models import AsymmDiTSpec  # noqa: E402
-from estimators.specs.text_encoders import T5EncoderSpec  # noqa: E402
+from estimators.specs.models import AsymmDiTSpec
+from estimators.specs.text_encoders import T5EncoderSpec
 
 
 @contextlib.contextmanager

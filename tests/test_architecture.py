@@ -50,3 +50,15 @@ def test_packages_import_only_packages_below_them():
 def test_architecture_page_shows_the_generated_import_diagram():
     text = ARCHITECTURE_PAGE.read_text()
     assert page_with_diagram(text) == text, "run: python3 -m tools.import_graph --write"
+
+
+def test_no_package_imports_another_librarys_private_modules():
+    # typer 0.29 vendors click as typer._click: reaching into it breaks on any typer release
+    wrong = []
+    for package in PACKAGES:
+        for path in source_files(package):
+            for name in imported_modules(path):
+                parts = name.split(".")
+                if parts[0] not in (*PACKAGES, "__future__") and any(part.startswith("_") for part in parts):
+                    wrong.append(f"{module_name(path)} imports {name}")
+    assert not wrong, "\n".join(wrong)

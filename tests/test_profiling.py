@@ -5,17 +5,14 @@ import json
 from dataclasses import replace
 
 import pytest
+import torch
+from typer.testing import CliRunner
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("scipy")
-
-from typer.testing import CliRunner  # noqa: E402
-
-from estimators.counts.saved import dit_streams, saved_elements_per_token  # noqa: E402
-from reference_model.dit import AsymmDiT  # noqa: E402
-from reference_model.profile_grid import distributed_collectives, run_profile  # noqa: E402
-from reference_model.profiling import block_saved_bytes  # noqa: E402
-from reference_model.system import load_config  # noqa: E402
+from estimators.counts.saved import dit_streams, saved_elements_per_token
+from reference_model.dit import AsymmDiT
+from reference_model.profile_grid import distributed_collectives, run_profile
+from reference_model.profiling import block_saved_bytes
+from reference_model.system import load_config
 
 FP32 = 4
 SAVED_BYTES_TOLERANCE = 0.01  # per block; what is left is the RoPE tables the estimator counts once per model

@@ -4,28 +4,21 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from typer.testing import CliRunner
 
-torch = pytest.importorskip("torch")
-av = pytest.importorskip("av")
-pytest.importorskip("fvcore")
-
-from typer.testing import CliRunner  # noqa: E402
-
-from estimators.counts.flops import dit_forward_flops  # noqa: E402
-from estimators.counts.params import dit_params  # noqa: E402
-from estimators.counts.text_encoders import (
-    t5_encoder_flops,  # noqa: E402
-    t5_encoder_params,  # noqa: E402
-)
-from estimators.counts.vaes import vae_decoder_flops, vae_decoder_params, vae_encoder_flops, vae_encoder_params  # noqa: E402  # noqa: E402
-from plan_cli.main import app  # noqa: E402
-from reference_model.counting import analyse, flops_by_module, parameters  # noqa: E402
-from reference_model.dit import AsymmDiT  # noqa: E402
-from reference_model.pipeline import train  # noqa: E402
-from reference_model.system import load_config  # noqa: E402
-from reference_model.text_encoder import T5Encoder  # noqa: E402
-from reference_model.vae import VideoVAE  # noqa: E402
-from reference_model.video_io import read_video  # noqa: E402
+from estimators.counts.flops import dit_forward_flops
+from estimators.counts.params import dit_params
+from estimators.counts.text_encoders import t5_encoder_flops, t5_encoder_params
+from estimators.counts.vaes import vae_decoder_flops, vae_decoder_params, vae_encoder_flops, vae_encoder_params
+from plan_cli.main import app
+from reference_model.counting import analyse, flops_by_module, parameters  # fvcore
+from reference_model.dit import AsymmDiT
+from reference_model.pipeline import train
+from reference_model.system import load_config
+from reference_model.text_encoder import T5Encoder
+from reference_model.vae import VideoVAE
+from reference_model.video_io import read_video  # PyAV
 
 TINY = str(Path(__file__).parent / "reference_tiny.yaml")
 DEFAULT = load_config("default")

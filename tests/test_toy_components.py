@@ -110,7 +110,7 @@ TOY_VAES = [
 
 @pytest.mark.parametrize("spec, kind, config, clip", TOY_VAES)
 def test_toy_vaes_match_diffusers(spec, kind, config, clip):
-    ind = pytest.importorskip("tests.independent_components")
+    import tests.independent_components as ind  # torch, diffusers, transformers: the test extras
     model = ind.vae_model(kind, config)
     assert (total(vae_encoder_params(spec)), total(vae_decoder_params(spec))) == ind.vae_part_params(model)
     t, s = spec.temporal_compression, spec.spatial_compression
@@ -120,7 +120,7 @@ def test_toy_vaes_match_diffusers(spec, kind, config, clip):
 
 
 def test_hunyuan_whole_clip_without_temporal_tiling():
-    ind = pytest.importorskip("tests.independent_components")
+    import tests.independent_components as ind  # torch, diffusers, transformers: the test extras
     spec, kind, config, clip = TOY_VAES[1]
     model = ind.vae_model(kind, config)
     model.use_framewise_encoding = model.use_framewise_decoding = False

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from estimators.catalog.gpus import load_gpu
 from estimators.catalog.models import load_model
@@ -37,9 +37,10 @@ from estimators.search.evaluate import evaluate
 from estimators.search.layout_search import divisors
 from estimators.specs.layout import Layout
 from estimators.specs.layout_arrays import RECOMPUTE_CODES, LayoutArrays
+from estimators.specs.messages import Spelling, plain_words
 from estimators.specs.models import GPTSpec, VideoSystemSpec
 from estimators.specs.profile import DeviceProfile
-from estimators.specs.workload import TrainingStage, Workload
+from estimators.specs.workload import MAX_CLIP_SIDE, TrainingStage, Workload
 from estimators.time.kernels import UNFUSED, architecture, default_kernel
 from estimators.time.step import FWD_BWD_FACTOR, RunSettings
 
@@ -120,8 +121,11 @@ def _video(raw: dict, rid: str, base: Path) -> tuple[TrainingProblem, int]:
     if _text(raw, "visual_tokens"):
         tokens = _number(raw, rid, "visual_tokens")
         side = system.vae.spatial_compression * system.dit.patch_size
+        if not 1 <= tokens * side * side <= MAX_CLIP_SIDE**2:
+            raise PlanInputError(f"row {rid}: visual_tokens={tokens}: must be at least 1 and fit a {MAX_CLIP_SIDE:,}-pixel square clip")
+        rows = max(d for d in divisors(tokens) if d * d <= tokens)  # one latent frame, as square as the count allows
         frames = (system.dit.patch_size_t - 1) * system.vae.temporal_compression + 1
-        clip = {"frames": frames, "height": side, "width": side * tokens}
+        clip = {"frames": frames, "height": side * rows, "width": side * (tokens // rows)}
     else:
         clip = {c: _number(raw, rid, c) for c in ("frames", "height", "width")}
     stage = TrainingStage(**clip, text_tokens=text, steps=1, global_batch=_number(raw, rid, "global_batch"))
@@ -190,8 +194,8 @@ def parse_row(raw: dict, base: Path) -> BacktestRow:
         )
     except PlanInputError as exc:
         raise PlanInputError(str(exc) if str(exc).startswith("row ") else f"row {rid}: {exc}") from None
-    except ValueError as exc:  # a spec rejecting a value (pydantic)
-        raise PlanInputError(f"row {rid}: {str(exc).splitlines()[0]}") from None
+    except ValidationError as exc:  # a spec rejecting a value: the fields are the CSV's columns
+        raise PlanInputError(plain_words(exc, Spelling(origin=f"row {rid}"))) from None
 
 
 def _csv_text(path: Path) -> str:

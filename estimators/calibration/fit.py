@@ -3,17 +3,18 @@
 Fitted (one value for every GPU, so a GPU without rows of its own is still predicted): compute_derate
 (what a kernel keeps of its published benchmark inside a training step) and memory_efficiency (the
 HBM fraction element-wise ops reach). Everything else comes from kernel benchmarks, datasheets, stack
-properties and the link efficiencies below. The fit minimises the back-test MAPE with Nelder-Mead over
-a logistic transform of the bounds (a small optimiser: two parameters, each evaluation one vectorised
-step model per row; a few seconds). Cross-validation leaves out every row of one source at once (rows of a source share a cluster
-and a software stack), refits on the rest and predicts the held-out rows.
+properties and the link efficiencies below. The fit minimises the back-test MAPE with Nelder-Mead
+(calibration/nelder_mead.py, numpy only) over a logistic transform of the bounds (two parameters, each
+evaluation one vectorised step model per row; a few seconds). Cross-validation leaves out every row of one
+source at once (rows of a source share a cluster and a software stack), refits on the rest and predicts
+the held-out rows.
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
 
 from estimators.calibration.backtest import BacktestRow, predict_row
+from estimators.calibration.nelder_mead import minimize
 from estimators.specs.profile import DeviceProfile
 
 FITTED = ("compute_derate", "memory_efficiency")
@@ -65,8 +66,7 @@ def fit(rows: list[BacktestRow]) -> tuple[dict, float]:
     def objective(z):
         return mape(rows, profiles_from(_to_values(z), gpus))
 
-    result = minimize(objective, _to_z(START), method="Nelder-Mead",
-                      options={"maxiter": MAX_ITERATIONS, "xatol": TOLERANCE, "fatol": TOLERANCE / 10, "adaptive": True})
+    result = minimize(objective, _to_z(START), MAX_ITERATIONS, x_tolerance=TOLERANCE, f_tolerance=TOLERANCE / 10)
     return {k: float(v) for k, v in _to_values(result.x).items()}, float(result.fun)
 
 

@@ -8,17 +8,10 @@ from pydantic import ValidationError
 
 from estimators.catalog.files import DATA_DIR, read_mapping
 from estimators.errors import PlanInputError
-from estimators.specs.messages import validation_problems
+from estimators.specs.messages import Spelling, document_problems, plain_words
 from estimators.specs.models import GPTSpec, VideoSystemSpec
 
 COMPONENT_KEYS = ("text_encoder", "vae")
-
-
-def _validation_message(exc: ValidationError, origin: str) -> str:
-    """First validation error as one line: where and what."""
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    return f"{origin}: {where}: {err['msg']}"
 
 
 def preset_names() -> list[str]:
@@ -62,7 +55,7 @@ def validate_system(data: dict[str, Any], origin: str) -> VideoSystemSpec:
     try:
         system = VideoSystemSpec.model_validate(resolved)
     except ValidationError as exc:
-        problems.extend(p for p in validation_problems(exc, resolved) if not _is_unresolved(p, problems))
+        problems.extend(p for p in document_problems(exc, resolved) if not _is_unresolved(p, problems))
         system = None
     if problems:
         raise PlanInputError("\n".join(f"{origin}: {p}" for p in problems))
@@ -89,5 +82,5 @@ def load_model(name_or_path: str) -> VideoSystemSpec | GPTSpec:
         try:
             return GPTSpec.model_validate(data)
         except ValidationError as exc:
-            raise PlanInputError(_validation_message(exc, str(path))) from None
+            raise PlanInputError(plain_words(exc, Spelling(origin=str(path), document=True), data)) from None
     return validate_system(data, str(path))

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import yaml
+from pydantic import ValidationError
 
-from estimators.catalog.files import DATA_DIR
+from estimators.catalog.files import DATA_DIR, read_mapping
 from estimators.errors import PlanInputError
+from estimators.specs.messages import Spelling, plain_words
 from estimators.specs.profile import DeviceProfile
 
 
@@ -16,4 +17,8 @@ def load_profile(gpu_name: str) -> DeviceProfile:
     path = DATA_DIR / "profiles" / f"{gpu_name}.yaml"
     if not path.exists():
         raise PlanInputError(f"no device profile for {gpu_name} (expected {path.name})")
-    return DeviceProfile.model_validate(yaml.safe_load(path.read_text()))
+    data = read_mapping(path)
+    try:
+        return DeviceProfile.model_validate(data)
+    except ValidationError as exc:
+        raise PlanInputError(plain_words(exc, Spelling(origin=str(path), document=True), data)) from None

@@ -2,7 +2,13 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import validate_call
+
+from estimators.specs.bounds import Bound
+
+Tolerance = Annotated[float, Bound(0, 1e6)]  # relative change ignored (0.01 = 1%)
 
 
 def flatten(doc: Any, prefix: str = "") -> dict[str, Any]:
@@ -30,7 +36,8 @@ def relative_change(old: float, new: float) -> float:
     return math.inf if old == 0 else new / old - 1
 
 
-def diff(old: Any, new: Any, tolerance: float = 0.0) -> list[dict]:
+@validate_call
+def diff(old: Any, new: Any, tolerance: Tolerance = 0.0) -> list[dict]:
     """Changes beyond ``tolerance`` (relative) for numbers, any change otherwise; added/removed keys too."""
     a, b = flatten(old), flatten(new)
     rows = []

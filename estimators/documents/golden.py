@@ -10,10 +10,13 @@ import inspect
 import json
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from estimators.documents.docdiff import diff
 from estimators.documents.outputs import write_bytes
 from estimators.errors import PlanInputError
 from estimators.planning.sweeps import plan_for, plan_request
+from estimators.specs.messages import Spelling, plain_words
 from estimators.specs.workload import TrainingStage
 
 GOLDEN_TOLERANCE = 1e-3  # 0.1%: far above float noise, far below any real change of a model or figure
@@ -78,7 +81,14 @@ def load_scenarios(directory: Path) -> list[dict]:
 
 def compute(directory: Path) -> dict:
     """Figures of every scenario in ``directory/scenarios.json``, keyed by scenario id."""
-    return {s["id"]: scenario_figures(s) for s in load_scenarios(directory)}
+    path = directory / "scenarios.json"
+    figures = {}
+    for scenario in load_scenarios(directory):
+        try:
+            figures[scenario["id"]] = scenario_figures(scenario)
+        except ValidationError as exc:  # a stage or cluster out of its spec's bounds
+            raise PlanInputError(plain_words(exc, Spelling(origin=f"{path}: scenario {scenario['id']}"))) from None
+    return figures
 
 
 def check(directory: Path) -> list[dict]:

@@ -26,8 +26,10 @@ def validation_lines(backtest: BacktestResult, result: Plan) -> list[str]:
         f"MAPE {backtest.mape:.1%}, worst {backtest.max_abs_error:.1%} "
         + ("(in-sample: a fit quality, not a validation)." if not outside else "(in and out of sample together)."),
         f"Constant-MFU baseline on the same rows: MAPE {backtest.baseline.mape:.1%}.",
-        *([f"Leave-one-source-out MAPE {backtest.cv.mape:.1%}: each source's rows predicted by a fit without them "
-           "(the figure the plan's time ranges come from)."] if backtest.cv is not None else []),
+        (f"Leave-one-source-out MAPE {backtest.cv.mape:.1%}: each source's rows predicted by a fit without them "
+         "(the figure the plan's time ranges come from)." if backtest.cv is not None else
+         "Not cross-validated: the stored leave-one-source-out result was computed from another calibration file "
+         "(compared by content); `plan backtest FILE --cv` computes it for this one (about 40 s)."),
         f"For this plan: attention is {attention:.0%} of the step on {result.tokens_per_sample.visual:,}-token "
         "bidirectional video sequences; the runs above are language models whose step is mostly matmul, so the "
         "error on this plan's step time is not bounded by the MAPE above.",

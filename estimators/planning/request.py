@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Literal, Optional, Union
 
-from pydantic import Field, NonNegativeInt
+from pydantic import Field
 
-from estimators.search.alternatives import DEFAULT_RANKED
+from estimators.search.alternatives import DEFAULT_RANKED, LayoutsListed
 from estimators.specs.base import Spec
 from estimators.specs.hardware import Cluster, GPUSpec
 from estimators.specs.layout import Layout
@@ -29,4 +29,4 @@ class PlanRequest(Spec):
     kernel: Optional[str] = Field(default=None, description="Attention kernel; None: the GPU's default.")
     stack: Optional[str] = Field(default=None, description="Training stack; None: the default stack.")
     valid_layouts_only: bool = Field(default=False, description="Time only valid layouts (the fleet search's per-size plans).")
-    ranked_layouts: NonNegativeInt = Field(default=DEFAULT_RANKED, description="Best layouts the plan lists.")
+    ranked_layouts: LayoutsListed = Field(default=DEFAULT_RANKED, description="Best layouts the plan lists.")

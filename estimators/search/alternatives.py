@@ -1,17 +1,19 @@
 """Explaining a search: the best layouts with their bottleneck, and why popular alternatives lose."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 import numpy as np
 from pydantic import Field
 
 from estimators.results import Result
 from estimators.search.layout_search import SearchResult
+from estimators.specs.bounds import Bound
 from estimators.specs.layout import Layout
 from estimators.specs.layout_arrays import RECOMPUTE_CODES, LayoutArrays
 from estimators.units import GIB
 
+LayoutsListed = Annotated[int, Bound(0, 1_000)]  # the best layouts listed ahead of the popular families
 # Families a reviewer asks about, as masks over the evaluated layouts.
 POPULAR = {
     "DP-only (ZeRO-1, no model parallelism)": lambda l: (l.tp == 1) & (l.pp == 1) & (l.cp == 1) & (l.zero <= 1),

@@ -9,16 +9,16 @@ import numpy as np
 from estimators.counts.problem import TrainingProblem
 from estimators.errors import PlanInputError
 from estimators.search.evaluate import LayoutEvaluation, evaluate, validity
+from estimators.specs.hardware import MAX_GPUS
 from estimators.specs.layout_arrays import RECOMPUTE_CODES, LayoutArrays
 from estimators.time.step import RunSettings
 
 ZERO_STAGES = (0, 1, 2, 3)
 VIRTUAL_STAGES = (1, 2, 4)
 MAX_MICRO_BATCH = 16
-# Bounds that keep a search within seconds and a few hundred MB (a report runs twenty of them): 10.5
+# A bound that keeps a search within seconds and a few hundred MB (a report runs twenty of them): 10.5
 # million layouts took 34 s and 7.9 GB here, so 400,000 take about 1.3 s and 0.3 GB; the default H100x8192
-# plan has 100,800. 2^20 GPUs is five times the largest cluster announced by 2025.
-MAX_GPUS = 1_048_576
+# plan has 100,800. (The cluster size itself is bounded by its spec, specs/hardware.py MAX_GPUS.)
 MAX_LAYOUTS = 400_000
 
 

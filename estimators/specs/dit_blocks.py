@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
+from pydantic import Field, model_validator
 
 from estimators.specs.base import Spec
+from estimators.specs.bounds import Depth, Size, SizeOrZero
 
 NormKind = Literal["none", "layer", "layer_affine", "rms", "rms_affine"]
 NORM_KINDS_HELP = (
@@ -51,7 +52,7 @@ class MLPOptions(Spec):
     """The feed-forward part: hidden width and activation ('swiglu'/'geglu' are gated: two first-layer halves)."""
 
     activation: MLPActivation = Field(description="gelu / gelu_tanh (counted the same), silu, or gated swiglu / geglu.")
-    hidden: PositiveInt = Field(description="Hidden width f (Wan 14B: 13824; 4 x width for CogVideoX, LTX, HunyuanVideo).")
+    hidden: Size = Field(description="Hidden width f (Wan 14B: 13824; 4 x width for CogVideoX, LTX, HunyuanVideo).")
     bias: bool = Field(default=True, description="Biases on both layers.")
 
     @property
@@ -71,10 +72,10 @@ class Modulation(Spec):
     """
 
     kind: Literal["per_block", "shared_table", "low_rank"] = Field(description="How the block gets its vectors.")
-    outputs: PositiveInt = Field(description="Vectors for the visual (or the single) stream: 6 = shift, scale, gate for attention and MLP.")
-    text_outputs: NonNegativeInt = Field(default=0, description="Vectors of the text stream's own projection (joint blocks; HunyuanVideo: 6).")
-    rank: NonNegativeInt = Field(default=0, description="Rank of the low-rank projection (low_rank only).")
-    groups: PositiveInt = Field(default=1, description="Separate low-rank projections, the vectors split evenly (Cosmos: 3).")
+    outputs: Size = Field(description="Vectors for the visual (or the single) stream: 6 = shift, scale, gate for attention and MLP.")
+    text_outputs: SizeOrZero = Field(default=0, description="Vectors of the text stream's own projection (joint blocks; HunyuanVideo: 6).")
+    rank: SizeOrZero = Field(default=0, description="Rank of the low-rank projection (low_rank only).")
+    groups: Size = Field(default=1, description="Separate low-rank projections, the vectors split evenly (Cosmos: 3).")
 
     @model_validator(mode="after")
     def _check(self) -> "Modulation":
@@ -90,7 +91,7 @@ class CrossBlock(Spec):
     Wan and LTX), then the MLP; the text tokens only feed the cross-attention's keys and values."""
 
     kind: Literal["cross"] = "cross"
-    count: PositiveInt = Field(description="Blocks of this kind in a row.")
+    count: Depth = Field(description="Blocks of this kind in a row.")
     norm: NormKind = Field(description="Norm before self-attention and before the MLP: " + NORM_KINDS_HELP + ".")
     cross_norm: NormKind = Field(default="none", description="Norm before the cross-attention (Wan: layer_affine; LTX: none).")
     attention: AttentionOptions = Field(default_factory=AttentionOptions, description="Self-attention projections.")
@@ -104,7 +105,7 @@ class JointBlock(Spec):
     full attention over visual + text tokens (HunyuanVideo's double-stream blocks)."""
 
     kind: Literal["joint"] = "joint"
-    count: PositiveInt = Field(description="Blocks of this kind in a row.")
+    count: Depth = Field(description="Blocks of this kind in a row.")
     norm: NormKind = Field(description="Norm before attention and before the MLP, each stream: " + NORM_KINDS_HELP + ".")
     attention: AttentionOptions = Field(default_factory=AttentionOptions, description="Projections, the same options for both streams.")
     mlp: MLPOptions
@@ -115,7 +116,7 @@ class SingleBlock(Spec):
     """One stream over the concatenated visual + text tokens with shared weights."""
 
     kind: Literal["single"] = "single"
-    count: PositiveInt = Field(description="Blocks of this kind in a row.")
+    count: Depth = Field(description="Blocks of this kind in a row.")
     parallel: bool = Field(
         description="True: attention and MLP side by side from one norm, their outputs concatenated into one "
         "out-projection (HunyuanVideo single blocks, no separate attention out-projection); false: attention "
@@ -133,13 +134,13 @@ BlockGroup = Annotated[Union[CrossBlock, JointBlock, SingleBlock], Field(discrim
 class Conditioning(Spec):
     """The per-sample conditioning vector c: timestep MLP (+ guidance MLP) (+ pooled-caption MLP)."""
 
-    width: PositiveInt = Field(description="Width of c (Wan, LTX, HunyuanVideo: the model width; CogVideoX: 512).")
-    timestep_freq_dim: PositiveInt = Field(description="Sinusoidal timestep features into the timestep MLP (256; CogVideoX: the model width).")
+    width: Size = Field(description="Width of c (Wan, LTX, HunyuanVideo: the model width; CogVideoX: 512).")
+    timestep_freq_dim: Size = Field(description="Sinusoidal timestep features into the timestep MLP (256; CogVideoX: the model width).")
     guidance_embed: bool = Field(default=False, description="A second timestep-style MLP for the guidance scale (HunyuanVideo, guidance-distilled).")
-    pooled_text_dim: NonNegativeInt = Field(
+    pooled_text_dim: SizeOrZero = Field(
         default=0, description="Width of a pooled caption vector projected by a 2-layer MLP and added to c (HunyuanVideo CLIP-L: 768; 0: none)."
     )
-    shared_modulation_outputs: NonNegativeInt = Field(
+    shared_modulation_outputs: SizeOrZero = Field(
         default=0, description="Vectors of one projection c -> k x width shared by all blocks (Wan, LTX: 6; 0: none)."
     )
 
@@ -148,9 +149,9 @@ class TokenRefiner(Spec):
     """HunyuanVideo's token refiner: self-attention blocks over the projected text tokens, gated by their own
     conditioning (timestep MLP + MLP of the mean text feature); width = the model width."""
 
-    num_layers: PositiveInt = Field(description="Refiner blocks (HunyuanVideo: 2).")
-    mlp_hidden: PositiveInt = Field(description="Refiner MLP hidden width (HunyuanVideo: 4 x width, SiLU).")
-    timestep_freq_dim: PositiveInt = Field(default=256, description="Sinusoidal timestep features of its own timestep MLP.")
+    num_layers: Depth = Field(description="Refiner blocks (HunyuanVideo: 2).")
+    mlp_hidden: Size = Field(description="Refiner MLP hidden width (HunyuanVideo: 4 x width, SiLU).")
+    timestep_freq_dim: Size = Field(default=256, description="Sinusoidal timestep features of its own timestep MLP.")
 
 
 class FinalLayer(Spec):
@@ -160,22 +161,22 @@ class FinalLayer(Spec):
     modulation: Literal["per_block", "shared_table"] = Field(
         description="per_block: a linear c -> outputs x width (HunyuanVideo, CogVideoX); shared_table: a learned table added to c (Wan, LTX)."
     )
-    modulation_outputs: PositiveInt = Field(default=2, description="Vectors (shift and scale: 2).")
+    modulation_outputs: Size = Field(default=2, description="Vectors (shift and scale: 2).")
 
 
 class VideoDiTSpec(Spec):
     """A video DiT built from the block vocabulary (Wan 2.1, HunyuanVideo, CogVideoX, LTX-Video, ...)."""
 
     family: Literal["video_dit"] = "video_dit"
-    num_heads: PositiveInt = Field(description="Attention heads (the width is heads x head_dim).")
-    head_dim: PositiveInt = Field(description="Width of one head.")
-    patch_size: PositiveInt = Field(description="Spatial patch side in latent pixels.")
-    patch_size_t: PositiveInt = Field(default=1, description="Temporal patch length in latent frames.")
-    in_channels: PositiveInt = Field(description="Latent channels in.")
-    out_channels: PositiveInt = Field(description="Latent channels predicted.")
+    num_heads: Size = Field(description="Attention heads (the width is heads x head_dim).")
+    head_dim: Size = Field(description="Width of one head.")
+    patch_size: Size = Field(description="Spatial patch side in latent pixels.")
+    patch_size_t: Size = Field(default=1, description="Temporal patch length in latent frames.")
+    in_channels: Size = Field(description="Latent channels in.")
+    out_channels: Size = Field(description="Latent channels predicted.")
     patch_bias: bool = Field(default=True, description="Bias of the patch embedding.")
-    text_feature_dim: PositiveInt = Field(description="Width of the text encoder's features (T5-XXL, UMT5-XXL, Llama-3-8B: 4096).")
-    max_text_tokens: PositiveInt = Field(description="Text tokens a sample by default (the padded caption length the model is trained with).")
+    text_feature_dim: Size = Field(description="Width of the text encoder's features (T5-XXL, UMT5-XXL, Llama-3-8B: 4096).")
+    max_text_tokens: Size = Field(description="Text tokens a sample by default (the padded caption length the model is trained with).")
     caption_projection: Literal["linear", "mlp"] = Field(
         description="Text features -> width: one linear (CogVideoX, HunyuanVideo's proj_in) or a 2-layer MLP (Wan, LTX)."
     )

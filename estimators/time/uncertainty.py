@@ -14,8 +14,11 @@ with high).
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Optional
 
 import yaml
 
@@ -33,6 +36,18 @@ EXTRAPOLATION_WIDENING = 2.0
 def crossvalidation() -> dict:
     """The stored leave-one-source-out result."""
     return yaml.safe_load(CROSSVALIDATION_FILE.read_text())
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (how the stored result names the calibration file it was computed from)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def stored_crossvalidation(csv_path: Path) -> Optional[dict]:
+    """The stored result when ``csv_path`` holds exactly the bytes it was computed from; None for any other file,
+    whatever its name."""
+    stored = crossvalidation()
+    return stored if stored.get("sha256") == file_sha256(csv_path) else None
 
 
 @dataclass(frozen=True)
