@@ -24,6 +24,7 @@ from scipy.optimize import least_squares
 
 from estimators.counts.problem import video_problem
 from estimators.search.evaluate import evaluate
+from estimators.specs.asymm_dit import AsymmDiTSpec
 from estimators.specs.hardware import GPUSpec
 from estimators.specs.layout import Layout
 from estimators.specs.layout_arrays import LayoutArrays
@@ -62,18 +63,22 @@ def grid(count: int, seed: int = 0) -> list[dict]:
     return rows
 
 
+def dit_for(row: dict) -> AsymmDiTSpec:
+    """The reference DiT with this row's width, depth and text length."""
+    return load_config("default").dit.model_copy(update={"visual_width": row["visual_width"], "cond_width": row["visual_width"],
+                                                         "num_layers": row["num_layers"], "max_text_tokens": row["text_tokens"]})
+
+
 def system_for(row: dict) -> VideoSystemSpec:
-    """The reference system with this row's DiT width, depth and text length."""
+    """The reference system with this row's DiT (its spec translated into the block vocabulary)."""
     cfg = load_config("default")
-    dit = cfg.dit.model_copy(update={"visual_width": row["visual_width"], "cond_width": row["visual_width"],
-                                     "num_layers": row["num_layers"], "max_text_tokens": row["text_tokens"]})
-    return VideoSystemSpec(name="reference", source="reference_model/configs/default.yaml", exact=True, dit=dit, text_encoder=cfg.text_encoder, vae=cfg.vae)
+    return VideoSystemSpec(name="reference", source="reference_model/configs/default.yaml", exact=True, dit=dit_for(row),
+                           text_encoder=cfg.text_encoder, vae=cfg.vae)
 
 
 def measure(row: dict, repeats: int) -> tuple[dict, list[dict]]:
     """One config: step and per-layer measurements."""
-    system = system_for(row)
-    spec, vae = system.dit, system.vae
+    spec, vae = dit_for(row), load_config("default").vae
     latent = ((row["frames"] - 1) // vae.temporal_compression + 1, row["height"] // vae.spatial_compression, row["height"] // vae.spatial_compression)
     b, text = row["batch"], row["text_tokens"]
     torch.manual_seed(0)

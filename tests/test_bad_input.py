@@ -4,6 +4,7 @@ Also: data found independently of the working folder, and the no-layout message 
 """
 import copy
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -89,10 +90,16 @@ def test_workload_file_alone_is_used(workload):
     assert result.exit_code == 0, result.output
 
 
-def _mochi_with(tmp_path, part: str, **fields) -> str:
-    data = yaml.safe_load((DATA_DIR / "models" / "mochi-10b.yaml").read_text())
+LEGACY_MOCHI = Path(__file__).parents[1] / "examples" / "models" / "asymm-dit.yaml"
+
+
+def _mochi_with(tmp_path, part: str, model: Path = DATA_DIR / "models" / "mochi-10b.yaml", **fields) -> str:
+    """The model file with ``fields`` set in ``part`` (a dotted path: 'dit', 'dit.blocks.0')."""
+    data = yaml.safe_load(model.read_text())
     data["vae"] = yaml.safe_load((DATA_DIR / "components" / "mochi-vae.yaml").read_text())
-    target = data[part]
+    target = data
+    for key in part.split("."):
+        target = target[int(key)] if isinstance(target, list) else target[key]
     target.update(copy.deepcopy(fields))
     path = tmp_path / "model.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -100,14 +107,24 @@ def _mochi_with(tmp_path, part: str, **fields) -> str:
 
 
 @pytest.mark.parametrize("part, fields, fragment", [
-    ("dit", {"num_layers": 1e12}, "dit.num_layers: 1,000,000,000,000 is more than this planner's bound of 10,000"),
-    ("dit", {"visual_width": 10**9}, "dit.visual_width: 1,000,000,000 is more than this planner's bound of 1,000,000"),
-    ("dit", {"mlp_ratio": float("inf")}, "mlp_ratio: expected a finite number, got inf"),
-    ("dit", {"num_layers": True}, "num_layers: expected a number, got true"),
+    ("dit.blocks.0", {"count": 1e12}, "dit.blocks[0].count: 1,000,000,000,000 is more than this planner's bound of 10,000"),
+    ("dit", {"num_heads": 10**9}, "dit.num_heads: 1,000,000,000 is more than this planner's bound of 1,000,000"),
+    ("dit.blocks.0.mlp", {"hidden": float("inf")}, "hidden: expected a finite number, got inf"),
+    ("dit", {"num_heads": True}, "num_heads: expected a number, got true"),
     ("vae", {"encoder_stages": []}, "vae.encoder_stages: empty"),  # one mistake: a model file gets a line per mistake
 ])
 def test_model_file_values_that_hung_or_crashed(tmp_path, part, fields, fragment):
     refused(["estimate", "--model", _mochi_with(tmp_path, part, **fields)], fragment)
+
+
+@pytest.mark.parametrize("fields, fragment", [
+    # a legacy file is bounded on its own fields, before its translation into block groups
+    ({"num_layers": 1e12}, "dit.num_layers: 1,000,000,000,000 is more than this planner's bound of 10,000"),
+    ({"mlp_ratio": float("inf")}, "mlp_ratio: expected a finite number, got inf"),
+    ({"num_layers": True}, "num_layers: expected a number, got true"),
+])
+def test_legacy_asymm_dit_file_values_that_hung_or_crashed(tmp_path, fields, fragment):
+    refused(["estimate", "--model", _mochi_with(tmp_path, "dit", LEGACY_MOCHI, **fields)], fragment)
 
 
 def test_workload_file_stage_beyond_a_bound_is_named(tmp_path):

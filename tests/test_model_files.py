@@ -36,7 +36,7 @@ def test_five_mistakes_give_five_lines_and_exit_2(tmp_path):
     expected = [
         "dit.num_heads: expected a whole number, got 'abc'",
         "dit.blocks[0].count: expected a whole number >= 1, got 0",
-        "dit.rope: expected one of 'none' or 'fixed_3d', got 'learned'",
+        "dit.rope: expected one of 'none', 'fixed_3d' or 'learned_3d', got 'learned'",
         "dit.patch_sise: not a field; did you mean 'patch_size'?",
         "vae: unknown component 'wan-vea'",
     ]

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from estimators.catalog.gpus import load_gpu
 from estimators.catalog.models import load_model
-from estimators.counts.flops import dit_forward_flops
+from estimators.counts.dit import dit_forward_flops
 from estimators.counts.problem import video_problem
 from estimators.search.evaluate import evaluate
 from estimators.specs.layout import Layout

@@ -1,33 +1,24 @@
-"""One interface over every DiT family (``asymm_dit`` Mochi, ``video_dit`` block vocabulary): counts and
-the per-layer summary the training problem is built from. No other module branches on the DiT family.
+"""The DiT's counts and the per-layer summary the training problem is built from, for every model in the
+block vocabulary (specs/dit_blocks.py; a legacy asymm_dit file arrives already translated into it).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from estimators.counts import blocks
-from estimators.counts.flops import dit_forward_flops as asymm_forward_flops
-from estimators.counts.params import dit_block_params as asymm_block_params
-from estimators.counts.params import dit_params as asymm_params
-from estimators.counts.saved import dit_streams, saved_elements_per_token
 from estimators.specs.dit_blocks import VideoDiTSpec
 
 RECOMPUTE_MODES = ("none", "selective", "full")
-# Megatron's reductions a layer and pass for a block of attention + MLP (Shoeybi et al. 2019).
-TP_COLLECTIVES_PER_BLOCK = 2
 
 
-def dit_params(spec) -> dict[str, int]:
+def dit_params(spec: VideoDiTSpec) -> dict[str, int]:
     """Parameters of the DiT by part (the parts sum to the total)."""
-    return blocks.video_dit_params(spec) if isinstance(spec, VideoDiTSpec) else asymm_params(spec)
+    return blocks.video_dit_params(spec)
 
 
-def dit_forward_flops(spec, visual: int, text: int) -> dict[str, int]:
-    """Forward FLOPs of one sample by kind of work; the same keys for every family."""
-    if isinstance(spec, VideoDiTSpec):
-        return blocks.video_dit_forward_flops(spec, visual, text)
-    flops = asymm_forward_flops(spec, visual, text)
-    return {**flops, "cross_attention": 0}
+def dit_forward_flops(spec: VideoDiTSpec, visual: int, text: int) -> dict[str, int]:
+    """Forward FLOPs of one sample of ``visual`` + ``text`` tokens by kind of work."""
+    return blocks.video_dit_forward_flops(spec, visual, text)
 
 
 def layers_forward_flops(flops: dict[str, int]) -> int:
@@ -35,13 +26,11 @@ def layers_forward_flops(flops: dict[str, int]) -> int:
     return sum(flops.values()) - flops["embeddings"] - flops["final_layer"]
 
 
-def encoder_text_tokens(spec, text_tokens: int) -> int:
-    """Text tokens the caption has when it reaches the text encoder(s) and the DiT's caption projection.
-
-    Mochi projects the padded caption (max_text_tokens) and feeds only the valid ``text_tokens`` to the
-    blocks; the video_dit models run on ``text_tokens`` everywhere (the padded length a sample carries).
-    """
-    return text_tokens if isinstance(spec, VideoDiTSpec) else spec.max_text_tokens
+def encoder_text_tokens(spec: VideoDiTSpec, text_tokens: int) -> int:
+    """Text tokens the caption has when it reaches the text encoder(s) and the DiT's caption projection:
+    the padded caption for a model that embeds it padded (Mochi feeds only the valid ``text_tokens`` to
+    the blocks), else ``text_tokens`` (the padded length a sample carries)."""
+    return blocks.caption_rows(spec, text_tokens)
 
 
 @dataclass(frozen=True)
@@ -74,40 +63,8 @@ class LayerSummary:
     trained_params: int
 
 
-def _asymm_saved(widths, layers: int, last=None) -> dict[str, tuple[float, float]]:
-    """Mochi's saved elements per token by mode; with ``last``, averaged with a different last block."""
-    out = {}
-    for mode in RECOMPUTE_MODES:
-        act, stats = saved_elements_per_token(widths, mode)
-        if last is not None:
-            last_act, last_stats = saved_elements_per_token(last, mode)
-            act, stats = ((layers - 1) * act + last_act) / layers, ((layers - 1) * stats + last_stats) / layers
-        out[mode] = (act, stats)
-    return out
-
-
-def _asymm_summary(spec, visual: int, text: int) -> LayerSummary:
-    forward = asymm_forward_flops(spec, visual, text)
-    layers = spec.num_layers
-    visual_w, text_w = dit_streams(spec)
-    last_text = None if spec.last_block_updates_text or spec.text_stream == "shared" else replace(text_w, updates=False)
-    params = asymm_params(spec)
-    return LayerSummary(
-        num_layers=layers, heads=spec.num_heads, head_dim=spec.head_dim,
-        visual=StreamSummary(visual, spec.visual_width, forward["linear_visual"] / layers, _asymm_saved(visual_w, layers), TP_COLLECTIVES_PER_BLOCK),
-        text=StreamSummary(text, spec.text_width, forward["linear_text"] / layers, _asymm_saved(text_w, layers, last_text), TP_COLLECTIVES_PER_BLOCK),
-        attention_flops_per_layer=forward["attention"] / layers,
-        attention_seq=visual + text,
-        cross_attention_flops_per_layer=0.0,
-        cross_attention_kv_tokens=0,
-        other_flops=forward["embeddings"] + forward["final_layer"] + forward["modulation"],
-        layer_params=sum(asymm_block_params(spec, last=False).values()),
-        block_params_total=params["blocks"],
-        trained_params=sum(params.values()),
-    )
-
-
-def _video_summary(spec: VideoDiTSpec, visual: int, text: int) -> LayerSummary:
+def layer_summary(spec: VideoDiTSpec, visual: int, text: int) -> LayerSummary:
+    """The DiT on one clip of ``visual`` + ``text`` tokens, reduced to per-layer quantities."""
     layers = spec.num_layers
     forward = blocks.video_dit_forward_flops(spec, visual, text)
     saved = {"visual": {}, "text": {}}
@@ -127,7 +84,7 @@ def _video_summary(spec: VideoDiTSpec, visual: int, text: int) -> LayerSummary:
     return LayerSummary(
         num_layers=layers, heads=spec.num_heads, head_dim=spec.head_dim,
         visual=StreamSummary(visual, spec.width, forward["linear_visual"] / layers, saved["visual"], tp[0]),
-        text=StreamSummary(text, spec.width, forward["linear_text"] / layers, saved["text"], tp[1]),
+        text=StreamSummary(text, spec.text_stream_width, forward["linear_text"] / layers, saved["text"], tp[1]),
         attention_flops_per_layer=forward["attention"] / layers,
         # the sequence of the self/joint attention: visual tokens alone when every block is a cross block
         attention_seq=visual + (text if joint_layers else 0),
@@ -139,7 +96,3 @@ def _video_summary(spec: VideoDiTSpec, visual: int, text: int) -> LayerSummary:
         trained_params=sum(params.values()),
     )
 
-
-def layer_summary(spec, visual: int, text: int) -> LayerSummary:
-    """The DiT on one clip of ``visual`` + ``text`` tokens, reduced to per-layer quantities."""
-    return _video_summary(spec, visual, text) if isinstance(spec, VideoDiTSpec) else _asymm_summary(spec, visual, text)
