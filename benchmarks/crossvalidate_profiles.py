@@ -2,7 +2,8 @@
 
 Prints each held-out row's error and the cross-validated MAPE (the honest figure for runs the fit has
 not seen; `plan backtest FILE --cv` prints the same). With --write, stores the held-out errors in
-data/profiles/crossvalidation.yaml, from which plans derive their time ranges (estimators/uncertainty.py).
+data/profiles/crossvalidation.yaml, from which plans derive their time ranges (estimators/time/uncertainty.py),
+with the SHA-256 of the CSV (`plan report` shows the stored figure only for a file with those bytes).
 
 Usage: python -m benchmarks.crossvalidate_profiles [CSV] [--write]
 """
@@ -16,9 +17,9 @@ import numpy as np
 import yaml
 
 from benchmarks.fit_profiles import DEFAULT_CSV
-from estimators.backtest import read_rows
-from estimators.calibration import FITTED, crossvalidate
-from estimators.uncertainty import CROSSVALIDATION_FILE
+from estimators.calibration.backtest import read_rows
+from estimators.calibration.fit import FITTED, crossvalidate
+from estimators.time.uncertainty import CROSSVALIDATION_FILE, file_sha256
 
 
 def main() -> None:
@@ -32,7 +33,7 @@ def main() -> None:
     print(f"leave-one-source-out MAPE {cv['mape']:.2%}, worst {errors.max():.1%}")
     if "--write" in sys.argv:
         document = {
-            "by": "source", "file": csv_path.name, "date": str(date.today()), "fitted": list(FITTED),
+            "by": "source", "file": csv_path.name, "sha256": file_sha256(csv_path), "date": str(date.today()), "fitted": list(FITTED),
             "mape": round(cv["mape"], 6), "errors": {k: round(float(v), 6) for k, v in cv["errors"].items()},
         }
         tmp = CROSSVALIDATION_FILE.with_suffix(".tmp")

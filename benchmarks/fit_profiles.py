@@ -1,6 +1,6 @@
 """Fit the few figures kernels and datasheets cannot give, on shared/reference/calibration-runs.csv.
 
-What is fitted and how: estimators/calibration.py (compute_derate and memory_efficiency, one value for
+What is fitted and how: estimators/calibration/fit.py (compute_derate and memory_efficiency, one value for
 every GPU). With --write, every bundled GPU profile gets the fitted values, the rows they were fitted
 to, and the fixed link figures with their sources; H200 and B200 have no calibration rows and say so.
 
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from estimators.backtest import read_rows
-from estimators.calibration import FITTED, FIXED_SOURCES, fit, profiles_from
-from estimators.presets import DATA_DIR
+from estimators.calibration.backtest import read_rows
+from estimators.calibration.fit import FITTED, FIXED_SOURCES, fit, profiles_from
+from estimators.catalog.files import DATA_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CSV = ROOT.parent / "shared" / "reference" / "calibration-runs.csv"

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import time
 from pathlib import Path
 
-from reference_model.pipeline import evaluate_run, sample_strip, train
+EXIT_BAD_INPUT = 2
 
 SAMPLE_PROMPTS = [
     "a large red circle moves right quickly on a dark flat background the camera is still",
@@ -28,6 +29,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/reference-bench"))
     parser.add_argument("--strip", type=Path, default=Path("docs/reference-samples.png"))
     args = parser.parse_args()
+    try:
+        from reference_model.pipeline import evaluate_run, sample_strip, train
+    except ImportError as exc:  # the core install (pip install -e .) has no torch
+        print(f"error: this benchmark needs torch and the other test extras: python3 -m pip install -e '.[test]' ({exc})", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
     shutil.rmtree(args.out, ignore_errors=True)
     start = time.perf_counter()
     result = train(args.config, args.out)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import time
 
-from estimators.presets import load_gpu, load_model
-from estimators.problem import video_problem
-from estimators.profiles import load_profile
-from estimators.search import search
+from estimators.catalog.gpus import load_gpu
+from estimators.catalog.models import load_model
+from estimators.counts.problem import video_problem
+from estimators.search.layout_search import search
 from estimators.specs.workload import TrainingStage, Workload
-from estimators.step import RunSettings
+from estimators.time.step import RunSettings
 
 REPEATS = 3
 
@@ -21,7 +21,7 @@ def main() -> None:
     gpu = load_gpu("H100")
     for num_gpus, global_batch in ((512, 512), (8192, 8192)):
         stage = TrainingStage(height=480, width=848, frames=163, text_tokens=256, steps=1, global_batch=global_batch)
-        settings = RunSettings(gpu=gpu, profile=load_profile(gpu.name), global_batch=global_batch)
+        settings = RunSettings.resolve(gpu, global_batch=global_batch)
         best = float("inf")
         for _ in range(REPEATS):
             start = time.perf_counter()

@@ -1,6 +1,7 @@
 """What every `plan` command shares: option types, one-line errors, JSON output."""
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from contextlib import contextmanager
@@ -12,8 +13,8 @@ import typer
 from pydantic import ValidationError
 
 from estimators.errors import PlanInputError
-from plan_cli.messages import plain_error
-from plan_cli.validation import check_options, non_finite_keys
+from estimators.specs.messages import plain_words
+from plan_cli.validation import COMMAND_CONTEXT, non_finite_keys, option_spelling
 
 EXIT_BAD_INPUT = 2
 GB = 1e9
@@ -45,20 +46,27 @@ Stack = Annotated[Optional[str], typer.Option(help="Training stack whose communi
 
 
 def friendly_errors(command):
-    """Bad input: one line on stderr and exit code 2, never a traceback."""
+    """Bad input: one line on stderr and exit code 2, never a traceback. A spec built from the options that
+    fails its checks is worded with the options as typed (option_spelling). The command also receives its
+    typer context, kept in COMMAND_CONTEXT while it runs (which options were typed, how each is spelled)."""
+    signature = inspect.signature(command, eval_str=True)
 
     @wraps(command)
-    def wrapper(*args, **kwargs):
+    def wrapper(ctx: typer.Context, **kwargs):
+        token = COMMAND_CONTEXT.set(ctx)
         try:
-            check_options(kwargs)
-            return command(*args, **kwargs)
+            return command(**kwargs)
         except PlanInputError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except ValidationError as exc:
-            typer.echo(f"error: {plain_error(exc, '')}", err=True)
+            typer.echo(f"error: {plain_words(exc, option_spelling())}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
+        finally:
+            COMMAND_CONTEXT.reset(token)
 
+    context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+    wrapper.__signature__ = signature.replace(parameters=[*signature.parameters.values(), context])
     return wrapper
 
 

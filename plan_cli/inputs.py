@@ -1,21 +1,29 @@
-"""Turning command-line strings into specs; every failure is a one-line PlanInputError."""
+"""Turning command-line strings into specs; every failure is a one-line PlanInputError in the user's words."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from estimators.catalog.files import read_mapping
 from estimators.errors import PlanInputError
-from estimators.presets import read_mapping
 from estimators.specs.layout import Layout
+from estimators.specs.messages import Spelled, Spelling, plain_words
 from estimators.specs.workload import TrainingStage, Workload
-from plan_cli.messages import plain_error
-from plan_cli.validation import check_stage, check_stage_count, check_workload
 
 DEGREES = ("tp", "pp", "cp", "dp")
 INT_KEYS = {"tp", "pp", "cp", "dp", "zero", "micro_batch", "vpp", "height", "width", "frames", "steps", "num_clips", "global_batch", "text_tokens"}
 FLOAT_KEYS = {"fps", "epochs"}
+SpecType = TypeVar("SpecType", bound=BaseModel)
+
+
+def build(spec: type[SpecType], values: dict, spelling: Spelling) -> SpecType:
+    """``spec(**values)``, or a one-line error naming the field as the user typed it."""
+    try:
+        return spec(**values)
+    except ValidationError as exc:
+        raise PlanInputError(plain_words(exc, spelling, model=spec)) from None
 
 
 def parse_pairs(text: str, what: str) -> dict:
@@ -36,56 +44,50 @@ def parse_pairs(text: str, what: str) -> dict:
     return pairs
 
 
+LAYOUT_SPELLING = Spelling(origin="--layout")
+
+
 def parse_layout(text: Optional[str], num_gpus: int) -> tuple[Optional[Layout], dict]:
     """(full layout, None) when dp is given, else (None, knobs fixed for the search)."""
     if not text:
         return None, {}
     pairs = parse_pairs(text, "--layout")
+    layout = build(Layout, pairs, LAYOUT_SPELLING)
     if "dp" not in pairs:
-        # A partial layout: check what is given, then let the search fill the rest.
-        try:
-            Layout(**pairs)
-        except ValidationError as exc:
-            raise PlanInputError(plain_error(exc, "--layout", Layout)) from None
+        # A partial layout: checked above; the search fills the rest.
         product = 1
         for key in DEGREES:
             product *= pairs.get(key, 1)
         if num_gpus % product:
             raise PlanInputError(f"--layout '{text}': the given degrees ({product}) do not divide {num_gpus} GPUs")
         return None, pairs
-    try:
-        layout = Layout(**pairs)
-    except ValidationError as exc:
-        raise PlanInputError(plain_error(exc, "--layout", Layout)) from None
     if layout.num_gpus != num_gpus:
         raise PlanInputError(f"--layout '{text}': tp*pp*cp*dp = {layout.num_gpus}, but --gpus has {num_gpus}")
     return layout, {}
 
 
-def build_stage(values: dict, what: str) -> TrainingStage:
-    """A TrainingStage from keyword values, with one-line errors."""
+def build_stage(values: dict, spelling: Spelling) -> TrainingStage:
+    """A TrainingStage from keyword values (steps replace clips x epochs), with one-line errors."""
     if values.get("steps") is not None:
         values = {**values, "num_clips": None, "epochs": None}
-    try:
-        stage = TrainingStage(**values)
-    except ValidationError as exc:
-        raise PlanInputError(plain_error(exc, what, TrainingStage)) from None
-    if what != "workload":  # the options themselves were checked as options
-        check_stage(stage, f"{what}: ")
-    return stage
+    return build(TrainingStage, values, spelling)
 
 
-def build_workload(base: dict, stage_texts: list[str], precompute_text: bool, precompute_latents: bool, workload_file: Optional[Path]) -> Workload:
-    """Stages from --stage options (each overriding the single-stage defaults) or a workload file."""
+def stage_spelling(options: Mapping[str, Spelled], pairs: dict) -> Spelling:
+    """Fields from the stage's own key=value pairs as '--stage: key=value', the others as their options."""
+    return Spelling(fields={**options, **{key: Spelled(f"--stage: {key}", "=") for key in pairs}})
+
+
+def build_workload(base: dict, options: Mapping[str, Spelled], stage_texts: list[str], precompute_text: bool,
+                   precompute_latents: bool, workload_file: Optional[Path]) -> Workload:
+    """Stages from --stage options (each overriding the single-stage defaults ``base``, whose fields were typed
+    as ``options``) or a workload file."""
     if workload_file is not None:
         data = read_mapping(workload_file)
         try:
-            workload = Workload.model_validate(data)
+            return Workload.model_validate(data)
         except ValidationError as exc:
-            raise PlanInputError(plain_error(exc, str(workload_file), Workload)) from None
-        check_workload(workload, str(workload_file))
-        return workload
-    check_stage_count(len(stage_texts), "--stage")
+            raise PlanInputError(plain_words(exc, Spelling(origin=str(workload_file)), model=Workload)) from None
     texts = stage_texts or [""]
     stages = []
     for i, text in enumerate(texts):
@@ -97,8 +99,9 @@ def build_workload(base: dict, stage_texts: list[str], precompute_text: bool, pr
             raise PlanInputError(f"--stage '{text}': steps and {both[0]} cannot be combined: give either num_clips and epochs, or steps")
         values = {**base, **pairs}
         values.setdefault("name", f"stage{i + 1}" if len(texts) > 1 else "main")
-        stages.append(build_stage(values, "--stage" if text else "workload"))
-    return Workload(stages=tuple(stages), precompute_text=precompute_text, precompute_latents=precompute_latents)
+        stages.append(build_stage(values, stage_spelling(options, pairs)))
+    stage_count = Spelling(fields={"stages": Spelled("--stage", separator=None)})
+    return build(Workload, dict(stages=tuple(stages), precompute_text=precompute_text, precompute_latents=precompute_latents), stage_count)
 
 
 def pinned_knobs(text: Optional[str]) -> dict:
@@ -106,8 +109,5 @@ def pinned_knobs(text: Optional[str]) -> dict:
     pairs = parse_pairs(text or "", "--layout")
     if "dp" in pairs:
         raise PlanInputError("--layout with dp fixes the GPU count; with GPU kinds give a partial layout, e.g. 'tp=2,recompute=full'")
-    try:
-        Layout(**pairs)
-    except ValidationError as exc:
-        raise PlanInputError(plain_error(exc, "--layout", Layout)) from None
+    build(Layout, pairs, LAYOUT_SPELLING)
     return pairs

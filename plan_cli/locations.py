@@ -15,8 +15,8 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 # A copy of shared/reference/calibration-runs.csv ships as package data (tests/test_locations.py keeps it equal).
 PACKAGED_CALIBRATION = PACKAGE_ROOT / "estimators" / "data" / "calibration" / "calibration-runs.csv"
 CALIBRATION_ENV = "VIDEOPLAN_CALIBRATION_CSV"
-# The golden scenarios are a development check: they live in the checkout's tests/golden.
-CHECKOUT_GOLDEN = PACKAGE_ROOT / "tests" / "golden"
+# The golden scenarios (scenarios.json, expected.json) ship as package data: `plan golden` works from an install.
+PACKAGED_GOLDEN = PACKAGE_ROOT / "estimators" / "data" / "golden"
 GOLDEN_ENV = "VIDEOPLAN_GOLDEN_DIR"
 
 
@@ -45,4 +45,4 @@ def calibration_csv(option: Path | None) -> Path:
 
 def golden_dir(option: Path | None) -> Path:
     """The folder with scenarios.json (and expected.json) for `plan golden`."""
-    return _first_existing(option, "--dir", GOLDEN_ENV, CHECKOUT_GOLDEN, lambda p: (p / "scenarios.json").is_file())
+    return _first_existing(option, "--dir", GOLDEN_ENV, PACKAGED_GOLDEN, lambda p: (p / "scenarios.json").is_file())

@@ -1,7 +1,6 @@
 """`plan`: capacity planning for Mochi-class text-to-video training."""
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import sys
 from functools import wraps
@@ -12,35 +11,84 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from estimators.alternatives import explain
-from estimators.backtest import backtest as run_backtest
-from estimators.document import plan_document
+from estimators.calibration.backtest import BacktestResult, CrossValidation
+from estimators.calibration.backtest import backtest as run_backtest
+from estimators.catalog.gpus import parse_gpus
+from estimators.catalog.models import load_model
+from estimators.catalog.prices import parse_price_overrides, with_price
+from estimators.catalog.stacks import default_stack, load_stack
+from estimators.documents.outputs import check_output_folder, resolve_target
+from estimators.documents.schema import all_schemas, emitted, json_schema
+from estimators.documents.simulation import SimulationResult
 from estimators.errors import PlanInputError
-from estimators.outputs import check_output_folder, resolve_target
-from estimators.estimate import PlanRequest, plan
-from estimators.fleet import DEFAULT_MAX_GPUS, FleetQuery, answer, parse_kinds
-from estimators.kernels import attention_kernel
-from estimators.stacks import default_stack, load_stack
-from estimators.presets import load_model, parse_cluster
-from estimators.schema import DOCUMENTS, EstimateDocument, FleetDocument, SimulateDocument, emitted, json_schema
-from estimators.pricing import parse_price_overrides, with_price
+from estimators.planning.estimate import plan
+from estimators.planning.fleet import DEFAULT_MAX_GPUS, FleetAnswer, FleetQuery, answer
+from estimators.planning.request import PlanRequest
+from estimators.planning.results import Plan
 from estimators.specs.hardware import Cluster
 from estimators.specs.models import VideoSystemSpec
+from estimators.time.kernels import attention_kernel
 from plan_cli.common import (
-    GB, AsJson, Clips, Epochs, Fps, Frames, GlobalBatch, Gpus, Height, Kernel, LayoutText, Model, Objective, OnlineLatents,
-    OnlineText, Precision, Prices, Stack, Stages, Steps, TextTokens, Width, WorkloadFile, emit_json, friendly_errors,
+    GB,
+    AsJson,
+    Clips,
+    Epochs,
+    Fps,
+    Frames,
+    GlobalBatch,
+    Gpus,
+    Height,
+    Kernel,
+    LayoutText,
+    Model,
+    Objective,
+    OnlineLatents,
+    OnlineText,
+    Precision,
+    Prices,
+    Stack,
+    Stages,
+    Steps,
+    TextTokens,
+    Width,
+    WorkloadFile,
+    emit_json,
+    friendly_errors,
 )
-from plan_cli.inputs import build_workload, parse_layout, pinned_knobs
+from plan_cli.inputs import build, build_workload, parse_layout, pinned_knobs
 from plan_cli.locations import calibration_csv, golden_dir
 from plan_cli.reference_cmds import register as register_torch_commands
 from plan_cli.render import print_backtest, print_diff, print_fleet, print_plan, print_simulation
 from plan_cli.validation import (
-    CheckedGroup, check_document_size, check_gpus, check_input_file, check_model_sizes, check_plan_conflicts, check_text_file,
+    CheckedGroup,
+    check_document_size,
+    check_input_file,
+    check_plan_conflicts,
+    check_text_file,
     non_finite_keys,
+    option_label,
+    option_spelling,
+    spelled_as,
 )
+
+# The documents --json emits, by the name `plan schema` takes.
+DOCUMENTS = {"estimate": Plan, "estimate-deadline": FleetAnswer, "simulate": SimulationResult, "backtest": BacktestResult}
 
 # Plain click help: it wraps every line to the terminal (rich panels cut long option names at 80 columns).
 app = typer.Typer(cls=CheckedGroup, add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
+
+
+# A stage's fields and the options that set them (a default clip fills those not typed).
+STAGE_FIELD_OPTIONS = {"height": "height", "width": "width", "frames": "frames", "fps": "fps", "text_tokens": "text_tokens",
+                       "num_clips": "clips", "epochs": "epochs", "steps": "steps", "global_batch": "global_batch"}
+MINUTE, MBIT = 60.0, 1e6
+# SimOptions fields set from options in other units: field -> (option, the field's value per unit typed).
+SIM_OPTIONS_TYPED_AS = {
+    "restart_s": ("restart_min", MINUTE), "interval_s": ("checkpoint_interval_min", MINUTE),
+    "storage_write_bytes_per_s": ("storage_write_gbps", GB), "storage_read_bytes_per_s": ("storage_read_gbps", GB),
+    "raw_bitrate_bits_per_s": ("raw_bitrate_mbps", MBIT), "asynchronous_checkpoints": ("async_checkpoints", 1.0),
+    "trace_path": ("trace", 1.0), "timeline_path": ("timeline", 1.0),
+}
 
 
 @app.callback()
@@ -61,10 +109,10 @@ def plan_options(
     if objective not in ("time", "cost"):
         raise PlanInputError(f"--objective {objective}: expected time or cost")
     check_plan_conflicts()
-    check_gpus(gpus)
+    choice = parse_gpus(gpus, option_label("gpus"))
     prices = parse_price_overrides(price)
-    kinds = tuple(with_price(g, prices) for g in parse_kinds(gpus))
-    cluster = parse_cluster(gpus) if not kinds else Cluster(gpu=kinds[0], num_gpus=kinds[0].node_size)
+    kinds = tuple(with_price(g, prices) for g in choice.kinds)
+    cluster = choice.cluster or Cluster(gpu=kinds[0], num_gpus=kinds[0].node_size)
     cluster = cluster.model_copy(update={"gpu": with_price(cluster.gpu, prices)})
     for gpu in kinds or (cluster.gpu,):
         if kernel is not None:
@@ -77,18 +125,20 @@ def plan_options(
     system = load_model(model)
     if not isinstance(system, VideoSystemSpec):
         raise PlanInputError(f"--model {model}: this command plans video systems; GPT files are for 'plan backtest'")
-    check_model_sizes(system, f"--model {model}")
     fixed_layout, pinned = parse_layout(layout, cluster.num_gpus) if not kinds else (None, pinned_knobs(layout))
     clip = system.default_clip
     base = dict(height=clip.height if height is None else height, width=clip.width if width is None else width,
                 frames=clip.frames if frames is None else frames, fps=clip.fps if fps is None else fps,
                 text_tokens=clip.text_tokens if text_tokens is None else text_tokens, num_clips=clips,
                 epochs=epochs, steps=steps, global_batch=global_batch)
-    workload = build_workload(base, stage, not online_text, not online_latents, workload_file)
+    options = option_spelling().fields
+    typed = {field: options[option] for field, option in STAGE_FIELD_OPTIONS.items()}
+    workload = build_workload(base, typed, stage, not online_text, not online_latents, workload_file)
     for st in workload.stages:
         if st.text_tokens > system.dit.max_text_tokens:
             raise PlanInputError(f"text_tokens={st.text_tokens} exceeds the model's {system.dit.max_text_tokens}")
-    return PlanRequest(system, workload, cluster, precision, fixed_layout, pinned, objective, kinds, kernel, stack)
+    return PlanRequest(system=system, workload=workload, cluster=cluster, precision=precision, layout=fixed_layout, pinned=pinned,
+                       objective=objective, gpu_kinds=kinds, kernel=kernel, stack=stack)
 
 
 def with_plan_options(command):
@@ -119,38 +169,26 @@ def estimate(
 ):
     """Estimate FLOPs, memory, layout, step time, days, GPU-hours, cost and energy of a training plan;
     with --deadline-days/--budget-usd, choose the GPU kind and count too."""
+    query = FleetQuery(deadline_days=deadline_days, budget_usd=budget_usd, max_gpus=max_gpus)
+    request = build(PlanRequest, {**dict(request), "ranked_layouts": top}, spelled_as({"ranked_layouts": ("top", 1.0)}))
     if deadline_days is not None or budget_usd is not None or request.gpu_kinds:
-        return _fleet_estimate(request, FleetQuery(deadline_days, budget_usd, max_gpus), as_json)
+        return _fleet_estimate(request, query, as_json)
     result = plan(request)
-    doc = plan_document(result)
-    search = result["last"]["search"]
-    rows = explain(search, request.cluster.gpu.hbm_bytes.value, top) if search is not None else []
-    if search is not None:
-        doc["search"] = {"layouts_evaluated": len(search), "layouts_valid_and_fitting": int(len(search.ranked)), "ranking": rows}
-    doc = emitted(EstimateDocument, doc)
     if as_json:
-        emit_json(doc)
+        emit_json(emitted(result))
     else:
-        print_plan(doc, Console(width=140), rows)
+        print_plan(result, Console(width=140))
 
 
 def _fleet_estimate(request: PlanRequest, query: FleetQuery, as_json: bool) -> None:
     """The deadline/budget search over GPU kinds and sizes; the chosen plan in full below the answer."""
     if not request.gpu_kinds:
         raise PlanInputError("--deadline-days/--budget-usd search GPU kinds and sizes: give --gpus as kinds without counts, e.g. H100,H200,B200")
-    for value, name in ((query.deadline_days, "--deadline-days"), (query.budget_usd, "--budget-usd")):
-        if value is not None and not 0 < value < float("inf"):
-            raise PlanInputError(f"{name} must be a positive number")
-    doc = answer(request, request.gpu_kinds, query)
-    if doc["choice"] is not None:
-        chosen = next(g for g in request.gpu_kinds if g.name == doc["choice"]["gpu"])
-        cluster = Cluster(gpu=chosen, num_gpus=doc["choice"]["num_gpus"])
-        doc["plan"] = plan_document(plan(dataclasses.replace(request, cluster=cluster, gpu_kinds=())))
-    doc = emitted(FleetDocument, doc)
+    result = answer(request, request.gpu_kinds, query)
     if as_json:
-        emit_json(doc)
+        emit_json(emitted(result))
     else:
-        print_fleet(doc, Console(width=140))
+        print_fleet(result, Console(width=140))
 
 
 def _require_cluster(request: PlanRequest) -> None:
@@ -182,26 +220,24 @@ def simulate(
     from sim.run_sim import MAX_SEGMENT_ATTEMPTS
 
     _require_cluster(request)
-    if schedule not in (None, "gpipe", "1f1b", "interleaved"):
-        raise PlanInputError(f"--schedule {schedule}: expected gpipe, 1f1b or interleaved")
     for path, option in ((trace, "--trace"), (timeline, "--timeline")):
         if path is not None:
             resolve_target(path, option)
-    opts = SimOptions(
-        runs=runs, seed=seed, schedule=schedule, failures_per_gpu_hour=failures_per_gpu_hour, restart_s=restart_min * 60,
+    opts = build(SimOptions, dict(
+        runs=runs, seed=seed, schedule=schedule, failures_per_gpu_hour=failures_per_gpu_hour, restart_s=restart_min * MINUTE,
         storage_write_bytes_per_s=storage_write_gbps * GB, storage_read_bytes_per_s=storage_read_gbps * GB,
-        asynchronous_checkpoints=async_checkpoints, interval_s=None if checkpoint_interval_min is None else checkpoint_interval_min * 60,
-        raw_bitrate_bits_per_s=raw_bitrate_mbps * 1e6, trace_path=trace, timeline_path=timeline,
+        asynchronous_checkpoints=async_checkpoints, interval_s=None if checkpoint_interval_min is None else checkpoint_interval_min * MINUTE,
+        raw_bitrate_bits_per_s=raw_bitrate_mbps * MBIT, trace_path=trace, timeline_path=timeline,
         max_segment_attempts=MAX_SEGMENT_ATTEMPTS,
-    )
+    ), spelled_as(SIM_OPTIONS_TYPED_AS))
     result = plan(request)
     with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as progress:
         task = progress.add_task("Monte Carlo runs", total=runs)
-        doc = emitted(SimulateDocument, simulate_plan(result, opts, lambda done: progress.update(task, completed=done)))
+        simulation = simulate_plan(result, opts, lambda done: progress.update(task, completed=done))
     if as_json:
-        emit_json(doc)
+        emit_json(emitted(simulation))
     else:
-        print_simulation(doc, Console(width=120))
+        print_simulation(simulation, Console(width=120))
 
 
 @app.command()
@@ -215,22 +251,20 @@ def report(
     pages_png: Annotated[Optional[Path], typer.Option(help="Also save each page as report-page-N.png in this folder.")] = None,
 ):
     """Write a multi-page design-review PDF: summary, assumptions, FLOPs and memory, layouts, scaling, goodput, validation."""
-    from estimators.sweeps import sweep
-    from estimators.uncertainty import crossvalidation
+    from estimators.planning.sweeps import sweep
+    from estimators.time.uncertainty import stored_crossvalidation
     from reports.pdf import write_report
     from sim.plan_sim import SimOptions, simulate_plan
     from sim.run_sim import MAX_SEGMENT_ATTEMPTS
 
     _require_cluster(request)
+    sim_options = build(SimOptions, dict(runs=runs, max_segment_attempts=MAX_SEGMENT_ATTEMPTS), option_spelling())
     resolve_target(output, "-o")
     if pages_png is not None and not check_output_folder(pages_png, "--pages-png").is_dir():
         raise PlanInputError(f"--pages-png {pages_png}: folder does not exist")
     calibration = calibration_csv(calibration)
     result = plan(request)
-    doc = plan_document(result)
-    search = result["last"]["search"]
-    ranking = explain(search, request.cluster.gpu.hbm_bytes.value) if search is not None else []
-    sim = simulate_plan(result, SimOptions(runs=runs, max_segment_attempts=MAX_SEGMENT_ATTEMPTS))
+    sim = simulate_plan(result, sim_options)
     n = request.cluster.num_gpus
     sizes = sorted({max(8, n // 4), max(8, n // 2), n, n * 2, n * 4})
     wl = request.workload
@@ -239,10 +273,12 @@ def report(
                     precompute_latents=[wl.precompute_latents], precision=[request.precision])
     scaling["gpu_type"] = scaling["gpus"].str.split("x").str[0]
     scaling["num_gpus"] = scaling["gpus"].str.split("x").str[1].astype(int)
-    backtest_doc = run_backtest(calibration)
-    if calibration.name == crossvalidation()["file"]:
-        backtest_doc["cv"] = crossvalidation()  # stored by benchmarks/crossvalidate_profiles.py (refitting takes a minute)
-    pages = write_report(output, doc, ranking, sim, scaling, backtest_doc, pages_png)
+    backtest_result = run_backtest(calibration)
+    stored_cv = stored_crossvalidation(calibration)  # benchmarks/crossvalidate_profiles.py, for that file's bytes only
+    if stored_cv is not None:
+        cv = CrossValidation(by=stored_cv["by"], mape=stored_cv["mape"], errors=stored_cv["errors"])
+        backtest_result = backtest_result.model_copy(update={"cv": cv})
+    pages = write_report(output, result, sim, scaling, backtest_result, pages_png)
     typer.echo(f"wrote {output} ({pages} pages)")
 
 
@@ -254,7 +290,7 @@ def schema(
     """Print the JSON Schema of the documents estimate and simulate emit (--json)."""
     if document is not None and document not in DOCUMENTS:
         raise PlanInputError(f"unknown document '{document}' (known: {', '.join(DOCUMENTS)})")
-    emit_json(json_schema(document))
+    emit_json(all_schemas(DOCUMENTS) if document is None else json_schema(DOCUMENTS[document]))
 
 
 @app.command()
@@ -265,17 +301,17 @@ def backtest(
     as_json: Annotated[bool, typer.Option("--json", help="Print {rows: [{id, predicted_step_s, measured_step_s, error, chosen}], mape, baseline[, cv]}.")] = False,
 ):
     """Predict each published run's step time on its layout and compare with the measurement."""
-    from estimators.backtest import read_rows
-    from estimators.calibration import crossvalidate
+    from estimators.calibration.backtest import read_rows
+    from estimators.calibration.fit import crossvalidate
 
     check_text_file(file, "plan backtest")
     rows = read_rows(file)
     result = run_backtest(file, rows=rows)
     if cv:
         folds = crossvalidate(rows)
-        result["cv"] = {"by": folds["by"], "mape": folds["mape"], "errors": folds["errors"]}
+        result = result.model_copy(update={"cv": CrossValidation(by=folds["by"], mape=folds["mape"], errors=folds["errors"])})
     if as_json:
-        emit_json(result)
+        emit_json(emitted(result))
     else:
         print_backtest(result, Console(width=120))
 
@@ -284,11 +320,11 @@ def backtest(
 @friendly_errors
 def golden(
     update: Annotated[bool, typer.Option("--update", help="Recompute and rewrite expected.json (a deliberate change).")] = False,
-    directory: Annotated[Optional[Path], typer.Option("--dir", help="Folder with scenarios.json and expected.json (default: $VIDEOPLAN_GOLDEN_DIR, else tests/golden of this checkout).")] = None,
+    directory: Annotated[Optional[Path], typer.Option("--dir", help="Folder with scenarios.json and expected.json (default: $VIDEOPLAN_GOLDEN_DIR, else the copy shipped with the package).")] = None,
 ):
     """Check the golden scenarios (exit 1 when an estimate moved beyond the tolerance), or --update them."""
-    from estimators.golden import GOLDEN_TOLERANCE, check
-    from estimators.golden import update as rewrite
+    from estimators.documents.golden import GOLDEN_TOLERANCE, check
+    from estimators.documents.golden import update as rewrite
 
     directory = golden_dir(directory)
     if update:
@@ -310,8 +346,8 @@ def diff_command(
     as_json: AsJson = False,
 ):
     """Show which figures moved between two JSON documents, and by how much."""
-    from estimators.docdiff import diff
-    from estimators.presets import read_mapping
+    from estimators.catalog.files import read_mapping
+    from estimators.documents.docdiff import diff
 
     for path in (old, new):
         check_input_file(path, "plan diff")
@@ -321,7 +357,7 @@ def diff_command(
         bad = non_finite_keys(document)
         if bad:
             raise PlanInputError(f"{path}: {bad[0]}: not a finite number")
-    moved = diff(*documents, tolerance)
+    moved = diff(*documents, tolerance=tolerance)
     if as_json:
         emit_json({"moved": moved})
     else:

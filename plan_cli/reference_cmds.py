@@ -9,22 +9,23 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from estimators.documents.outputs import check_output_folder, resolve_target
 from estimators.errors import PlanInputError
-from estimators.outputs import check_output_folder, resolve_target
 from plan_cli.common import AsJson, emit_json, friendly_errors, input_errors
 from plan_cli.progress import phase_progress
 from plan_cli.render import print_profile
 
 reference_app = typer.Typer(no_args_is_help=True, help="The runnable scaled-down Mochi-like reference system (needs torch).")
 DEFAULT_RUN = Path("runs/reference")
+NEEDS_TEST_EXTRAS = "this command needs torch and the other test extras: python3 -m pip install -e '.[test]'"
 
 
 def _torch_module(name: str):
-    """A reference_model module, or a one-line error when torch (the test extras) is not installed."""
+    """A reference_model module, or a one-line error saying what to install when torch (the test extras) is not."""
     try:
         return importlib.import_module(f"reference_model.{name}")
     except ImportError as exc:
-        raise PlanInputError(f"this command needs the test extras (pip install -e '.[test]'): {exc}") from None
+        raise PlanInputError(f"{NEEDS_TEST_EXTRAS} ({exc})") from None
 
 
 @reference_app.command("train")
@@ -39,8 +40,8 @@ def reference_train(
     if Path(name).suffix and not Path(name).is_file():
         raise PlanInputError(f"--config {name}: file not found")
     check_output_folder(out, "--out")
-    typer.echo(f"training the reference model ({name}) into {out}: VAE, latent cache, then DiT", err=True)
     pipeline = _torch_module("pipeline")
+    typer.echo(f"training the reference model ({name}) into {out}: VAE, latent cache, then DiT", err=True)
     with phase_progress() as progress:
 
         def report(phase, step, total, loss):
@@ -76,11 +77,11 @@ def reference_evaluate(
     as_json: AsJson = False,
 ):
     """Prompt adherence and temporal consistency on held-out prompts, against an untrained model."""
+    pipeline = _torch_module("pipeline")
     if not out.is_dir():
         raise PlanInputError(f"--out {out}: no such run folder; run `plan reference train` first")
     if not as_json:
         typer.echo(f"generating the held-out prompts with the trained and an untrained DiT ({out})", err=True)
-    pipeline = _torch_module("pipeline")
     with input_errors(FileNotFoundError):
         result = pipeline.evaluate_run(out)
     if as_json:

@@ -1,10 +1,18 @@
-"""Rich tables for a plan document (display only: every number comes from the document)."""
+"""Rich tables for the typed results (display only: every number comes from a result)."""
 from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
 
-GIB = 2**30
+from estimators.calibration.backtest import BacktestResult
+from estimators.catalog.prices import PriceQuote
+from estimators.documents.simulation import SimulationResult
+from estimators.planning.fleet import FleetAnswer
+from estimators.planning.results import Plan
+from estimators.results import Range
+from estimators.search.alternatives import RankedLayout
+from estimators.specs.layout import Layout
+from estimators.units import GIB
 
 
 def _fmt_int(n: float) -> str:
@@ -22,215 +30,206 @@ def _table(title: str, *columns: str) -> Table:
     return table
 
 
-def model_table(doc: dict) -> Table:
+def model_table(result: Plan) -> Table:
     t = _table("Model and workload", "item", "value")
-    p, tok, lat = doc["params"], doc["tokens_per_sample"], doc["latent_shape"]
-    clip = doc["stages"][-1]["clip"]
-    t.add_row("model", f"{doc['model']['name']} ({'exact' if doc['model']['exact'] else 'approximate'} counts)")
+    p, tok, lat, clip = result.params, result.tokens_per_sample, result.latent_shape, result.last.clip
+    t.add_row("model", f"{result.model.name} ({'exact' if result.model.exact else 'approximate'} counts)")
     for key in ("dit", "text_encoder", "vae_encoder", "vae_decoder"):
-        t.add_row(f"params {key}", _fmt_int(p[key]))
-    for key, cmp in doc.get("params_vs_published", {}).items():
-        share = f", {cmp['relative']:+.2%}" if cmp["relative"] is not None else ""
-        t.add_row(f"published {key}", f"{_fmt_int(cmp['published'])} (our count differs by {cmp['difference']:+,}{share})")
-    if doc["model"].get("notes"):
-        t.add_row("notes", doc["model"]["notes"])
-    t.add_row("clip", f"{clip['frames']} frames {clip['height']}x{clip['width']} at {clip['fps']:g} fps ({clip['seconds']:.1f} s)")
-    t.add_row("latent", f"{lat['frames']} x {lat['height']} x {lat['width']}")
-    t.add_row("tokens / sample", f"{_fmt_int(tok['visual'])} visual + {_fmt_int(tok['text'])} text")
+        t.add_row(f"params {key}", _fmt_int(getattr(p, key)))
+    for key, cmp in result.params_vs_published.items():
+        share = f", {cmp.relative:+.2%}" if cmp.relative is not None else ""
+        t.add_row(f"published {key}", f"{_fmt_int(cmp.published)} (our count differs by {cmp.difference:+,}{share})")
+    if result.model.notes:
+        t.add_row("notes", result.model.notes)
+    t.add_row("clip", f"{clip.frames} frames {clip.height}x{clip.width} at {clip.fps:g} fps ({clip.seconds:.1f} s)")
+    t.add_row("latent", f"{lat.frames} x {lat.height} x {lat.width}")
+    t.add_row("tokens / sample", f"{_fmt_int(tok.visual)} visual + {_fmt_int(tok.text)} text")
     return t
 
 
-def flops_table(doc: dict) -> Table:
+def flops_table(result: Plan) -> Table:
     t = _table("FLOPs per sample (2 per multiply-add)", "part", "FLOPs")
-    f = doc["flops_per_sample"]
-    for key, value in f["dit_forward_breakdown"].items():
+    f = result.flops_per_sample
+    for key, value in f.dit_forward_breakdown.items():
         t.add_row(f"DiT forward: {key}", _fmt_flops(value))
-    for key in ("dit_forward", "text_encoder_forward", "vae_encoder_forward", "vae_decoder_forward", "frozen_online_forward", "train_step_model", "train_step_total", "train_step_hardware"):
-        t.add_row(key, _fmt_flops(f[key]))
+    for key, value in f.model_dump(exclude={"dit_forward_breakdown"}).items():
+        t.add_row(key, _fmt_flops(value))
     return t
 
 
-def _last_stage(doc: dict) -> str:
+def _last_stage(result: Plan) -> str:
     """Title suffix naming the stage top-level figures describe when there are several."""
-    return f" (last stage, {doc['stages'][-1]['name']})" if len(doc["stages"]) > 1 else ""
+    return f" (last stage, {result.last.name})" if len(result.stages) > 1 else ""
 
 
-def memory_table(doc: dict) -> Table:
-    m = doc["memory_per_gpu_bytes"]
-    verdict = "fits" if m["fits"] else "DOES NOT FIT"
-    t = _table(f"Memory per GPU{_last_stage(doc)}: {m['total'] / GIB:.1f} GiB of {m['capacity'] / GIB:.0f} GiB ({verdict})", "part", "GiB")
-    for key, value in m.items():
-        if key not in ("capacity", "fits"):
-            t.add_row(key, f"{value / GIB:.2f}")
+def memory_table(result: Plan) -> Table:
+    m = result.memory_per_gpu_bytes
+    verdict = "fits" if m.fits else "DOES NOT FIT"
+    t = _table(f"Memory per GPU{_last_stage(result)}: {m.total / GIB:.1f} GiB of {m.capacity / GIB:.0f} GiB ({verdict})", "part", "GiB")
+    for key, value in m.model_dump(exclude={"capacity", "fits"}).items():
+        t.add_row(key, f"{value / GIB:.2f}")
     return t
 
 
-def time_table(doc: dict) -> Table:
-    t = _table(f"Layout and time{_last_stage(doc)}; days, hours and cost: all stages", "item", "value")
-    lay = doc["layout"]
-    t.add_row("layout", ", ".join(f"{k}={v}" for k, v in lay.items()))
-    t.add_row("time model", f"kernel {doc['time_model']['kernel']}, stack {doc['time_model']['stack']}")
-    t.add_row("step time", f"{doc['step_time_s']:.3f} s" + _range(doc, "step_time_s", "{:.3f} s"))
-    t.add_row("dominant part", f"{doc['dominant']['part']} {doc['dominant']['share']:.0%}")
-    for key, value in doc["step_breakdown_s"].items():
+def _range(r: Range, fmt: str) -> str:
+    """' (low - high)'."""
+    return f" ({fmt.format(r.low)} - {fmt.format(r.high)})"
+
+
+def time_table(result: Plan) -> Table:
+    t = _table(f"Layout and time{_last_stage(result)}; days, hours and cost: all stages", "item", "value")
+    ranges = result.uncertainty
+    t.add_row("layout", ", ".join(f"{k}={v}" for k, v in result.layout.model_dump().items()))
+    t.add_row("time model", f"kernel {result.time_model.kernel}, stack {result.time_model.stack}")
+    t.add_row("step time", f"{result.step_time_s:.3f} s" + _range(ranges.step_time_s, "{:.3f} s"))
+    t.add_row("dominant part", f"{result.dominant.part} {result.dominant.share:.0%}")
+    for key, value in result.step_breakdown_s.model_dump().items():
         t.add_row(f"  {key}", f"{value:.3f} s")
-    t.add_row("MFU (trained DiT only, vs BF16 peak) / HFU", f"{doc['mfu']:.1%} / {doc['hfu']:.1%}")
-    if doc["cluster"]["precision"] == "fp8":
-        t.add_row("share of step FP8 touches", f"{doc['time_model']['fp8_share_of_step']:.0%}")
-    t.add_row("model TFLOP/s per GPU", f"{doc['tflops_per_gpu']:.0f}")
-    t.add_row("frozen encoders online, TFLOP/s per GPU", f"{doc['frozen_encoder_tflops_per_gpu']:.0f} (not in MFU)")
-    t.add_row("samples / s", f"{doc['samples_per_s']:.2f}")
-    t.add_row("training days", f"{doc['train_time_days']:.2f}" + _range(doc, "train_time_days", "{:.2f}"))
-    t.add_row("preprocessing days", f"{doc['preprocessing_days']:.2f}")
-    t.add_row("GPU-hours", _fmt_int(doc["gpu_hours"]) + _range(doc, "gpu_hours", "{:,.0f}"))
-    cost_range = (doc.get("uncertainty") or {}).get("cost_usd")  # time and price ranges together, when given
-    low, high = (cost_range["low"], cost_range["high"]) if cost_range else doc["cost_usd_range"]
-    t.add_row("cost", f"${doc['cost_usd']:,.0f} (${low:,.0f} - ${high:,.0f}{'' if cost_range else ', price range'})")
-    t.add_row("price", price_text(doc["price"]))
-    t.add_row("energy", f"{doc['energy_kwh']:,.0f} kWh" + _range(doc, "energy_kwh", "{:,.0f} kWh"))
+    t.add_row("MFU (trained DiT only, vs BF16 peak) / HFU", f"{result.mfu:.1%} / {result.hfu:.1%}")
+    if result.cluster.precision == "fp8":
+        t.add_row("share of step FP8 touches", f"{result.time_model.fp8_share_of_step:.0%}")
+    t.add_row("model TFLOP/s per GPU", f"{result.tflops_per_gpu:.0f}")
+    t.add_row("frozen encoders online, TFLOP/s per GPU", f"{result.frozen_encoder_tflops_per_gpu:.0f} (not in MFU)")
+    t.add_row("samples / s", f"{result.samples_per_s:.2f}")
+    t.add_row("training days", f"{result.train_time_days:.2f}" + _range(ranges.train_time_days, "{:.2f}"))
+    t.add_row("preprocessing days", f"{result.preprocessing_days:.2f}")
+    t.add_row("GPU-hours", _fmt_int(result.gpu_hours) + _range(ranges.gpu_hours, "{:,.0f}"))
+    t.add_row("cost", f"${result.cost_usd:,.0f} (${ranges.cost_usd.low:,.0f} - ${ranges.cost_usd.high:,.0f})")
+    t.add_row("price", price_text(result.price))
+    t.add_row("energy", f"{result.energy_kwh:,.0f} kWh" + _range(ranges.energy_kwh, "{:,.0f} kWh"))
     return t
 
 
-def _range(doc: dict, key: str, fmt: str) -> str:
-    """' (low - high)' from the document's time-model ranges, when it has them."""
-    r = (doc.get("uncertainty") or {}).get(key)
-    return f" ({fmt.format(r['low'])} - {fmt.format(r['high'])})" if r else ""
-
-
-def collectives_table(doc: dict) -> Table:
-    micro = doc["stages"][-1]["micro_batches"]
-    title = (f"Collectives per GPU{_last_stage(doc)}: calls, GB and seconds counted per micro-batch or per step "
-             f"as the 'per' column says ({micro:g} micro-batches a step)")
+def collectives_table(result: Plan) -> Table:
+    title = (f"Collectives per GPU{_last_stage(result)}: calls, GB and seconds counted per micro-batch or per step "
+             f"as the 'per' column says ({result.last.micro_batches:g} micro-batches a step)")
     t = _table(title, "item", "per", "calls", "ranks", "tier", "GB sent", "seconds", "treatment")
-    for c in doc["collectives"]:
-        t.add_row(c["name"], c["per"], f"{c['calls']:.0f}", str(c["ranks"]), c["tier"], f"{c['bytes_per_gpu'] / 1e9:.3f}", f"{c['seconds']:.3f}", c["overlap"])
+    for c in result.collectives:
+        t.add_row(c.name, c.per, f"{c.calls:.0f}", str(c.ranks), c.tier, f"{c.bytes_per_gpu / 1e9:.3f}", f"{c.seconds:.3f}", c.overlap)
     return t
 
 
-def stages_table(doc: dict) -> Table:
+def stages_table(result: Plan) -> Table:
     t = _table("Stages and totals (days include one-off preprocessing)", "stage", "clip", "steps", "layout", "step s", "MFU", "GiB",
                "days", "GPU-hours", "cost")
-    for s in doc["stages"]:
-        c, m = s["clip"], s["memory_per_gpu_bytes"]
-        t.add_row(s["name"], f"{c['height']}x{c['width']}x{c['frames']}", _fmt_int(s["steps"]), layout_text(s["layout"]),
-                  f"{s['step_time_s']:.2f}", f"{s['mfu']:.1%}", f"{m['total'] / GIB:.1f}" + ("" if m["fits"] else " NO FIT"),
-                  f"{s['train_time_days'] + s['preprocessing_days']:.2f}", _fmt_int(s["gpu_hours"]), f"${s['cost_usd']:,.0f}")
-    t.add_row("total", "", _fmt_int(sum(s["steps"] for s in doc["stages"])), "", "", "", "",
-              f"{doc['train_time_days'] + doc['preprocessing_days']:.2f}", _fmt_int(doc["gpu_hours"]), f"${doc['cost_usd']:,.0f}")
+    for s in result.stages:
+        c, m = s.clip, s.memory_per_gpu_bytes
+        t.add_row(s.name, f"{c.height}x{c.width}x{c.frames}", _fmt_int(s.steps), layout_text(s.layout),
+                  f"{s.step_time_s:.2f}", f"{s.mfu:.1%}", f"{m.total / GIB:.1f}" + ("" if m.fits else " NO FIT"),
+                  f"{s.train_time_days + s.preprocessing_days:.2f}", _fmt_int(s.gpu_hours), f"${s.cost_usd:,.0f}")
+    t.add_row("total", "", _fmt_int(sum(s.steps for s in result.stages)), "", "", "", "",
+              f"{result.train_time_days + result.preprocessing_days:.2f}", _fmt_int(result.gpu_hours), f"${result.cost_usd:,.0f}")
     return t
 
 
-def layout_text(lay: dict) -> str:
-    """'tp2 cp4 pp1 dp64 z2 mb1 none' from a layout document."""
-    vpp = f" v{lay['vpp']}" if lay.get("vpp", 1) > 1 else ""
-    return f"tp{lay['tp']} cp{lay['cp']} pp{lay['pp']}{vpp} dp{lay['dp']} z{lay['zero']} mb{lay['micro_batch']} {lay['recompute']}"
+def layout_text(lay: Layout) -> str:
+    """'tp2 cp4 pp1 dp64 z2 mb1 none' from a layout."""
+    vpp = f" v{lay.vpp}" if lay.vpp > 1 else ""
+    return f"tp{lay.tp} cp{lay.cp} pp{lay.pp}{vpp} dp{lay.dp} z{lay.zero} mb{lay.micro_batch} {lay.recompute}"
 
 
-def price_text(price: dict) -> str:
+def price_text(price: PriceQuote) -> str:
     """The price a cost used, its range and its basis."""
-    return f"${price['usd_per_gpu_hour']:.2f}/GPU-hour (range ${price['low']:.2f}-{price['high']:.2f}); basis: {price['basis']}"
+    return f"${price.usd_per_gpu_hour:.2f}/GPU-hour (range ${price.low:.2f}-{price.high:.2f}); basis: {price.basis}"
 
 
-def ranked_figures(row: dict) -> tuple[str, str]:
+def ranked_figures(row: RankedLayout) -> tuple[str, str]:
     """Step seconds and GiB of a ranked layout, '-' where the family has none."""
-    if row["step_time_s"] is None:
+    if row.step_time_s is None:
         return "-", "-"
-    return f"{row['step_time_s']:.2f}", f"{row['memory_bytes'] / GIB:.1f}"
+    return f"{row.step_time_s:.2f}", f"{row.memory_bytes / GIB:.1f}"
 
 
-def alternatives_table(rows: list[dict]) -> Table:
+def alternatives_table(rows: tuple[RankedLayout, ...]) -> Table:
     t = _table("Best layouts and why others lose", "layout", "step s", "GiB", "bottleneck / verdict")
     for row in rows:
-        t.add_row(row["label"], *ranked_figures(row), row["verdict"])
+        t.add_row(row.label, *ranked_figures(row), row.verdict)
     return t
 
 
-def print_plan(doc: dict, console: Console, alternatives: list[dict] | None = None) -> None:
+def print_plan(result: Plan, console: Console) -> None:
     """The readable summary."""
-    console.print(model_table(doc))
-    console.print(flops_table(doc))
-    console.print(memory_table(doc))
-    console.print(time_table(doc))
-    if doc["collectives"]:
-        console.print(collectives_table(doc))
-    if len(doc["stages"]) > 1:
-        console.print(stages_table(doc))
-    if alternatives:
-        table = alternatives_table(alternatives)
-        table.title += _last_stage(doc)
+    console.print(model_table(result))
+    console.print(flops_table(result))
+    console.print(memory_table(result))
+    console.print(time_table(result))
+    if result.collectives:
+        console.print(collectives_table(result))
+    if len(result.stages) > 1:
+        console.print(stages_table(result))
+    if result.search is not None and result.search.ranking:
+        table = alternatives_table(result.search.ranking)
+        table.title += _last_stage(result)
         console.print(table)
     console.print("[bold]Assumptions[/bold]")
-    for line in doc["assumptions"]:
+    for line in result.assumptions:
         console.print(f"  - {line}")
-    console.print(f"ranges: {doc['uncertainty']['step_time_s']['basis']}")
-    for line in doc["warnings"]:
+    console.print(f"ranges: {result.uncertainty.step_time_s.basis}")
+    for line in result.warnings:
         console.print(f"[bold red]warning:[/bold red] {line}")
 
 
-def fleet_table(doc: dict) -> Table:
+def fleet_table(result: FleetAnswer) -> Table:
     t = _table("Runners-up of each kind and why they lose", "gpu", "GPUs", "layout", "days", "cost", "why not")
-    for c in doc["candidates"]:
-        t.add_row(c["gpu"], _fmt_int(c["num_gpus"]), c["layout"], f"{c['elapsed_days']:.2f}",
-                  f"${c['cost_usd']:,.0f} at ${c['usd_per_gpu_hour']:.2f}/h", c["why_not"])
+    for c in result.candidates:
+        t.add_row(c.gpu, _fmt_int(c.num_gpus), c.layout, f"{c.elapsed_days:.2f}", f"${c.cost_usd:,.0f} at ${c.usd_per_gpu_hour:.2f}/h", c.why_not)
     return t
 
 
-def print_fleet(doc: dict, console: Console) -> None:
+def print_fleet(result: FleetAnswer, console: Console) -> None:
     """The answer to a deadline/budget query, its runners-up, then the chosen plan in full."""
-    console.print(f"[bold]{doc['answer']}[/bold]")
-    console.print(fleet_table(doc))
-    q = doc["query"]
-    console.print(f"Days = training + one-off preprocessing on the same cluster. {q['plans_evaluated']} plans evaluated; "
-                  f"sizes are whole nodes up to {q['max_gpus']} GPUs: "
-                  + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in q["sizes_searched"].items()))
-    if doc.get("plan"):
+    console.print(f"[bold]{result.answer}[/bold]")
+    console.print(fleet_table(result))
+    q = result.query
+    console.print(f"Days = training + one-off preprocessing on the same cluster. {q.plans_evaluated} plans evaluated; "
+                  f"sizes are whole nodes up to {q.max_gpus} GPUs: "
+                  + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in q.sizes_searched.items()))
+    if result.plan is not None:
         console.rule("The chosen plan")
-        print_plan(doc["plan"], console)
+        print_plan(result.plan, console)
 
 
-def print_backtest(result: dict, console: Console) -> None:
+def print_backtest(result: BacktestResult, console: Console) -> None:
     """Measured vs predicted per row, MAPE and the constant-MFU baseline."""
-    cv = result.get("cv")
+    cv = result.cv
     columns = ("run", "measured s", "predicted s", "error") + (("held-out error",) if cv else ()) + ("kernel / stack", "searched: chosen")
     t = _table("Back-test: predicted vs measured step time", *columns)
-    for row in result["rows"]:
-        chosen = ", ".join(f"{k}={v}" for k, v in row["chosen"].items()) or "-"
-        held = (f"{cv['errors'][row['id']]:+.1%}" if row["id"] in cv["errors"] else "-",) if cv else ()
-        t.add_row(row["id"], f"{row['measured_step_s']:.3f}", f"{row['predicted_step_s']:.3f}", f"{row['error']:+.1%}", *held,
-                  f"{row['kernel']} / {row['stack']}", chosen)
+    for row in result.rows:
+        chosen = ", ".join(f"{k}={v}" for k, v in row.chosen.items()) or "-"
+        held = (f"{cv.errors[row.id]:+.1%}" if row.id in cv.errors else "-",) if cv else ()
+        t.add_row(row.id, f"{row.measured_step_s:.3f}", f"{row.predicted_step_s:.3f}", f"{row.error:+.1%}", *held,
+                  f"{row.kernel} / {row.stack}", chosen)
     console.print(t)
-    base = result["baseline"]
-    console.print(f"in-sample MAPE {result['mape']:.2%} (worst row {result['max_abs_error']:.1%}; the fitted figures saw these rows)")
+    base = result.baseline
+    console.print(f"in-sample MAPE {result.mape:.2%} (worst row {result.max_abs_error:.1%}; the fitted figures saw these rows)")
     if cv:
-        console.print(f"leave-one-source-out CV MAPE {cv['mape']:.2%} (each source's rows predicted by a fit without them)")
-    console.print(
-        f"naive baseline, one MFU ({base['constant_mfu']:.1%}) fitted to the same rows: MAPE {base['mape']:.2%} "
-        f"({base['mape'] / result['mape']:.1f}x our error)"
-    )
+        console.print(f"leave-one-source-out CV MAPE {cv.mape:.2%} (each source's rows predicted by a fit without them)")
+    console.print(f"naive baseline, one MFU ({base.constant_mfu:.1%}) fitted to the same rows: MAPE {base.mape:.2%} "
+                  f"({base.mape / result.mape:.1f}x our error)")
 
 
-def print_simulation(doc: dict, console: Console) -> None:
+def print_simulation(result: SimulationResult, console: Console) -> None:
     """Step, run and data-pipeline figures of a simulation."""
-    step, days = doc["step"], doc["wall_clock_days"]
+    step, days = result.step, result.wall_clock_days
     t = _table("Simulated step and run", "item", "value")
-    t.add_row("schedule", step["schedule"])
-    t.add_row("step time (simulated / analytic)", f"{step['step_time_s']:.3f} s / {step['analytic_step_time_s']:.3f} s")
-    t.add_row("bubble / exposed communication", f"{step['bubble_fraction']:.1%} / {step['exposed_comm_fraction']:.1%}")
-    t.add_row("failure-free training", f"{doc['failure_free_days']:.2f} days")
-    t.add_row("wall clock P10 / P50 / P90", f"{days['p10']:.2f} / {days['p50']:.2f} / {days['p90']:.2f} days")
-    t.add_row("goodput (median)", f"{doc['goodput']:.1%}")
-    t.add_row("job MTBF", f"{doc['failures']['job_mtbf_hours']:.1f} h")
-    ck = doc["checkpoint"]
-    t.add_row("checkpoint", f"{ck['bytes'] / 1e9:.0f} GB, write {ck['write_s']:.1f} s, stall {ck['stall_s']:.1f} s ({'async' if ck['asynchronous'] else 'sync'})")
-    t.add_row("checkpoint interval (used / Young-Daly)", f"{doc['checkpoint_interval_s'] / 60:.1f} / {doc['young_daly_interval_s'] / 60:.1f} min")
+    t.add_row("schedule", step.schedule)
+    t.add_row("step time (simulated / analytic)", f"{step.step_time_s:.3f} s / {step.analytic_step_time_s:.3f} s")
+    t.add_row("bubble / exposed communication", f"{step.bubble_fraction:.1%} / {step.exposed_comm_fraction:.1%}")
+    t.add_row("failure-free training", f"{result.failure_free_days:.2f} days")
+    t.add_row("wall clock P10 / P50 / P90", f"{days.p10:.2f} / {days.p50:.2f} / {days.p90:.2f} days")
+    t.add_row("goodput (median)", f"{result.goodput:.1%}")
+    t.add_row("job MTBF", f"{result.failures.job_mtbf_hours:.1f} h")
+    ck = result.checkpoint
+    t.add_row("checkpoint", f"{ck.bytes / 1e9:.0f} GB, write {ck.write_s:.1f} s, stall {ck.stall_s:.1f} s ({'async' if ck.asynchronous else 'sync'})")
+    t.add_row("checkpoint interval (used / Young-Daly)", f"{result.checkpoint_interval_s / 60:.1f} / {result.young_daly_interval_s / 60:.1f} min")
     console.print(t)
     s = _table("Storage and data pipeline", "item", "value")
-    for key, value in doc["storage_bytes"].items():
+    for key, value in result.storage_bytes.model_dump().items():
         s.add_row(f"storage: {key}", f"{value / 1e12:.2f} TB")
-    d = doc["data_pipeline"]
-    s.add_row("read demand", f"{d['read_bytes_per_s'] / 1e9:.2f} GB/s ({d['read_bytes_per_s_per_gpu'] / 1e6:.1f} MB/s per GPU)")
-    s.add_row("storage read bandwidth", f"{d['storage_read_bytes_per_s'] / 1e9:.1f} GB/s: " + ("DATA-BOUND" if d["data_bound"] else "keeps up"))
-    s.add_row("one-off preprocessing", f"{doc['preprocessing_gpu_hours']:,.0f} GPU-hours")
+    d = result.data_pipeline
+    s.add_row("read demand", f"{d.read_bytes_per_s / 1e9:.2f} GB/s ({d.read_bytes_per_s_per_gpu / 1e6:.1f} MB/s per GPU)")
+    s.add_row("storage read bandwidth", f"{d.storage_read_bytes_per_s / 1e9:.1f} GB/s: " + ("DATA-BOUND" if d.data_bound else "keeps up"))
+    s.add_row("one-off preprocessing", f"{result.preprocessing_gpu_hours:,.0f} GPU-hours")
     console.print(s)
 
 

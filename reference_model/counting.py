@@ -12,7 +12,7 @@ import torch
 from fvcore.nn import FlopCountAnalysis, parameter_count
 from fvcore.nn.jit_handles import get_shape
 
-from estimators.flops import FLOPS_PER_MAC
+from estimators.counts.flops import FLOPS_PER_MAC
 
 SDPA_MATMULS = 2  # QK^T and AV
 NORM_OPS = ("aten::layer_norm", "aten::group_norm", "aten::batch_norm", "aten::instance_norm")

@@ -4,18 +4,22 @@ Visual tokens (B, N, d_x) and text tokens (B, L, d_y) have their own widths and 
 one joint full attention over [visual; valid text] (padding masked out), adaLN modulation from
 c = timestep embedding + attention-pooled caption with tanh gates and no shift, SwiGLU MLPs, learned
 mixed 3D RoPE on visual q/k; the last block does not update the text stream.
+
+The spec's variants are built as written: a shared text stream runs through the visual block's own
+modules (weights tied; each stream keeps its modulation), learned_rope false has no rotary embedding,
+attn_pool_heads 0 no caption pooling (c is the timestep embedding alone), qk_norm false no q/k norms.
 """
 from __future__ import annotations
 
-import torch
 from functools import partial
 
+import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
 
-from estimators.params import ROPE_AXES
-from estimators.specs.models import AsymmDiTSpec
+from estimators.counts.blocks import ROPE_AXES
+from estimators.specs.asymm_dit import AsymmDiTSpec
 from reference_model.layers import RMSNorm, sinusoidal_embedding
 
 
@@ -66,24 +70,30 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1).flatten(-2)
 
 
+def qk_norm(spec: AsymmDiTSpec) -> nn.Module:
+    """Learned per-head RMSNorm of q or k, or none."""
+    return RMSNorm(spec.head_dim) if spec.qk_norm else nn.Identity()
+
+
 class Block(nn.Module):
     def __init__(self, spec: AsymmDiTSpec, last: bool):
         super().__init__()
         dx, dy, da = spec.visual_width, spec.text_width, spec.attn_width
         self.heads, self.head_dim = spec.num_heads, spec.head_dim
         self.updates_text = spec.last_block_updates_text or not last
+        shared = spec.text_stream == "shared"
         text_mods = spec.text_modulation_outputs if self.updates_text else spec.last_block_text_modulation_outputs
         self.mod_x = nn.Linear(spec.cond_width, spec.modulation_outputs * dx)
         self.mod_y = nn.Linear(spec.cond_width, text_mods * dy)
         self.qkv_x = nn.Linear(dx, 3 * da, bias=spec.qkv_bias)
-        self.qkv_y = nn.Linear(dy, 3 * da, bias=spec.qkv_bias)
-        self.q_norm_x, self.k_norm_x = RMSNorm(spec.head_dim), RMSNorm(spec.head_dim)
-        self.q_norm_y, self.k_norm_y = RMSNorm(spec.head_dim), RMSNorm(spec.head_dim)
+        self.qkv_y = self.qkv_x if shared else nn.Linear(dy, 3 * da, bias=spec.qkv_bias)
+        self.q_norm_x, self.k_norm_x = qk_norm(spec), qk_norm(spec)
+        self.q_norm_y, self.k_norm_y = (self.q_norm_x, self.k_norm_x) if shared else (qk_norm(spec), qk_norm(spec))
         self.out_x = nn.Linear(da, dx, bias=spec.out_bias)
         self.mlp_x = mlp(spec, dx)
         if self.updates_text:
-            self.out_y = nn.Linear(da, dy, bias=spec.out_bias)
-            self.mlp_y = mlp(spec, dy)
+            self.out_y = self.out_x if shared else nn.Linear(da, dy, bias=spec.out_bias)
+            self.mlp_y = self.mlp_x if shared else mlp(spec, dy)
         self.norm = RMSNorm(1, affine=False)
 
     def _qkv(self, tokens, proj, q_norm, k_norm):
@@ -101,7 +111,7 @@ class Block(nn.Module):
         if rope is not None:
             qx, kx = apply_rope(qx, *rope), apply_rope(kx, *rope)
         # joint full (bidirectional) attention; padding text tokens are masked out as keys
-        keep = torch.cat([torch.ones_like(mask[:, :1]).expand(-1, n), mask], dim=1)[:, None, None, :]
+        keep = torch.cat([mask.new_ones(mask.shape[0], n), mask], dim=1)[:, None, None, :]  # also for an empty caption
         out = F.scaled_dot_product_attention(torch.cat([qx, qy], 2), torch.cat([kx, ky], 2), torch.cat([vx, vy], 2), attn_mask=keep)
         out = out.transpose(1, 2).flatten(2)  # (B, N + L, heads x head_dim)
         x = x + torch.tanh(gate_msa) * self.norm(self.out_x(out[:, :n]))
@@ -145,13 +155,15 @@ class AsymmDiT(nn.Module):
         if recompute not in RECOMPUTE_MODES:
             raise ValueError(f"recompute must be one of {RECOMPUTE_MODES}")
         self.recompute = recompute
-        if spec.text_stream != "separate" or spec.patch_size_t != 1:
-            raise ValueError("the reference AsymmDiT implements Mochi's separate text stream and spatial patches")
+        if spec.patch_size_t != 1:
+            raise ValueError("the reference AsymmDiT implements spatial patches only")
+        if spec.text_stream == "shared" and not spec.last_block_updates_text:
+            raise ValueError("the reference AsymmDiT runs a shared text stream through every block (last_block_updates_text: true)")
         self.spec = spec
         dx, p = spec.visual_width, spec.patch_size
         self.patch_embed = nn.Linear(spec.in_channels * p * p, dx)
         self.t_embed = nn.Sequential(nn.Linear(spec.timestep_freq_dim, spec.cond_width), nn.SiLU(), nn.Linear(spec.cond_width, spec.cond_width))
-        self.pool = AttentionPool(spec)
+        self.pool = AttentionPool(spec) if spec.attn_pool_heads else None
         self.caption_proj = nn.Linear(spec.text_feature_dim, spec.text_width)
         # learned_rope false: no rotary embedding at all (the estimators then count no RoPE matmul)
         self.rope_freqs = nn.Parameter(torch.randn(ROPE_AXES, spec.num_heads, spec.head_dim // 2) * 0.1) if spec.learned_rope else None
@@ -176,7 +188,9 @@ class AsymmDiT(nn.Module):
         gh, gw = h // p, w // p
         patches = latents.view(b, c, t, gh, p, gw, p).permute(0, 2, 3, 5, 1, 4, 6).reshape(b, t * gh * gw, c * p * p)
         x = self.patch_embed(patches)
-        cond = self.t_embed(sinusoidal_embedding(s, self.spec.timestep_freq_dim)) + self.pool(text, mask)
+        cond = self.t_embed(sinusoidal_embedding(s, self.spec.timestep_freq_dim))
+        if self.pool is not None:
+            cond = cond + self.pool(text, mask)
         y = self.caption_proj(text)
         rope = self.rope(t, gh, gw)
         for block in self.blocks:

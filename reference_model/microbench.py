@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from scipy.optimize import curve_fit
 
-from estimators.flops import attention_flops, matmul_flops
+from estimators.counts.flops import attention_flops, matmul_flops
 
 MATMUL_ROWS = 512  # tokens x batch of a reference layer
 MATMUL_DIMS = (32, 64, 96, 128, 192, 256, 384, 512, 768)

@@ -22,14 +22,16 @@ import pandas as pd
 import torch
 from scipy.optimize import least_squares
 
-from estimators.layouts import LayoutArrays
-from estimators.problem import video_problem
-from estimators.profiles import DeviceProfile
+from estimators.counts.problem import video_problem
+from estimators.search.evaluate import evaluate
+from estimators.specs.asymm_dit import AsymmDiTSpec
 from estimators.specs.hardware import GPUSpec
 from estimators.specs.layout import Layout
+from estimators.specs.layout_arrays import LayoutArrays
 from estimators.specs.models import VideoSystemSpec
+from estimators.specs.profile import DeviceProfile
 from estimators.specs.workload import TrainingStage, Workload
-from estimators.step import RunSettings, evaluate
+from estimators.time.step import RunSettings
 from reference_model.counting import analyse, flops_by_module
 from reference_model.dit import AsymmDiT
 from reference_model.microbench import measure_device
@@ -61,18 +63,22 @@ def grid(count: int, seed: int = 0) -> list[dict]:
     return rows
 
 
+def dit_for(row: dict) -> AsymmDiTSpec:
+    """The reference DiT with this row's width, depth and text length."""
+    return load_config("default").dit.model_copy(update={"visual_width": row["visual_width"], "cond_width": row["visual_width"],
+                                                         "num_layers": row["num_layers"], "max_text_tokens": row["text_tokens"]})
+
+
 def system_for(row: dict) -> VideoSystemSpec:
-    """The reference system with this row's DiT width, depth and text length."""
+    """The reference system with this row's DiT (its spec translated into the block vocabulary)."""
     cfg = load_config("default")
-    dit = cfg.dit.model_copy(update={"visual_width": row["visual_width"], "cond_width": row["visual_width"],
-                                     "num_layers": row["num_layers"], "max_text_tokens": row["text_tokens"]})
-    return VideoSystemSpec(name="reference", source="reference_model/configs/default.yaml", exact=True, dit=dit, text_encoder=cfg.text_encoder, vae=cfg.vae)
+    return VideoSystemSpec(name="reference", source="reference_model/configs/default.yaml", exact=True, dit=dit_for(row),
+                           text_encoder=cfg.text_encoder, vae=cfg.vae)
 
 
 def measure(row: dict, repeats: int) -> tuple[dict, list[dict]]:
     """One config: step and per-layer measurements."""
-    system = system_for(row)
-    spec, vae = system.dit, system.vae
+    spec, vae = dit_for(row), load_config("default").vae
     latent = ((row["frames"] - 1) // vae.temporal_compression + 1, row["height"] // vae.spatial_compression, row["height"] // vae.spatial_compression)
     b, text = row["batch"], row["text_tokens"]
     torch.manual_seed(0)
@@ -99,9 +105,10 @@ def predict(row: dict, gpu: GPUSpec, profile: DeviceProfile) -> dict:
     stage = TrainingStage(height=row["height"], width=row["height"], frames=row["frames"], text_tokens=row["text_tokens"], steps=1, global_batch=row["batch"])
     problem = video_problem(system_for(row), stage, Workload(stages=(stage,)), activation_bytes=FP32_BYTES)
     layout = LayoutArrays.from_layouts([Layout(dp=1, zero=0, micro_batch=row["batch"], recompute=row["recompute"])])
-    metrics = evaluate(problem, layout, RunSettings(gpu=gpu, profile=profile, global_batch=row["batch"], precision="fp32", stack=REFERENCE_STACK))
+    settings = RunSettings.resolve(gpu, global_batch=row["batch"], precision="fp32", stack=REFERENCE_STACK, profile=profile)
+    evaluation = evaluate(problem, layout, settings)
     activations = sum(s.tokens * s.saved_bytes_per_token[row["recompute"]] for s in problem.streams) * problem.num_layers * row["batch"]
-    return {"predicted_step_s": float(metrics["step_time_s"][0]), "predicted_activation_bytes": float(activations)}
+    return {"predicted_step_s": float(evaluation.time.step_time_s[0]), "predicted_activation_bytes": float(activations)}
 
 
 def calibrate(rows: list[dict], gpu: GPUSpec, profile: DeviceProfile) -> DeviceProfile:
@@ -150,9 +157,9 @@ def predicted_collectives(system: VideoSystemSpec, mode: str, world: int, batch_
     layout = LayoutArrays.from_layouts([Layout(dp=world, zero=zero, micro_batch=batch_per_rank, recompute="none")])
     gpu = GPUSpec.model_validate(measure_device_cached()["hardware"])
     profile = DeviceProfile.model_validate(measure_device_cached()["profile"])
-    metrics = evaluate(problem, layout, RunSettings(gpu=gpu, profile=profile, global_batch=stage.global_batch, precision="fp32", stack=REFERENCE_STACK))
+    settings = RunSettings.resolve(gpu, global_batch=stage.global_batch, precision="fp32", stack=REFERENCE_STACK, profile=profile)
     out: dict = {"all_reduce": 0.0, "all_gather": 0.0, "reduce_scatter": 0.0}
-    for cost in metrics["collectives"]:
+    for cost in evaluate(problem, layout, settings).time.collectives:
         if cost.group == "dp":
             out[cost.kind] += float(cost.calls[0] * cost.buffer_bytes[0])
     return out

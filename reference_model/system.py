@@ -8,8 +8,8 @@ import torch
 import yaml
 from pydantic import Field
 
+from estimators.specs.asymm_dit import AsymmDiTSpec
 from estimators.specs.base import Spec
-from estimators.specs.models import AsymmDiTSpec
 from estimators.specs.text_encoders import T5EncoderSpec
 from estimators.specs.vaes import VideoVAESpec
 from reference_model.dit import AsymmDiT

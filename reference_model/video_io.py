@@ -6,7 +6,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from estimators.outputs import output_file
+from estimators.documents.outputs import output_file
 
 CODECS = {"mp4": ("libx264", "yuv420p"), "webm": ("libvpx", "yuv420p"), "avi": ("mpeg4", "yuv420p")}
 

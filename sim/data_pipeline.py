@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from estimators.geometry import ClipGeometry
+from estimators.counts.geometry import ClipGeometry
+from estimators.documents.simulation import DataPipeline, StorageBytes
 
 BITS_PER_BYTE = 8
 CACHE_BYTES_PER_VALUE = 2  # latents and embeddings cached in bf16
@@ -35,35 +36,37 @@ class DataInputs:
     storage_read_bytes_per_s: float  # aggregate read bandwidth of the shared storage
 
 
-def clip_bytes(d: DataInputs) -> dict[str, float]:
+@dataclass(frozen=True)
+class ClipBytes:
     """Bytes of one clip as raw video, cached latents and cached text embeddings."""
-    return {
-        "raw": d.raw_bitrate_bits_per_s * d.clip_seconds / BITS_PER_BYTE,
-        "latents": d.geometry.latent_elements * d.latent_channels * CACHE_BYTES_PER_VALUE,
-        "text": d.text_tokens * d.text_width * CACHE_BYTES_PER_VALUE,
-    }
+
+    raw: float
+    latents: float
+    text: float
 
 
-def storage_bytes(d: DataInputs) -> dict[str, float]:
+def clip_bytes(d: DataInputs) -> ClipBytes:
+    """Bytes of one clip as raw video, cached latents and cached text embeddings."""
+    return ClipBytes(raw=d.raw_bitrate_bits_per_s * d.clip_seconds / BITS_PER_BYTE,
+                     latents=d.geometry.latent_elements * d.latent_channels * CACHE_BYTES_PER_VALUE,
+                     text=d.text_tokens * d.text_width * CACHE_BYTES_PER_VALUE)
+
+
+def storage_bytes(d: DataInputs) -> StorageBytes:
     """Bytes stored for the dataset, the caches and the checkpoints."""
     clip = clip_bytes(d)
-    return {
-        "raw_clips": d.num_clips * clip["raw"],
-        "latents": d.num_clips * clip["latents"] if d.precompute_latents else 0.0,
-        "text_embeddings": d.num_clips * clip["text"] if d.precompute_text else 0.0,
-        "checkpoints": d.checkpoints_kept * d.trained_params * CHECKPOINT_BYTES_PER_PARAM,
-    }
+    return StorageBytes(
+        raw_clips=d.num_clips * clip.raw,
+        latents=d.num_clips * clip.latents if d.precompute_latents else 0.0,
+        text_embeddings=d.num_clips * clip.text if d.precompute_text else 0.0,
+        checkpoints=d.checkpoints_kept * d.trained_params * CHECKPOINT_BYTES_PER_PARAM,
+    )
 
 
-def read_demand(d: DataInputs) -> dict[str, float]:
+def read_demand(d: DataInputs) -> DataPipeline:
     """Bytes/s the training loop reads, in all and per GPU, and whether storage keeps up."""
     clip = clip_bytes(d)
-    per_clip = (clip["latents"] if d.precompute_latents else clip["raw"]) + (clip["text"] if d.precompute_text else 0.0)
+    per_clip = (clip.latents if d.precompute_latents else clip.raw) + (clip.text if d.precompute_text else 0.0)
     total = per_clip * d.samples_per_s
-    return {
-        "bytes_per_sample": per_clip,
-        "read_bytes_per_s": total,
-        "read_bytes_per_s_per_gpu": total / d.num_gpus,
-        "storage_read_bytes_per_s": d.storage_read_bytes_per_s,
-        "data_bound": total > d.storage_read_bytes_per_s,
-    }
+    return DataPipeline(bytes_per_sample=per_clip, read_bytes_per_s=total, read_bytes_per_s_per_gpu=total / d.num_gpus,
+                        storage_read_bytes_per_s=d.storage_read_bytes_per_s, data_bound=total > d.storage_read_bytes_per_s)

@@ -1,14 +1,19 @@
-"""From a plan (estimators.estimate.plan) to the simulators' inputs, and the simulation document."""
+"""From a plan (estimators.planning.estimate.plan) to the simulators' inputs, and the simulation document."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Annotated, Callable, Literal, Optional
 
 import numpy as np
+from pydantic import Field, PositiveInt
 
+from estimators.counts.text_encoders import text_encoder_gemm_width
+from estimators.documents.simulation import Checkpoint, Failures, Percentiles, SimulatedStep, SimulationResult
 from estimators.errors import PlanInputError
-from estimators.text_encoders import text_encoder_gemm_width
+from estimators.planning.results import Plan, StagePlan
+from estimators.units import SECONDS_PER_HOUR
+from estimators.specs.base import Spec
+from estimators.specs.bounds import Bound
 from sim.data_pipeline import CHECKPOINT_BYTES_PER_PARAM, DataInputs, read_demand, storage_bytes
 from sim.run_sim import SECONDS_PER_DAY, RunInputs, check_simulation_size, goodput, simulate_runs, young_daly_interval_s
 from sim.step_sim import StepInputs, StepResult, simulate_step
@@ -20,50 +25,54 @@ MAX_SIMULATED_OPS = 300_000
 MAX_PICTURED_EVENTS = 50_000
 FULL_RECOMPUTE_EXTRA_FORWARD = 1
 FORWARD_PASSES, BACKWARD_PASSES = 1, 2
+MINUTE = 60.0
+Bandwidth = Annotated[float, Bound(0, 1e15, above=True)]  # bytes/s: a million GB/s
+YOUNG_DALY_HINT = " (leave the option out for Young/Daly's interval)"
 
 
-@dataclass(frozen=True)
-class SimOptions:
-    """Run-level assumptions (bandwidths in bytes/s, times in seconds)."""
+class SimOptions(Spec):
+    """Run-level assumptions (bandwidths in bytes/s, times in seconds), each within a bound."""
 
-    runs: int = 1000
-    seed: int = 0
-    schedule: Optional[str] = None  # None: 1f1b, or interleaved when the layout has vpp > 1
-    failures_per_gpu_hour: Optional[float] = None  # None: Llama 3's rate
-    restart_s: float = 600.0
-    storage_write_bytes_per_s: float = 20e9
-    storage_read_bytes_per_s: float = 40e9
-    host_copy_bytes_per_s: float = 25e9  # GPU -> host snapshot for asynchronous checkpoints
+    runs: Annotated[int, Bound(1, 20_000)] = Field(default=1000, description="Monte Carlo runs.")
+    seed: Annotated[int, Bound(0, 2**32 - 1, why="a 32-bit seed")] = Field(default=0, description="Random seed.")
+    schedule: Optional[Literal["gpipe", "1f1b", "interleaved"]] = Field(
+        default=None, description="Pipeline schedule; None: 1f1b, or interleaved when the layout has vpp > 1.")
+    failures_per_gpu_hour: Optional[Annotated[float, Bound(0, 10)]] = Field(default=None, description="None: Llama 3's rate.")
+    restart_s: Annotated[float, Bound(0, 100_000 * MINUTE, above=True)] = Field(default=600.0, description="Detect and restart.")
+    storage_write_bytes_per_s: Bandwidth = Field(default=20e9, description="Aggregate checkpoint write bandwidth.")
+    storage_read_bytes_per_s: Bandwidth = Field(default=40e9, description="Aggregate storage read bandwidth.")
+    host_copy_bytes_per_s: Bandwidth = Field(default=25e9, description="GPU -> host snapshot for asynchronous checkpoints.")
     asynchronous_checkpoints: bool = False
-    interval_s: Optional[float] = None
-    checkpoints_kept: int = 3
-    raw_bitrate_bits_per_s: float = 8e6
+    interval_s: Optional[Annotated[float, Bound(0, 1e7 * MINUTE, above=True, hint=YOUNG_DALY_HINT)]] = Field(
+        default=None, description="Checkpoint interval; None: Young/Daly's.")
+    checkpoints_kept: PositiveInt = 3
+    raw_bitrate_bits_per_s: Annotated[float, Bound(0, 1e11, above=True)] = Field(default=8e6, description="Bitrate of the raw clips.")
     trace_path: Optional[Path] = None
     timeline_path: Optional[Path] = None
     max_segment_attempts: float = float("inf")  # the CLI bounds it (run_sim.MAX_SEGMENT_ATTEMPTS); notebooks need not
 
 
-def step_inputs(stage_plan: dict) -> StepInputs:
+def step_inputs(stage: StagePlan) -> StepInputs:
     """Durations of one micro-batch on one stage, from the analytic model's chosen layout."""
-    lay, metrics = stage_plan["layout"], stage_plan["metrics"]
-    m = int(round(metrics["micro_batches"]))
-    in_line = (metrics["compute_s"] + metrics["tensor_parallel_s"] + metrics["context_parallel_s"]) / m
+    lay, parts = stage.layout, stage.step_breakdown_s
+    m = int(round(stage.micro_batches))
+    in_line = (parts.compute_s + parts.tensor_parallel_s + parts.context_parallel_s) / m
     passes = FORWARD_PASSES + BACKWARD_PASSES + (FULL_RECOMPUTE_EXTRA_FORWARD if lay.recompute == "full" else 0)
-    per_call = {c["name"]: c["seconds"] / c["calls"] for c in metrics["collectives"] if c["calls"] > 0}
-    dp_step = sum(c["seconds"] for c in metrics["collectives"] if c["name"] == "dp gradient all-reduce")
+    per_call = {c.name: c.seconds_per_call for c in stage.collectives}
+    zero3_gathers = sum(c.seconds for c in stage.collectives if c.name.startswith("dp ZeRO-3") and "all-gather" in c.name)
     return StepInputs(
         stages=lay.pp, micro_batches=m,
         forward_s=in_line * FORWARD_PASSES / passes, backward_s=in_line * (passes - FORWARD_PASSES) / passes,
-        p2p_s=per_call.get("pp activation/gradient send", 0.0), virtual_stages=lay.vpp, dp_step_s=dp_step,
-        zero3_gather_s=sum(c["seconds"] for c in metrics["collectives"] if c["name"].startswith("dp ZeRO-3") and "all-gather" in c["name"]) / 2,
-        zero3_scatter_s=per_call.get("dp ZeRO-3 gradient reduce-scatter", 0.0),
-        optimizer_s=metrics["optimizer_s"],
+        p2p_s=per_call.get("pp activation/gradient send", 0.0), virtual_stages=lay.vpp,
+        dp_step_s=sum(c.seconds for c in stage.collectives if c.name == "dp gradient all-reduce"),
+        zero3_gather_s=zero3_gathers / 2, zero3_scatter_s=per_call.get("dp ZeRO-3 gradient reduce-scatter", 0.0),
+        optimizer_s=parts.optimizer_s,
     )
 
 
-def simulate_stage_step(stage_plan: dict, schedule: Optional[str]) -> tuple[StepResult, str]:
+def simulate_stage_step(stage: StagePlan, schedule: Optional[str]) -> tuple[StepResult, str]:
     """Simulated step of one stage's chosen layout."""
-    inputs = step_inputs(stage_plan)
+    inputs = step_inputs(stage)
     ops = FORWARD_PASSES * 2 * inputs.micro_batches * inputs.stages * inputs.virtual_stages  # a forward and a backward each
     if ops > MAX_SIMULATED_OPS:
         raise PlanInputError(f"one step has {ops:,} forward and backward ops to simulate ({inputs.micro_batches:,} micro-batches x "
@@ -73,10 +82,15 @@ def simulate_stage_step(stage_plan: dict, schedule: Optional[str]) -> tuple[Step
     return simulate_step(inputs, chosen), chosen
 
 
-def run_inputs(result: dict, work_s: float, opts: SimOptions) -> RunInputs:
+def checkpoint_bytes(result: Plan) -> float:
+    """A checkpoint of the trained DiT: weights and optimizer states."""
+    return result.params.dit * CHECKPOINT_BYTES_PER_PARAM
+
+
+def run_inputs(result: Plan, work_s: float, opts: SimOptions) -> RunInputs:
     """The Monte Carlo's inputs: checkpoint size from the trained parameters, times from bandwidths."""
-    n = result["request"].cluster.num_gpus
-    size = result["params"]["dit"] * CHECKPOINT_BYTES_PER_PARAM
+    n = result.cluster.num_gpus
+    size = checkpoint_bytes(result)
     extra = {} if opts.failures_per_gpu_hour is None else {"failures_per_gpu_hour": opts.failures_per_gpu_hour}
     return RunInputs(
         work_s=work_s, num_gpus=n, restart_s=opts.restart_s,
@@ -86,56 +100,51 @@ def run_inputs(result: dict, work_s: float, opts: SimOptions) -> RunInputs:
     )
 
 
-def data_inputs(result: dict, opts: SimOptions, samples_per_s: float) -> DataInputs:
+def data_inputs(result: Plan, opts: SimOptions, samples_per_s: float) -> DataInputs:
     """Data-pipeline inputs of the last stage (the largest clips)."""
-    request, last = result["request"], result["last"]
-    stage, system = last["stage"], request.system
+    system, workload, stage = result.request.system, result.request.workload, result.last.stage
     clips = stage.num_clips if stage.num_clips is not None else stage.num_samples
     return DataInputs(
         num_clips=clips, clip_seconds=stage.frames / stage.fps, raw_bitrate_bits_per_s=opts.raw_bitrate_bits_per_s,
-        geometry=last["flops"]["geometry"], latent_channels=system.vae.latent_channels, text_tokens=stage.text_tokens,
-        text_width=text_encoder_gemm_width(system.text_encoders[0]), trained_params=result["params"]["dit"], checkpoints_kept=opts.checkpoints_kept,
-        precompute_text=request.workload.precompute_text, precompute_latents=request.workload.precompute_latents,
-        samples_per_s=samples_per_s, num_gpus=request.cluster.num_gpus, storage_read_bytes_per_s=opts.storage_read_bytes_per_s,
+        geometry=result.last.geometry, latent_channels=system.vae.latent_channels, text_tokens=stage.text_tokens,
+        text_width=text_encoder_gemm_width(system.text_encoders[0]), trained_params=result.params.dit, checkpoints_kept=opts.checkpoints_kept,
+        precompute_text=workload.precompute_text, precompute_latents=workload.precompute_latents,
+        samples_per_s=samples_per_s, num_gpus=result.cluster.num_gpus, storage_read_bytes_per_s=opts.storage_read_bytes_per_s,
     )
 
 
-def simulate_plan(result: dict, opts: SimOptions, progress: Optional[Callable[[int], None]] = None) -> dict:
+def _percentiles(values: np.ndarray) -> Percentiles:
+    return Percentiles(p10=float(np.percentile(values, 10)), p50=float(np.percentile(values, 50)), p90=float(np.percentile(values, 90)))
+
+
+def simulate_plan(result: Plan, opts: SimOptions, progress: Optional[Callable[[int], None]] = None) -> SimulationResult:
     """Step simulation of every stage, a Monte Carlo of the whole run, and the data pipeline."""
-    steps = [simulate_stage_step(s, opts.schedule) for s in result["stages"]]
-    work_s = sum(sim.step_time_s * s["stage"].num_steps for (sim, _), s in zip(steps, result["stages"]))
+    steps = [simulate_stage_step(s, opts.schedule) for s in result.stages]
+    work_s = sum(sim.step_time_s * s.stage.num_steps for (sim, _), s in zip(steps, result.stages))
     run = run_inputs(result, work_s, opts)
     check_simulation_size(run, opts.runs, opts.max_segment_attempts)
     walls = simulate_runs(run, opts.runs, opts.seed, progress)
     last_sim, schedule = steps[-1]
-    last = result["stages"][-1]
     if (opts.trace_path or opts.timeline_path) and len(last_sim.events) > MAX_PICTURED_EVENTS:
         raise PlanInputError(f"--trace/--timeline: one step has {len(last_sim.events):,} events, more than the {MAX_PICTURED_EVENTS:,} "
                              f"a trace or picture shows; use a smaller global batch or a larger micro-batch")
     if opts.trace_path:
         write_trace(last_sim.events, opts.trace_path)
     if opts.timeline_path:
-        write_timeline_png(last_sim.events, opts.timeline_path, f"{result['request'].system.name}: one step, {schedule}")
+        write_timeline_png(last_sim.events, opts.timeline_path, f"{result.model.name}: one step, {schedule}")
     good = goodput(work_s, walls)
-    data = data_inputs(result, opts, last["stage"].global_batch / last_sim.step_time_s)
-    days = walls / SECONDS_PER_DAY
-    return {
-        "goodput": float(np.median(good)),
-        "goodput_percentiles": {"p10": float(np.percentile(good, 10)), "p50": float(np.median(good)), "p90": float(np.percentile(good, 90))},
-        "wall_clock_days": {"p10": float(np.percentile(days, 10)), "p50": float(np.percentile(days, 50)), "p90": float(np.percentile(days, 90))},
-        "failure_free_days": work_s / SECONDS_PER_DAY,
-        "step": {
-            "schedule": schedule, "step_time_s": last_sim.step_time_s, "analytic_step_time_s": last["step_time_s"],
-            "bubble_fraction": last_sim.bubble_fraction, "exposed_comm_fraction": last_sim.exposed_comm_fraction,
-        },
-        "checkpoint_interval_s": run.effective_interval_s,
-        "young_daly_interval_s": young_daly_interval_s(run.stall_s, run.mtbf_s),
-        "checkpoint": {"bytes": result["params"]["dit"] * CHECKPOINT_BYTES_PER_PARAM, "write_s": run.checkpoint_write_s,
-                       "stall_s": run.stall_s, "asynchronous": run.asynchronous},
-        "failures": {"per_gpu_hour": run.failures_per_gpu_hour, "job_mtbf_hours": run.mtbf_s / 3600, "restart_s": run.restart_s},
-        "storage_bytes": storage_bytes(data),
-        "data_pipeline": read_demand(data),
-        "preprocessing_gpu_hours": result["preprocessing_days"] * 24 * result["request"].cluster.num_gpus,
-        "runs": opts.runs,
-        "seed": opts.seed,
-    }
+    data = data_inputs(result, opts, result.last.global_batch / last_sim.step_time_s)
+    return SimulationResult(
+        goodput=float(np.median(good)), goodput_percentiles=_percentiles(good), wall_clock_days=_percentiles(walls / SECONDS_PER_DAY),
+        failure_free_days=work_s / SECONDS_PER_DAY,
+        step=SimulatedStep(schedule=schedule, step_time_s=last_sim.step_time_s, analytic_step_time_s=result.last.step_time_s,
+                           bubble_fraction=last_sim.bubble_fraction, exposed_comm_fraction=last_sim.exposed_comm_fraction),
+        checkpoint_interval_s=run.effective_interval_s,
+        young_daly_interval_s=young_daly_interval_s(run.stall_s, run.mtbf_s),
+        checkpoint=Checkpoint(bytes=checkpoint_bytes(result), write_s=run.checkpoint_write_s, stall_s=run.stall_s,
+                              asynchronous=run.asynchronous),
+        failures=Failures(per_gpu_hour=run.failures_per_gpu_hour, job_mtbf_hours=run.mtbf_s / SECONDS_PER_HOUR, restart_s=run.restart_s),
+        storage_bytes=storage_bytes(data), data_pipeline=read_demand(data),
+        preprocessing_gpu_hours=result.preprocessing_days * 24 * result.cluster.num_gpus,
+        runs=opts.runs, seed=opts.seed,
+    )

@@ -5,7 +5,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from estimators.outputs import output_file, write_bytes
+from estimators.documents.outputs import output_file, write_bytes
 from sim.step_sim import Event
 
 MICROSECONDS = 1e6

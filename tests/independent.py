@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import contextlib
 
-import pytest
+import diffusers
+import torch
+import transformers
+from torch.utils.flop_counter import FlopCounterMode
 
-torch = pytest.importorskip("torch")
-diffusers = pytest.importorskip("diffusers")
-transformers = pytest.importorskip("transformers")
-
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-
-from estimators.specs.models import AsymmDiTSpec  # noqa: E402
-from estimators.specs.text_encoders import T5EncoderSpec  # noqa: E402
+from estimators.specs.asymm_dit import AsymmDiTSpec, asymm_to_video_dit
+from estimators.specs.dit_blocks import VideoDiTSpec
+from estimators.specs.text_encoders import T5EncoderSpec
 
 
 @contextlib.contextmanager
@@ -81,17 +79,28 @@ def t5_encoder(spec: T5EncoderSpec):
         return transformers.T5EncoderModel(config)
 
 
-def dit_spec_like_diffusers(base: AsymmDiTSpec, model) -> AsymmDiTSpec:
+# Mochi 1's layout in the legacy asymm_dit description (genmoai/mochi; mochi-architecture.md): the widths,
+# depth and sizes below are replaced by those of the diffusers config a test builds.
+MOCHI_LAYOUT = AsymmDiTSpec(
+    num_layers=48, num_heads=24, head_dim=128, visual_width=3072, text_width=1536, patch_size=2, in_channels=12, out_channels=12,
+    text_feature_dim=4096, max_text_tokens=256, timestep_freq_dim=256, cond_width=3072, mlp_activation="swiglu", mlp_ratio=4.0,
+    mlp_multiple_of=256, modulation_outputs=4, text_modulation_outputs=4, last_block_text_modulation_outputs=1,
+    last_block_updates_text=False, qkv_bias=False, out_bias=True, mlp_bias=False, qk_norm=True, attn_pool_heads=8,
+    learned_rope=True, final_modulation_outputs=2,
+)
+
+
+def dit_spec_like_diffusers(model) -> VideoDiTSpec:
     """Our spec for a diffusers MochiTransformer3DModel config (diffusers: d_x = heads x head_dim,
-    MLP hidden = floor(8d/3) with no rounding, 8 pooling heads)."""
+    MLP hidden = floor(8d/3) with no rounding, 8 pooling heads), through the asymm_dit translation."""
     cfg = model.config
-    return base.model_copy(update=dict(
+    return asymm_to_video_dit(MOCHI_LAYOUT.model_copy(update=dict(
         num_layers=cfg.num_layers, num_heads=cfg.num_attention_heads, head_dim=cfg.attention_head_dim,
         visual_width=cfg.num_attention_heads * cfg.attention_head_dim, cond_width=cfg.num_attention_heads * cfg.attention_head_dim,
         text_width=cfg.pooled_projection_dim, in_channels=cfg.in_channels, out_channels=cfg.out_channels or cfg.in_channels,
         text_feature_dim=cfg.text_embed_dim, max_text_tokens=cfg.max_sequence_length, timestep_freq_dim=cfg.time_embed_dim,
         patch_size=cfg.patch_size, mlp_multiple_of=1,
-    ))
+    )))
 
 
 # Published diffusers transformer configs (the keys that differ from the class defaults are given;

@@ -4,11 +4,9 @@ encode / decode execute. FLOPs come from torch.utils.flop_counter.FlopCounterMod
 """
 from __future__ import annotations
 
-import pytest
-
-torch = pytest.importorskip("torch")
-diffusers = pytest.importorskip("diffusers")
-transformers = pytest.importorskip("transformers")
+import diffusers
+import torch
+import transformers
 
 from tests.independent import count_flops, numel
 

@@ -1,17 +1,21 @@
 """The step-time model against the published calibration runs (issues: parallel layouts, 10)."""
 import csv
+import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from estimators.backtest import backtest
-from estimators.presets import DATA_DIR
+from estimators.calibration.backtest import BacktestResult, backtest
+from estimators.catalog.files import DATA_DIR
+from estimators.time.uncertainty import crossvalidation, stored_crossvalidation
 from plan_cli.main import app
 from plan_cli.render import print_backtest
 
+README = Path(__file__).resolve().parents[1] / "README.md"
 MAPE_TARGET = 0.06
 WORST_ROW_TARGET = 0.15
 BASELINE_MARGIN = 3
@@ -19,11 +23,11 @@ BASELINE_MARGIN = 3
 
 def test_backtest_meets_targets_and_beats_constant_mfu(calibration_csv):
     result = backtest(calibration_csv)
-    assert result["mape"] <= MAPE_TARGET
-    assert result["max_abs_error"] <= WORST_ROW_TARGET
-    assert result["baseline"]["mape"] >= BASELINE_MARGIN * result["mape"]
-    for row in result["rows"]:
-        assert row["error"] == row["predicted_step_s"] / row["measured_step_s"] - 1
+    assert result.mape <= MAPE_TARGET
+    assert result.max_abs_error <= WORST_ROW_TARGET
+    assert result.baseline.mape >= BASELINE_MARGIN * result.mape
+    for row in result.rows:
+        assert row.error == row.predicted_step_s / row.measured_step_s - 1
 
 
 def test_backtest_reads_any_file_with_the_columns(calibration_csv, tmp_path: Path):
@@ -34,8 +38,8 @@ def test_backtest_reads_any_file_with_the_columns(calibration_csv, tmp_path: Pat
     path = tmp_path / "two.csv"
     path.write_text("\n".join(rows) + "\n")
     result = backtest(path)
-    assert [r["id"] for r in result["rows"]] == ["nar-1.7b", "dgxc-llama3-8b"]
-    assert result["rows"][0]["measured_step_s"] == 7.056
+    assert [r.id for r in result.rows] == ["nar-1.7b", "dgxc-llama3-8b"]
+    assert result.rows[0].measured_step_s == 7.056
 
 
 # ---- issue 10: searched fields, video rows, cross-validation, bad input ----
@@ -58,10 +62,10 @@ def test_blank_vpp_and_micro_batch_are_searched_and_reported(calibration_csv, tm
     path = tmp_path / "blank.csv"
     path.write_text(f"{header}\n{row}\n")
     result = backtest(path)
-    chosen = result["rows"][0]["chosen"]
+    chosen = result.rows[0].chosen
     # 96 layers on pp=8: vpp 1, 2, 3, 4, 6 or 12 (<= 8) divide; the fastest fitting one is reported
     assert chosen["vpp"] in (1, 2, 3, 4, 6) and "micro_batch" in chosen
-    assert result["rows"][0]["layout"]["vpp"] == chosen["vpp"]
+    assert result.rows[0].layout.vpp == chosen["vpp"]
 
 
 def test_video_rows_back_test_from_a_preset_and_a_clip(tmp_path: Path):
@@ -73,11 +77,11 @@ def test_video_rows_back_test_from_a_preset_and_a_clip(tmp_path: Path):
     path = tmp_path / "video.csv"
     path.write_text(VIDEO_HEADER + "\n" + "\n".join(rows) + "\n")
     result = backtest(path)
-    clip, tokens = result["rows"]
+    clip, tokens = result.rows
     # 3710 visual tokens/s/GPU = 44,520 x 512 / (step x 512) -> step = 12.0 s: both rows describe one run
-    assert tokens["measured_step_s"] == pytest.approx(12.0)
-    assert clip["predicted_step_s"] == pytest.approx(tokens["predicted_step_s"], rel=1e-9)
-    assert clip["chosen"] == {"vpp": 1}
+    assert tokens.measured_step_s == pytest.approx(12.0)
+    assert clip.predicted_step_s == pytest.approx(tokens.predicted_step_s, rel=1e-9)
+    assert clip.chosen == {"vpp": 1}
 
 
 def test_video_row_model_file_is_a_path_relative_to_the_csv(tmp_path: Path):
@@ -86,19 +90,52 @@ def test_video_row_model_file_is_a_path_relative_to_the_csv(tmp_path: Path):
     row = "mine,test,models/mine.yaml,163,480,848,,256,H100,512,2,1,64,4,1,512,1,none,2,ring,12.0,"
     path = tmp_path / "video.csv"
     path.write_text(VIDEO_HEADER + "\n" + row + "\n")
-    assert backtest(path)["rows"][0]["chosen"] == {}
+    assert backtest(path).rows[0].chosen == {}
 
 
-def test_cross_validation_by_source_meets_the_target(calibration_csv):
+def _readme_mape(row_start: str) -> str:
+    """The MAPE the README's back-test table quotes on the row starting with ``row_start`` ('4.32%')."""
+    row = next(line for line in README.read_text().splitlines() if line.startswith(f"| {row_start}"))
+    return re.search(r"\| \**([0-9.]+%)\** \|$", row)[1]
+
+
+def test_cross_validation_by_source_meets_the_target(calibration_csv, core_install):
+    # the README's command, on the core install (no scipy, no torch): recomputed, not quoted
     result = runner.invoke(app, ["backtest", str(calibration_csv), "--cv", "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["cv"]["by"] == "source" and doc["cv"]["mape"] <= CV_TARGET
     assert set(doc["cv"]["errors"]) == {r["id"] for r in doc["rows"]}
+    # the stored result (benchmarks/crossvalidate_profiles.py --write rounds to 6 places) is this file's
+    stored = crossvalidation()
+    assert stored["sha256"] == hashlib.sha256(calibration_csv.read_bytes()).hexdigest()
+    assert doc["cv"]["mape"] == pytest.approx(stored["mape"], abs=5e-7)
+    assert doc["cv"]["errors"] == pytest.approx(stored["errors"], abs=5e-7)
+    # and the README quotes these figures, to the hundredth of a percent it prints
+    assert _readme_mape("leave-one-source-out cross-validation") == f"{doc['cv']['mape']:.2%}"
+    assert _readme_mape("in-sample") == f"{doc['mape']:.2%}"
+    assert _readme_mape("one constant MFU") == f"{doc['baseline']['mape']:.2%}"
     console = Console(width=200, record=True)
-    print_backtest(doc, console)
+    print_backtest(BacktestResult.model_validate(doc), console)
     text = console.export_text()
     assert "CV MAPE" in text and "in-sample MAPE" in text and "baseline" in text
+
+
+def test_the_stored_cross_validation_belongs_to_the_file_it_was_computed_from(calibration_csv, tmp_path: Path):
+    renamed = tmp_path / "runs.csv"
+    renamed.write_bytes(calibration_csv.read_bytes())
+    assert stored_crossvalidation(renamed) == crossvalidation()  # the same bytes under any name
+    (tmp_path / "edited").mkdir()
+    edited = tmp_path / "edited" / calibration_csv.name  # the same name, one measurement changed
+    edited.write_text(calibration_csv.read_text().replace(",3.528,", ",3.529,", 1))
+    assert edited.read_text() != calibration_csv.read_text() and stored_crossvalidation(edited) is None
+    pdf = tmp_path / "plan.pdf"
+    result = runner.invoke(app, ["report", "--gpus", "H100x8", "--runs", "3", "--calibration", str(edited), "-o", str(pdf)])
+    assert result.exit_code == 0, result.output
+    from pypdf import PdfReader
+
+    page = " ".join(PdfReader(pdf).pages[-1].extract_text().split())
+    assert "Not cross-validated" in page and "Leave-one-source-out MAPE" not in page
 
 
 def _exit_2(path: Path, *needles: str):

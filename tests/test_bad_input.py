@@ -4,12 +4,13 @@ Also: data found independently of the working folder, and the no-layout message 
 """
 import copy
 import time
+from pathlib import Path
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-from estimators.presets import DATA_DIR
+from estimators.catalog.files import DATA_DIR
 from plan_cli.locations import PACKAGED_CALIBRATION
 from plan_cli.main import app
 
@@ -89,10 +90,16 @@ def test_workload_file_alone_is_used(workload):
     assert result.exit_code == 0, result.output
 
 
-def _mochi_with(tmp_path, part: str, **fields) -> str:
-    data = yaml.safe_load((DATA_DIR / "models" / "mochi-10b.yaml").read_text())
+LEGACY_MOCHI = Path(__file__).parents[1] / "examples" / "models" / "asymm-dit.yaml"
+
+
+def _mochi_with(tmp_path, part: str, model: Path = DATA_DIR / "models" / "mochi-10b.yaml", **fields) -> str:
+    """The model file with ``fields`` set in ``part`` (a dotted path: 'dit', 'dit.blocks.0')."""
+    data = yaml.safe_load(model.read_text())
     data["vae"] = yaml.safe_load((DATA_DIR / "components" / "mochi-vae.yaml").read_text())
-    target = data[part]
+    target = data
+    for key in part.split("."):
+        target = target[int(key)] if isinstance(target, list) else target[key]
     target.update(copy.deepcopy(fields))
     path = tmp_path / "model.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -100,14 +107,24 @@ def _mochi_with(tmp_path, part: str, **fields) -> str:
 
 
 @pytest.mark.parametrize("part, fields, fragment", [
-    ("dit", {"num_layers": 1e12}, "dit.num_layers: 1,000,000,000,000 is more than this planner's bound of 10,000"),
-    ("dit", {"visual_width": 10**9}, "dit.visual_width: 1,000,000,000 is more than this planner's bound of 1,000,000"),
-    ("dit", {"mlp_ratio": float("inf")}, "mlp_ratio: expected a finite number, got inf"),
-    ("dit", {"num_layers": True}, "num_layers: expected a number, got true"),
-    ("vae", {"encoder_stages": [], "decoder_stages": []}, "vae.encoder_stages: empty"),
+    ("dit.blocks.0", {"count": 1e12}, "dit.blocks[0].count: 1,000,000,000,000 is more than this planner's bound of 10,000"),
+    ("dit", {"num_heads": 10**9}, "dit.num_heads: 1,000,000,000 is more than this planner's bound of 1,000,000"),
+    ("dit.blocks.0.mlp", {"hidden": float("inf")}, "hidden: expected a finite number, got inf"),
+    ("dit", {"num_heads": True}, "num_heads: expected a number, got true"),
+    ("vae", {"encoder_stages": []}, "vae.encoder_stages: empty"),  # one mistake: a model file gets a line per mistake
 ])
 def test_model_file_values_that_hung_or_crashed(tmp_path, part, fields, fragment):
     refused(["estimate", "--model", _mochi_with(tmp_path, part, **fields)], fragment)
+
+
+@pytest.mark.parametrize("fields, fragment", [
+    # a legacy file is bounded on its own fields, before its translation into block groups
+    ({"num_layers": 1e12}, "dit.num_layers: 1,000,000,000,000 is more than this planner's bound of 10,000"),
+    ({"mlp_ratio": float("inf")}, "mlp_ratio: expected a finite number, got inf"),
+    ({"num_layers": True}, "num_layers: expected a number, got true"),
+])
+def test_legacy_asymm_dit_file_values_that_hung_or_crashed(tmp_path, fields, fragment):
+    refused(["estimate", "--model", _mochi_with(tmp_path, "dit", LEGACY_MOCHI, **fields)], fragment)
 
 
 def test_workload_file_stage_beyond_a_bound_is_named(tmp_path):
@@ -132,7 +149,9 @@ def test_report_and_golden_do_not_depend_on_the_working_folder(tmp_path, monkeyp
     assert result.exit_code == 0, result.output
     from pypdf import PdfReader
 
-    assert "Validation: published runs" in PdfReader("plan.pdf").pages[-1].extract_text()
+    validation_page = " ".join(PdfReader("plan.pdf").pages[-1].extract_text().split())
+    assert "Validation: published runs" in validation_page
+    assert "Leave-one-source-out MAPE 4.3%" in validation_page  # the package's copy is the file it was computed from
     result = runner.invoke(app, ["golden"])
     assert result.exit_code == 0, result.output
 
@@ -172,4 +191,4 @@ def test_a_block_count_beyond_the_bound_is_refused(tmp_path):
     data["dit"]["blocks"][0]["count"] = 10**12  # counts walk blocks one by one: this would run for hours
     path = tmp_path / "model.yaml"
     path.write_text(yaml.safe_dump(data))
-    refused(["estimate", "--model", str(path)], "dit.blocks.0.count: 1,000,000,000,000 is more than this planner's bound of 10,000")
+    refused(["estimate", "--model", str(path)], "dit.blocks[0].count: 1,000,000,000,000 is more than this planner's bound of 10,000")

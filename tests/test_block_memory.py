@@ -12,7 +12,7 @@ HunyuanVideo's single blocks re-concatenate the split text and video before q/k/
 """
 import pytest
 
-from estimators import blocks
+from estimators.counts import blocks
 from estimators.specs.dit_blocks import (
     AttentionOptions,
     Conditioning,

@@ -4,7 +4,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from estimators.presets import DATA_DIR
+from estimators.catalog.files import DATA_DIR
 from plan_cli.main import app
 
 runner = CliRunner()
@@ -104,9 +104,9 @@ def test_bad_input_is_one_line_and_exit_2(args):
 def test_unknown_field_in_model_file_is_rejected(tmp_path):
     src = DATA_DIR / "models" / "mochi-10b.yaml"
     bad = tmp_path / "bad.yaml"
-    bad.write_text(src.read_text().replace("  num_layers: 48", "  num_layers: 48\n  num_layer: 47"))
+    bad.write_text(src.read_text().replace("  num_heads: 24", "  num_heads: 24\n  num_head: 23"))
     result = runner.invoke(app, ["estimate", "--model", str(bad)])
-    assert result.exit_code == 2 and "dit.num_layer: not a field" in result.stderr and "Extra inputs" not in result.stderr
+    assert result.exit_code == 2 and "dit.num_head: not a field" in result.stderr and "Extra inputs" not in result.stderr
 
 
 def test_mfu_counts_the_trained_model_only():

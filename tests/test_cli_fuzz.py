@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from estimators.presets import DATA_DIR
+from estimators.catalog.files import DATA_DIR
 from plan_cli.main import app
 
 runner = CliRunner()

@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 
-from estimators.comm import bytes_per_rank, group_crosses_nodes
-from estimators.presets import load_gpu, load_model
-from estimators.problem import video_problem
-from estimators.profiles import load_profile
-from estimators.search import enumerate_layouts, search
+from estimators.catalog.gpus import load_gpu
+from estimators.catalog.models import load_model
+from estimators.counts.problem import video_problem
+from estimators.search.layout_search import enumerate_layouts, search
 from estimators.specs.workload import TrainingStage, Workload
-from estimators.step import RunSettings
+from estimators.time.comm import bytes_per_rank, group_crosses_nodes
+from estimators.time.step import RunSettings
 
 MOCHI = load_model("mochi-10b")
 
@@ -34,7 +34,7 @@ def _search(num_gpus, global_batch=512):
     stage = TrainingStage(height=480, width=848, frames=163, text_tokens=256, steps=10, global_batch=global_batch)
     prob = video_problem(MOCHI, stage, Workload(stages=(stage,)))
     gpu = load_gpu("H100")
-    return search(prob, RunSettings(gpu=gpu, profile=load_profile(gpu.name), global_batch=global_batch), num_gpus)
+    return search(prob, RunSettings.resolve(gpu, global_batch=global_batch), num_gpus)
 
 
 def test_layouts_multiply_to_the_cluster():
@@ -47,8 +47,8 @@ def test_unfit_or_invalid_layouts_are_never_ranked():
     result = _search(64)
     ranked = result.ranked
     assert len(ranked) > 0
-    assert np.all(result.metrics["fits"][ranked]) and np.all(result.metrics["valid"][ranked])
-    assert not np.all(result.metrics["fits"])  # some layouts do not fit, and were left out
+    assert np.all(result.evaluation.fits[ranked]) and np.all(result.evaluation.valid[ranked])
+    assert not np.all(result.evaluation.fits)  # some layouts do not fit, and were left out
 
 
 def test_more_gpus_never_raise_the_best_compute_part():
@@ -56,11 +56,11 @@ def test_more_gpus_never_raise_the_best_compute_part():
     for n in (64, 128, 256, 512):
         result = _search(n)
         i = result.ranked[0]
-        best.append(result.metrics["compute_s"][i])
+        best.append(result.evaluation.time.compute_s[i])
     assert all(later <= earlier * (1 + 1e-9) for earlier, later in zip(best, best[1:]))
 
 
 def test_best_mochi_layout_on_512_h100_fits_80_gib():
     result = _search(512)
     i = result.ranked[0]
-    assert result.metrics["memory"]["total"][i] <= 80 * 2**30
+    assert result.evaluation.memory.total[i] <= 80 * 2**30

@@ -12,19 +12,10 @@ import yaml
 from pydantic import TypeAdapter
 
 import estimators
+from estimators.counts.text_encoders import text_encoder_flops, text_encoder_params, text_encoder_tokens
+from estimators.counts.vaes import vae_decoder_flops, vae_decoder_params, vae_encoder_flops, vae_encoder_params
 from estimators.specs.text_encoders import TextEncoderSpec
 from estimators.specs.vaes import VAESpec
-from estimators.text_encoders import (
-    text_encoder_flops,
-    text_encoder_params,
-    text_encoder_tokens,
-)
-from estimators.vaes import (
-    vae_decoder_flops,
-    vae_decoder_params,
-    vae_encoder_flops,
-    vae_encoder_params,
-)
 from tests import independent_components as ind
 
 COMPONENTS = Path(estimators.__file__).parent / "data" / "components"

@@ -4,7 +4,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from estimators.fleet import node_counts
+from estimators.planning.fleet import node_counts
 from plan_cli.main import app
 
 runner = CliRunner()

@@ -4,16 +4,16 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 from typer.testing import CliRunner
 
-from estimators.docdiff import diff
-from estimators.golden import GOLDEN_TOLERANCE, check
-from estimators.presets import DATA_DIR
+from estimators.catalog.files import DATA_DIR
+from estimators.documents.docdiff import diff
+from estimators.documents.golden import GOLDEN_TOLERANCE, check
+from plan_cli.locations import PACKAGED_GOLDEN
 from plan_cli.main import app
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = PACKAGED_GOLDEN
 MIN_SCENARIOS = 12
 
 

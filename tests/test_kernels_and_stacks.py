@@ -5,22 +5,20 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from estimators.compute_rates import compute_rates
+from estimators.catalog.files import DATA_DIR
+from estimators.catalog.gpus import load_gpu
+from estimators.catalog.models import load_model
+from estimators.catalog.profiles import load_profile
+from estimators.catalog.stacks import load_stack, stack_names
+from estimators.counts.problem import video_problem
 from estimators.errors import PlanInputError
-from estimators.kernels import (
-    attention_kernel,
-    default_kernel,
-    gemm_efficiency,
-    kernel_names,
-)
-from estimators.layouts import LayoutArrays
-from estimators.presets import DATA_DIR, load_gpu, load_model
-from estimators.problem import video_problem
-from estimators.profiles import load_profile
+from estimators.search.evaluate import evaluate
 from estimators.specs.layout import Layout
+from estimators.specs.layout_arrays import LayoutArrays
 from estimators.specs.workload import TrainingStage, Workload
-from estimators.stacks import load_stack, stack_names
-from estimators.step import RunSettings, evaluate
+from estimators.time.compute_rates import compute_rates
+from estimators.time.kernels import attention_kernel, default_kernel, gemm_efficiency, kernel_names
+from estimators.time.step import RunSettings
 
 H100 = load_gpu("H100")
 MOCHI = load_model("mochi-10b")
@@ -30,7 +28,7 @@ BF16_KERNELS = ("cudnn", "flash-attention-3", "flash-attention-2")
 
 
 def _metrics(layout: Layout, precision="bf16", kernel=None, stack="megatron-core"):
-    settings = RunSettings(gpu=H100, profile=load_profile(H100.name), global_batch=512, precision=precision, kernel=kernel, stack=stack)
+    settings = RunSettings.resolve(H100, global_batch=512, precision=precision, kernel=kernel, stack=stack)
     return evaluate(PROBLEM, LayoutArrays.from_layouts([layout]), settings)
 
 
@@ -78,7 +76,7 @@ def test_gemm_efficiency_grows_with_size_and_output_tiles_fold():
 def test_fp8_never_shortens_attention_under_a_bf16_kernel(kernel):
     layout = Layout(tp=2, cp=4, dp=64, zero=2, micro_batch=1, recompute="none", cp_kind="ring")
     bf16, fp8 = _metrics(layout, "bf16", kernel), _metrics(layout, "fp8", kernel)
-    assert fp8["attention_s"][0] >= bf16["attention_s"][0]
+    assert fp8.time.attention_s[0] >= bf16.time.attention_s[0]
 
 
 layouts = st.builds(
@@ -93,13 +91,13 @@ layouts = st.builds(
 def test_fp8_step_at_least_bf16_step_less_half_its_gemm_seconds(layout):
     """FP8 peak is 2x BF16: at best the GEMM seconds halve; casts and the rest do not shrink."""
     bf16, fp8 = _metrics(layout, "bf16"), _metrics(layout, "fp8")
-    assert fp8["step_time_s"][0] >= bf16["step_time_s"][0] - 0.5 * bf16["matmul_s"][0] - 1e-9
+    assert fp8.time.step_time_s[0] >= bf16.time.step_time_s[0] - 0.5 * bf16.time.matmul_s[0] - 1e-9
 
 
 @settings(max_examples=40, deadline=None)
 @given(layout=layouts)
 def test_overlapping_stack_never_slower_than_no_overlap(layout):
-    assert _metrics(layout, stack="megatron-core")["step_time_s"][0] <= _metrics(layout, stack="no-overlap")["step_time_s"][0] + 1e-9
+    assert _metrics(layout, stack="megatron-core").time.step_time_s[0] <= _metrics(layout, stack="no-overlap").time.step_time_s[0] + 1e-9
 
 
 def test_stacks_name_each_overlap_with_a_source():
@@ -111,8 +109,8 @@ def test_stacks_name_each_overlap_with_a_source():
 
 def test_fp8_holds_weight_copies_in_memory():
     layout = Layout(tp=2, cp=4, dp=64, zero=2, micro_batch=1, recompute="none")
-    bf16, fp8 = _metrics(layout)["memory"], _metrics(layout, "fp8")["memory"]
-    assert "fp8_weight_copies" in fp8 and np.all(fp8["total"] > bf16["total"])
+    bf16, fp8 = _metrics(layout).memory, _metrics(layout, "fp8").memory
+    assert np.all(bf16.fp8_weight_copies == 0) and np.all(fp8.fp8_weight_copies > 0) and np.all(fp8.total > bf16.total)
 
 
 def test_a_gpu_without_kernel_tables_or_curves_is_refused():

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from estimators.presets import load_model
+from estimators.catalog.models import load_model
 from plan_cli.main import app
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples" / "models").glob("*.yaml"))
@@ -36,7 +36,7 @@ def test_five_mistakes_give_five_lines_and_exit_2(tmp_path):
     expected = [
         "dit.num_heads: expected a whole number, got 'abc'",
         "dit.blocks[0].count: expected a whole number >= 1, got 0",
-        "dit.rope: expected one of 'none' or 'fixed_3d', got 'learned'",
+        "dit.rope: expected one of 'none', 'fixed_3d' or 'learned_3d', got 'learned'",
         "dit.patch_sise: not a field; did you mean 'patch_size'?",
         "vae: unknown component 'wan-vea'",
     ]
@@ -76,8 +76,8 @@ def test_every_preset_plans_at_its_clip_with_the_json_keys(preset):
 @pytest.mark.parametrize("preset", ["wan2.1-t2v-14b", "hunyuanvideo-13b", "cogvideox-2b", "ltx-video-2b", "mochi-10b"])
 def test_training_problem_keeps_every_forward_flop(preset):
     # the per-layer averages the layout search uses add back up to the DiT's forward FLOPs
-    from estimators.dit import dit_forward_flops
-    from estimators.problem import video_problem
+    from estimators.counts.dit import dit_forward_flops
+    from estimators.counts.problem import video_problem
     from estimators.specs.workload import TrainingStage, Workload
 
     system = load_model(preset)

@@ -6,8 +6,8 @@ import stat
 import pytest
 from typer.testing import CliRunner
 
+from estimators.documents.outputs import output_file, resolve_target, write_bytes
 from estimators.errors import PlanInputError
-from estimators.outputs import output_file, resolve_target, write_bytes
 from plan_cli.main import app
 
 runner = CliRunner()

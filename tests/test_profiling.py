@@ -2,29 +2,25 @@
 bytes per collective of a real 2-process gloo run against the estimators' collectives, and the
 profile command's JSON on a small grid."""
 import json
-from dataclasses import replace
 
 import pytest
+import torch
+from typer.testing import CliRunner
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("scipy")
-
-from typer.testing import CliRunner  # noqa: E402
-
-from estimators.memory import dit_streams, saved_elements_per_token  # noqa: E402
-from reference_model.dit import AsymmDiT  # noqa: E402
-from reference_model.profile_grid import distributed_collectives, run_profile  # noqa: E402
-from reference_model.profiling import block_saved_bytes  # noqa: E402
-from reference_model.system import load_config  # noqa: E402
+from estimators.counts.blocks import block_saved
+from estimators.specs.asymm_dit import asymm_to_video_dit
+from reference_model.dit import AsymmDiT
+from reference_model.profile_grid import distributed_collectives, run_profile
+from reference_model.profiling import block_saved_bytes
+from reference_model.system import load_config
 
 FP32 = 4
 SAVED_BYTES_TOLERANCE = 0.01  # per block; what is left is the RoPE tables the estimator counts once per model
 
 
-def saved_bytes(widths, recompute: str) -> int:
+def saved_bytes(per_token) -> int:
     """Bytes a token saves in a block with fp32 activations (the reference model runs in fp32)."""
-    act, stats = saved_elements_per_token(widths, recompute)
-    return (act + stats) * FP32
+    return (per_token.activation + per_token.stats) * FP32
 
 
 @pytest.mark.parametrize("recompute", ["none", "selective", "full"])
@@ -34,13 +30,14 @@ def test_block_saved_bytes_match_the_formula(recompute):
     model = AsymmDiT(spec, recompute=recompute)
     inputs = (torch.randn(batch, 12, frames, 4, 4), torch.rand(batch), torch.randn(batch, text, 64), torch.ones(batch, text, dtype=torch.bool))
     measured = block_saved_bytes(model, inputs)
-    visual, text_stream = dit_streams(spec)
+    translated = asymm_to_video_dit(spec)
     tokens = frames * 4 * 4
-    full_text = saved_bytes(text_stream, recompute)
-    last_text = saved_bytes(replace(text_stream, updates=False), recompute)
-    per_visual = saved_bytes(visual, recompute)
-    predicted = [batch * (tokens * per_visual + text * full_text)] * (spec.num_layers - 1) + [batch * (tokens * per_visual + text * last_text)]
-    for p, m in zip(predicted, measured):
+    predicted = []
+    for group in translated.blocks:  # every block but the last, then the last that leaves the text as it is
+        visual, text_stream = block_saved(translated, group, recompute)
+        predicted += [batch * (tokens * saved_bytes(visual) + text * saved_bytes(text_stream))] * group.count
+    assert len(predicted) == len(measured) == spec.num_layers
+    for p, m in zip(predicted, measured, strict=True):
         assert abs(p / m - 1) <= SAVED_BYTES_TOLERANCE, (p, m)
 
 

@@ -3,14 +3,15 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from estimators.flops import dit_forward_flops
-from estimators.layouts import LayoutArrays
-from estimators.presets import load_gpu, load_model
-from estimators.problem import video_problem
-from estimators.profiles import load_profile
+from estimators.catalog.gpus import load_gpu
+from estimators.catalog.models import load_model
+from estimators.counts.dit import dit_forward_flops
+from estimators.counts.problem import video_problem
+from estimators.search.evaluate import evaluate
 from estimators.specs.layout import Layout
+from estimators.specs.layout_arrays import LayoutArrays
 from estimators.specs.workload import TrainingStage, Workload
-from estimators.step import RunSettings, evaluate
+from estimators.time.step import RunSettings
 
 MOCHI = load_model("mochi-10b")
 H100 = load_gpu("H100")
@@ -27,7 +28,7 @@ def test_linear_flops_linear_and_attention_quadratic_in_frames(k):
 
 
 def _settings(global_batch=512):
-    return RunSettings(gpu=H100, profile=load_profile(H100.name), global_batch=global_batch)
+    return RunSettings.resolve(H100, global_batch=global_batch)
 
 
 def _problem():
@@ -49,7 +50,7 @@ def test_memory_never_grows_with_zero_stage_or_dp(layout):
     higher_zero = layout.model_copy(update={"zero": layout.zero + 1})
     more_dp = layout.model_copy(update={"dp": layout.dp * 2})
     lay = LayoutArrays.from_layouts([layout, higher_zero, more_dp])
-    memory = evaluate(PROBLEM, lay, _settings(global_batch=1024))["memory"]["total"]
+    memory = evaluate(PROBLEM, lay, _settings(global_batch=1024)).memory.total
     assert memory[1] <= memory[0] + 1e-6
     assert memory[2] <= memory[0] + 1e-6
 
@@ -60,11 +61,11 @@ def test_step_time_never_below_flops_over_peak(layout):
     metrics = evaluate(PROBLEM, LayoutArrays.from_layouts([layout]), _settings())
     gpus = layout.num_gpus
     ideal = PROBLEM.forward_flops * 3 * 512 / (gpus * H100.peak_flops("bf16"))
-    assert metrics["step_time_s"][0] >= ideal
+    assert metrics.time.step_time_s[0] >= ideal
 
 
 def test_bubble_matches_one_f_one_b():
     """(p-1)/(m+p-1) for plain 1F1B: p = 4, m = 512 / (dp 8 x mb 1) = 64."""
     lay = LayoutArrays.from_layouts([Layout(tp=1, cp=1, pp=4, dp=8, recompute="full")])
     metrics = evaluate(PROBLEM, lay, _settings())
-    assert np.isclose(metrics["bubble_fraction"][0], 3 / (64 + 3))
+    assert np.isclose(metrics.time.bubble_fraction[0], 3 / (64 + 3))

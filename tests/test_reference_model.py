@@ -4,27 +4,21 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from typer.testing import CliRunner
 
-torch = pytest.importorskip("torch")
-av = pytest.importorskip("av")
-pytest.importorskip("fvcore")
-
-from typer.testing import CliRunner  # noqa: E402
-
-from estimators.flops import dit_forward_flops  # noqa: E402
-from estimators.text_encoders import t5_encoder_flops  # noqa: E402
-from estimators.vaes import vae_decoder_flops, vae_encoder_flops  # noqa: E402
-from estimators.params import dit_params  # noqa: E402
-from estimators.text_encoders import t5_encoder_params  # noqa: E402
-from estimators.vaes import vae_decoder_params, vae_encoder_params  # noqa: E402
-from plan_cli.main import app  # noqa: E402
-from reference_model.counting import analyse, flops_by_module, parameters  # noqa: E402
-from reference_model.dit import AsymmDiT  # noqa: E402
-from reference_model.pipeline import train  # noqa: E402
-from reference_model.system import load_config  # noqa: E402
-from reference_model.text_encoder import T5Encoder  # noqa: E402
-from reference_model.vae import VideoVAE  # noqa: E402
-from reference_model.video_io import read_video  # noqa: E402
+from estimators.counts.dit import dit_forward_flops, dit_params
+from estimators.counts.text_encoders import t5_encoder_flops, t5_encoder_params
+from estimators.counts.vaes import vae_decoder_flops, vae_decoder_params, vae_encoder_flops, vae_encoder_params
+from estimators.specs.asymm_dit import asymm_to_video_dit
+from plan_cli.main import app
+from reference_model.counting import analyse, flops_by_module, parameters  # fvcore
+from reference_model.dit import AsymmDiT
+from reference_model.pipeline import train
+from reference_model.system import load_config
+from reference_model.text_encoder import T5Encoder
+from reference_model.vae import VideoVAE
+from reference_model.video_io import read_video  # PyAV
 
 TINY = str(Path(__file__).parent / "reference_tiny.yaml")
 DEFAULT = load_config("default")
@@ -56,11 +50,11 @@ def test_fvcore_counts_equal_estimators(dit_spec, t5_spec, frames, height, width
     dit = AsymmDiT(dit_spec).eval()
     inputs = (torch.randn(1, 12, *latent), torch.rand(1), torch.randn(1, text, dit_spec.text_feature_dim), torch.ones(1, text, dtype=torch.bool))
     counted = flops_by_module(analyse(dit, inputs))
-    expected = dit_forward_flops(dit_spec, tokens, text)
+    expected = dit_forward_flops(asymm_to_video_dit(dit_spec), tokens, text)
     assert counted[""] == sum(expected.values())
     assert counted["blocks"] == expected["attention"] + expected["linear_visual"] + expected["linear_text"] + expected["modulation"]
     assert counted["final_mod"] + counted["final_proj"] == expected["final_layer"]
-    assert parameters(dit)[""] == sum(dit_params(dit_spec).values())
+    assert parameters(dit)[""] == sum(dit_params(asymm_to_video_dit(dit_spec)).values())
     vae = VideoVAE(vae_spec).eval()
     encoder = flops_by_module(analyse(vae.encoder, (torch.rand(1, 3, frames, height, width),)))
     enc_expected = vae_encoder_flops(vae_spec, frames, height, width)

@@ -1,12 +1,13 @@
 """`plan schema`: the JSON Schema of every document the commands emit validates those documents;
-every document carries schema_version; numbers are JSON numbers; keys other parts add are tolerated."""
+every document carries schema_version; numbers are JSON numbers; the schema and the document come from
+the same typed results, so every emitted key is in the schema and a key the schema does not know is refused."""
 import json
 
 import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from estimators.schema import SCHEMA_VERSION, EstimateDocument, emitted
+from estimators.results import SCHEMA_VERSION
 from plan_cli.main import app
 
 runner = CliRunner()
@@ -22,6 +23,7 @@ EMITTED = {
         ("estimate", "--gpus", "H100", "--deadline-days", "1", "--max-gpus", "16"),
     ],
     "simulate": [("simulate", "--gpus", "H100x64", "--runs", "10")],
+    "backtest": [("backtest", "estimators/data/calibration/calibration-runs.csv")],
 }
 
 
@@ -69,21 +71,20 @@ def test_schema_rejects_numbers_as_strings_and_missing_contract_keys():
         jsonschema.validate({k: v for k, v in doc.items() if k != "cost_usd"}, schema)
 
 
-def test_documents_tolerate_keys_other_parts_add():
+def test_schema_and_document_are_one_shape():
+    # every key the document carries is declared, required and typed in the schema; an unknown one is refused
     doc = command_json(EMITTED["estimate"][0])
-    grown = {
-        **doc,
-        "uncertainty": {"step_time_s": {"low": 1.0, "high": 2.0, "basis": "residuals"}},
-        "warnings": ["attention kernel assumed"],
-        "dominant": {"part": "attention_s", "share": 0.63},
-        "params": {**doc["params"], "params_vs_published": {"dit": 1.0}},
-        "cluster": {**doc["cluster"], "kernel": "flash-attention-3"},
-    }
-    out = emitted(EstimateDocument, grown)
-    assert out["uncertainty"]["step_time_s"]["low"] == 1.0 and out["params"]["params_vs_published"] == {"dit": 1.0}
-    jsonschema.validate(out, schema_of("estimate"))
+    schema = schema_of("estimate")
+    assert set(doc) == set(schema["properties"]) == set(schema["required"])
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({**grown, "dominant": {"part": "attention_s", "share": "63%"}}, schema_of("estimate"))
+        jsonschema.validate({**doc, "step_time": 1.0}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**doc, "dominant": {"part": "attention", "share": "63%"}}, schema)
+
+
+def test_schema_version_is_required_in_every_document_schema():
+    for name in EMITTED:
+        assert "schema_version" in schema_of(name)["required"], name
 
 
 def test_unknown_schema_document_is_one_line_error():

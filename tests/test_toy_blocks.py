@@ -4,7 +4,7 @@ Toy model: 2 heads of 4 (width d = 8), MLP hidden f = 16, conditioning width c =
 N = 10 visual and L = 3 text tokens. A dense layer a -> b with bias has a*b + b parameters and costs
 2 * rows * a * b FLOPs; attention costs 2 products x 2 x s_q x s_k x d.
 """
-from estimators import blocks
+from estimators.counts import blocks
 from estimators.specs.dit_blocks import (
     AttentionOptions,
     Conditioning,
@@ -123,7 +123,7 @@ def test_cross_block_saved_activations_under_recompute():
 
 
 def test_layer_summary_of_mixed_and_cross_models():
-    from estimators.dit import layer_summary
+    from estimators.counts.dit import layer_summary
 
     mixed = toy(JOINT.model_copy(update={"count": 2}), PARALLEL.model_copy(update={"count": 4}))
     summary = layer_summary(mixed, 10, 3)

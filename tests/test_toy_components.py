@@ -4,8 +4,18 @@ from types import SimpleNamespace
 
 import pytest
 
+from estimators.counts.geometry import clip_geometry
+from estimators.counts.text_encoders import text_encoder_flops, text_encoder_params, text_encoder_tokens, text_encoder_working_elements
+from estimators.counts.vae_tally import Tally
+from estimators.counts.vae_wan import _residual as wan_residual
+from estimators.counts.vaes import (
+    vae_decoder_flops,
+    vae_decoder_params,
+    vae_encoder_flops,
+    vae_encoder_params,
+    vae_encoder_working_elements,
+)
 from estimators.errors import PlanInputError
-from estimators.geometry import clip_geometry
 from estimators.specs.text_encoders import (
     CLIPTextEncoderSpec,
     DecoderLLMEncoderSpec,
@@ -16,21 +26,6 @@ from estimators.specs.vaes import (
     HunyuanVideoVAESpec,
     LTXVideoVAESpec,
     WanVAESpec,
-)
-from estimators.text_encoders import (
-    text_encoder_flops,
-    text_encoder_params,
-    text_encoder_tokens,
-    text_encoder_working_elements,
-)
-from estimators.vae_tally import Tally
-from estimators.vae_wan import _residual as wan_residual
-from estimators.vaes import (
-    vae_decoder_flops,
-    vae_decoder_params,
-    vae_encoder_flops,
-    vae_encoder_params,
-    vae_encoder_working_elements,
 )
 
 TOY_T5 = T5EncoderSpec(num_layers=2, d_model=8, d_ff=16, num_heads=2, d_kv=4, vocab_size=10, relative_attention_buckets=4)
@@ -115,7 +110,7 @@ TOY_VAES = [
 
 @pytest.mark.parametrize("spec, kind, config, clip", TOY_VAES)
 def test_toy_vaes_match_diffusers(spec, kind, config, clip):
-    ind = pytest.importorskip("tests.independent_components")
+    import tests.independent_components as ind  # torch, diffusers, transformers: the test extras
     model = ind.vae_model(kind, config)
     assert (total(vae_encoder_params(spec)), total(vae_decoder_params(spec))) == ind.vae_part_params(model)
     t, s = spec.temporal_compression, spec.spatial_compression
@@ -125,7 +120,7 @@ def test_toy_vaes_match_diffusers(spec, kind, config, clip):
 
 
 def test_hunyuan_whole_clip_without_temporal_tiling():
-    ind = pytest.importorskip("tests.independent_components")
+    import tests.independent_components as ind  # torch, diffusers, transformers: the test extras
     spec, kind, config, clip = TOY_VAES[1]
     model = ind.vae_model(kind, config)
     model.use_framewise_encoding = model.use_framewise_decoding = False

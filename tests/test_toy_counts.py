@@ -1,11 +1,15 @@
 """Hand-derived counts on toy shapes (each expected value is worked out in the comment beside it)."""
 import pytest
 
+from estimators.counts import blocks
+from estimators.counts.dit import dit_forward_flops
+from estimators.counts.flops import attention_flops, matmul_flops
+from estimators.counts.geometry import clip_geometry
+from estimators.counts.params import linear_params
+from estimators.counts.vaes import vae_encoder_flops
 from estimators.errors import PlanInputError
-from estimators.flops import attention_flops, dit_forward_flops, matmul_flops
-from estimators.vaes import vae_encoder_flops
-from estimators.geometry import clip_geometry
-from estimators.params import dit_block_params, linear_params, mlp_params
+from estimators.specs.dit_blocks import MLPOptions
+from tests.independent import MOCHI_LAYOUT
 
 
 def test_matmul_and_attention_conventions():
@@ -17,24 +21,33 @@ def test_matmul_and_attention_conventions():
 
 def test_swiglu_mlp_params_of_mochi_visual_stream():
     # w1 3072 -> 2 x 8192 and w2 8192 -> 3072, no bias: 50,331,648 + 25,165,824
-    assert mlp_params(3072, 8192, "swiglu", bias=False) == 75_497_472
+    assert blocks.mlp_params(MLPOptions(activation="swiglu", hidden=8192, bias=False), 3072) == 75_497_472
     assert linear_params(2, 3, bias=True) == 9  # 2x3 weights + 3 biases
 
 
 def test_mochi_mlp_rounding(mochi):
-    # int(2 x 4 x 3072 / 3) = 8192 and int(2 x 4 x 1536 / 3) = 4096, already multiples of 256
-    assert mochi.dit.mlp_hidden(3072) == 8192
-    assert mochi.dit.mlp_hidden(1536) == 4096
+    # the legacy asymm_dit rule: int(2 x 4 x 3072 / 3) = 8192 and int(2 x 4 x 1536 / 3) = 4096, already multiples of 256
+    assert MOCHI_LAYOUT.mlp_hidden(3072) == 8192
+    assert MOCHI_LAYOUT.mlp_hidden(1536) == 4096
     # 1000: int(8000/3) = 2666 -> next multiple of 256 is 2816
-    assert mochi.dit.mlp_hidden(1000) == 2816
+    assert MOCHI_LAYOUT.mlp_hidden(1000) == 2816
+    # the preset states the hidden widths the rule gives
+    assert (mochi.dit.blocks[0].mlp.hidden, mochi.dit.blocks[0].text_mlp.hidden) == (8192, 4096)
 
 
 def test_last_block_rule(mochi):
-    full, last = dit_block_params(mochi.dit, False), dit_block_params(mochi.dit, True)
-    # text modulation 3072 -> 4 x 1536 (+bias) becomes 3072 -> 1536 (+bias): 18,880,512 -> 4,720,128
-    assert full["mod_text"] == 18_880_512 and last["mod_text"] == 4_720_128
-    assert last["mlp_text"] == 0 and last["out_text"] == 0
-    assert last["qkv_text"] == full["qkv_text"]  # text K/V still feed the visual tokens
+    spec = mochi.dit
+    full, last = spec.blocks
+    # text modulation 3072 -> 4 x 1536 (+bias) becomes 3072 -> 1536 (+bias): 18,880,512 -> 4,720,128, beside the
+    # visual 3072 -> 4 x 3072 (+bias) = 37,761,024
+    assert blocks.modulation_params(full.modulation, 3072, 3072, 1536) == 37_761_024 + 18_880_512
+    assert blocks.modulation_params(last.modulation, 3072, 3072, 1536) == 37_761_024 + 4_720_128
+    full_text, last_text = (blocks.joint_stream_params(spec, group, blocks.joint_streams(spec, group)[1]) for group in (full, last))
+    # the text q/k/v still feed the visual tokens: 3 x 1536 x 3072 = 14,155,776 + q/k RMSNorm scales 2 x 128;
+    # the full block adds the text out-projection 3072 -> 1536 (+bias) 4,720,128 and the text MLP 1536 -> 2 x 4096 -> 1536
+    # 12,582,912 + 6,291,456 = 18,874,368
+    assert last_text == 14_155_776 + 256
+    assert full_text == last_text + 4_720_128 + 18_874_368
 
 
 def test_modulation_is_per_sample_not_per_token(mochi):

@@ -10,9 +10,9 @@ Each meta-device count takes about a second (no arithmetic runs).
 """
 import pytest
 
-from estimators.dit import dit_forward_flops, dit_params
-from estimators.geometry import clip_geometry
-from estimators.presets import load_model
+from estimators.catalog.models import load_model
+from estimators.counts.dit import dit_forward_flops, dit_params
+from estimators.counts.geometry import clip_geometry
 from tests import independent as ind
 
 PRESETS = [

@@ -6,19 +6,23 @@ The vocabulary covers the public video DiTs:
 - ``cross`` blocks: 3D self-attention over the visual tokens, then cross-attention from them to the
   text tokens, then an MLP (Wan 2.1, LTX-Video; PixArt-style).
 - ``joint`` blocks: one full attention over visual + text tokens with separate text weights
-  (MM-DiT dual stream; HunyuanVideo's first 20 blocks).
+  (MM-DiT dual stream; HunyuanVideo's first 20 blocks; Mochi 1's asymmetric blocks, whose text stream
+  is narrower than the visual one and whose last block does not update the text).
 - ``single`` blocks: one stream over the concatenated text + video tokens with shared weights, either
   sequential (CogVideoX, with per-modality adaptive norms as extra modulation vectors) or parallel
   attention + MLP with one fused out-projection (HunyuanVideo's last 40 blocks).
-Mochi's asymmetric dual stream stays the ``asymm_dit`` family (specs/models.py).
+Widths: the attention is heads x head_dim wide; the visual tokens between blocks have the same width
+unless ``hidden_width`` says otherwise, the text tokens ``text_width`` (Mochi: 3072 attention and visual,
+1536 text). The legacy ``asymm_dit`` input (specs/asymm_dit.py) is translated into this vocabulary.
 """
 from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
+from pydantic import Field, model_validator
 
 from estimators.specs.base import Spec
+from estimators.specs.bounds import Depth, Size, SizeOrZero
 
 NormKind = Literal["none", "layer", "layer_affine", "rms", "rms_affine"]
 NORM_KINDS_HELP = (
@@ -40,18 +44,30 @@ class QKNorm(Spec):
 
 
 class AttentionOptions(Spec):
-    """Projections of one attention: q, k, v in and the out-projection."""
+    """Projections of one attention: q, k, v in and the out-projection; the last two fields describe how an
+    implementation holds its tensors (they change saved activations only, not parameters or FLOPs)."""
 
     qkv_bias: bool = Field(default=True, description="Bias on the q/k/v projections.")
     out_bias: bool = Field(default=True, description="Bias on the out-projection.")
     qk_norm: QKNorm = Field(default_factory=QKNorm, description="Query/key norm.")
+    fused_qkv: bool = Field(
+        default=False,
+        description="q, k and v come out of one linear as one storage (genmoai/mochi qkv_x / qkv_y, reference_model/dit.py; "
+        "diffusers' separate to_q, to_k, to_v: false). While the q/k norm keeps its input, a view of that storage, v's "
+        "projection stays alive with it, besides the concatenated copy a joint block's attention reads.",
+    )
+    output_copied: bool = Field(
+        default=False,
+        description="The out-projection reads a contiguous copy of the attention output (heads-major output transposed "
+        "to tokens-major: reference_model/dit.py), kept for backward besides the output the attention kernel keeps.",
+    )
 
 
 class MLPOptions(Spec):
     """The feed-forward part: hidden width and activation ('swiglu'/'geglu' are gated: two first-layer halves)."""
 
     activation: MLPActivation = Field(description="gelu / gelu_tanh (counted the same), silu, or gated swiglu / geglu.")
-    hidden: PositiveInt = Field(description="Hidden width f (Wan 14B: 13824; 4 x width for CogVideoX, LTX, HunyuanVideo).")
+    hidden: Size = Field(description="Hidden width f (Wan 14B: 13824; 4 x width for CogVideoX, LTX, HunyuanVideo).")
     bias: bool = Field(default=True, description="Biases on both layers.")
 
     @property
@@ -61,7 +77,8 @@ class MLPOptions(Spec):
 
 
 class Modulation(Spec):
-    """Adaptive-norm (adaLN) vectors of a block, each of the model width.
+    """Adaptive-norm (adaLN) vectors of a block: the visual (or single-stream) vectors of the visual width, the
+    text vectors of the text width (each stream its own projection, with bias, in a joint block).
 
     per_block: the block's own linear cond -> outputs x width (DiT, HunyuanVideo, CogVideoX);
     shared_table: a learned table of outputs x width added to one projection shared by all blocks
@@ -71,10 +88,17 @@ class Modulation(Spec):
     """
 
     kind: Literal["per_block", "shared_table", "low_rank"] = Field(description="How the block gets its vectors.")
-    outputs: PositiveInt = Field(description="Vectors for the visual (or the single) stream: 6 = shift, scale, gate for attention and MLP.")
-    text_outputs: NonNegativeInt = Field(default=0, description="Vectors of the text stream's own projection (joint blocks; HunyuanVideo: 6).")
-    rank: NonNegativeInt = Field(default=0, description="Rank of the low-rank projection (low_rank only).")
-    groups: PositiveInt = Field(default=1, description="Separate low-rank projections, the vectors split evenly (Cosmos: 3).")
+    outputs: Size = Field(
+        description="Vectors for the visual (or the single) stream: 6 = shift, scale, gate for attention and MLP "
+        "(Mochi: 4 = scale and tanh gate for each, no shift)."
+    )
+    text_outputs: SizeOrZero = Field(
+        default=0,
+        description="Vectors of the text stream's own projection (joint blocks; HunyuanVideo: 6; Mochi: 4, and 1 - a scale "
+        "only - in its last block, whose text stream is not updated).",
+    )
+    rank: SizeOrZero = Field(default=0, description="Rank of the low-rank projection (low_rank only).")
+    groups: Size = Field(default=1, description="Separate low-rank projections, the vectors split evenly (Cosmos: 3).")
 
     @model_validator(mode="after")
     def _check(self) -> "Modulation":
@@ -90,7 +114,7 @@ class CrossBlock(Spec):
     Wan and LTX), then the MLP; the text tokens only feed the cross-attention's keys and values."""
 
     kind: Literal["cross"] = "cross"
-    count: PositiveInt = Field(description="Blocks of this kind in a row.")
+    count: Depth = Field(description="Blocks of this kind in a row.")
     norm: NormKind = Field(description="Norm before self-attention and before the MLP: " + NORM_KINDS_HELP + ".")
     cross_norm: NormKind = Field(default="none", description="Norm before the cross-attention (Wan: layer_affine; LTX: none).")
     attention: AttentionOptions = Field(default_factory=AttentionOptions, description="Self-attention projections.")
@@ -101,21 +125,53 @@ class CrossBlock(Spec):
 
 class JointBlock(Spec):
     """MM-DiT dual stream: each modality its own norms, q/k/v, out-projection, MLP and modulation, one
-    full attention over visual + text tokens (HunyuanVideo's double-stream blocks)."""
+    full attention over visual + text tokens (HunyuanVideo's double-stream blocks, Mochi's blocks)."""
 
     kind: Literal["joint"] = "joint"
-    count: PositiveInt = Field(description="Blocks of this kind in a row.")
+    count: Depth = Field(description="Blocks of this kind in a row.")
     norm: NormKind = Field(description="Norm before attention and before the MLP, each stream: " + NORM_KINDS_HELP + ".")
+    post_norm: NormKind = Field(
+        default="none",
+        description="Norm of each sublayer's output before its gate and the residual add, each stream ('sandwich' norm; "
+        "Mochi: rms, x + tanh(gate) * RMSNorm(branch), genmoai/mochi residual_tanh_gated_rmsnorm, diffusers "
+        "MochiTransformerBlock norm2/norm4): " + NORM_KINDS_HELP + ".",
+    )
     attention: AttentionOptions = Field(default_factory=AttentionOptions, description="Projections, the same options for both streams.")
-    mlp: MLPOptions
+    mlp: MLPOptions = Field(description="The visual stream's MLP (and the text stream's unless text_mlp is given).")
+    text_mlp: Optional[MLPOptions] = Field(
+        default=None, description="The text stream's own MLP when it differs (Mochi: SwiGLU of hidden 4096 on the 1536-wide text, no bias)."
+    )
     modulation: Modulation
+    updates_text: bool = Field(
+        default=True,
+        description="False: the text tokens only feed the joint attention (their q, k, v are projected) and leave the "
+        "block unchanged: no text out-projection, no text MLP (diffusers' context_pre_only; Mochi's last block).",
+    )
+    text_weights: Literal["own", "visual"] = Field(
+        default="own",
+        description="'own': the text stream has its own norms, projections and MLP; 'visual': the text tokens run through "
+        "the visual stream's weights, each stream keeping its own modulation vectors (asymm_dit's text_stream: shared).",
+    )
+
+    @model_validator(mode="after")
+    def _check_text_stream(self) -> "JointBlock":
+        if self.text_weights == "visual" and (self.text_mlp is not None or not self.updates_text):
+            raise ValueError("a text stream on the visual weights has no MLP of its own and is updated by every block")
+        if self.text_mlp is not None and not self.updates_text:
+            raise ValueError("a block that does not update the text stream has no text MLP (leave text_mlp out)")
+        return self
+
+    @property
+    def text_stream_mlp(self) -> MLPOptions:
+        """The MLP the text stream runs through."""
+        return self.text_mlp or self.mlp
 
 
 class SingleBlock(Spec):
     """One stream over the concatenated visual + text tokens with shared weights."""
 
     kind: Literal["single"] = "single"
-    count: PositiveInt = Field(description="Blocks of this kind in a row.")
+    count: Depth = Field(description="Blocks of this kind in a row.")
     parallel: bool = Field(
         description="True: attention and MLP side by side from one norm, their outputs concatenated into one "
         "out-projection (HunyuanVideo single blocks, no separate attention out-projection); false: attention "
@@ -133,14 +189,20 @@ BlockGroup = Annotated[Union[CrossBlock, JointBlock, SingleBlock], Field(discrim
 class Conditioning(Spec):
     """The per-sample conditioning vector c: timestep MLP (+ guidance MLP) (+ pooled-caption MLP)."""
 
-    width: PositiveInt = Field(description="Width of c (Wan, LTX, HunyuanVideo: the model width; CogVideoX: 512).")
-    timestep_freq_dim: PositiveInt = Field(description="Sinusoidal timestep features into the timestep MLP (256; CogVideoX: the model width).")
+    width: Size = Field(description="Width of c (Wan, LTX, HunyuanVideo: the model width; CogVideoX: 512).")
+    timestep_freq_dim: Size = Field(description="Sinusoidal timestep features into the timestep MLP (256; CogVideoX: the model width).")
     guidance_embed: bool = Field(default=False, description="A second timestep-style MLP for the guidance scale (HunyuanVideo, guidance-distilled).")
-    pooled_text_dim: NonNegativeInt = Field(
+    pooled_text_dim: SizeOrZero = Field(
         default=0, description="Width of a pooled caption vector projected by a 2-layer MLP and added to c (HunyuanVideo CLIP-L: 768; 0: none)."
     )
-    shared_modulation_outputs: NonNegativeInt = Field(
+    shared_modulation_outputs: SizeOrZero = Field(
         default=0, description="Vectors of one projection c -> k x width shared by all blocks (Wan, LTX: 6; 0: none)."
+    )
+    caption_pool_heads: SizeOrZero = Field(
+        default=0,
+        description="Heads of an attention pooling of the caption features added to c (Mochi: 8; genmoai/mochi "
+        "AttentionPool: the masked mean of the caption queries keys/values over [mean; caption], projections "
+        "to_kv features -> 2 x features, to_q features -> features, to_out features -> width, all with bias; 0: none).",
     )
 
 
@@ -148,9 +210,9 @@ class TokenRefiner(Spec):
     """HunyuanVideo's token refiner: self-attention blocks over the projected text tokens, gated by their own
     conditioning (timestep MLP + MLP of the mean text feature); width = the model width."""
 
-    num_layers: PositiveInt = Field(description="Refiner blocks (HunyuanVideo: 2).")
-    mlp_hidden: PositiveInt = Field(description="Refiner MLP hidden width (HunyuanVideo: 4 x width, SiLU).")
-    timestep_freq_dim: PositiveInt = Field(default=256, description="Sinusoidal timestep features of its own timestep MLP.")
+    num_layers: Depth = Field(description="Refiner blocks (HunyuanVideo: 2).")
+    mlp_hidden: Size = Field(description="Refiner MLP hidden width (HunyuanVideo: 4 x width, SiLU).")
+    timestep_freq_dim: Size = Field(default=256, description="Sinusoidal timestep features of its own timestep MLP.")
 
 
 class FinalLayer(Spec):
@@ -160,29 +222,48 @@ class FinalLayer(Spec):
     modulation: Literal["per_block", "shared_table"] = Field(
         description="per_block: a linear c -> outputs x width (HunyuanVideo, CogVideoX); shared_table: a learned table added to c (Wan, LTX)."
     )
-    modulation_outputs: PositiveInt = Field(default=2, description="Vectors (shift and scale: 2).")
+    modulation_outputs: Size = Field(default=2, description="Vectors (shift and scale: 2).")
 
 
 class VideoDiTSpec(Spec):
     """A video DiT built from the block vocabulary (Wan 2.1, HunyuanVideo, CogVideoX, LTX-Video, ...)."""
 
     family: Literal["video_dit"] = "video_dit"
-    num_heads: PositiveInt = Field(description="Attention heads (the width is heads x head_dim).")
-    head_dim: PositiveInt = Field(description="Width of one head.")
-    patch_size: PositiveInt = Field(description="Spatial patch side in latent pixels.")
-    patch_size_t: PositiveInt = Field(default=1, description="Temporal patch length in latent frames.")
-    in_channels: PositiveInt = Field(description="Latent channels in.")
-    out_channels: PositiveInt = Field(description="Latent channels predicted.")
+    num_heads: Size = Field(description="Attention heads (the width is heads x head_dim).")
+    head_dim: Size = Field(description="Width of one head.")
+    patch_size: Size = Field(description="Spatial patch side in latent pixels.")
+    patch_size_t: Size = Field(default=1, description="Temporal patch length in latent frames.")
+    in_channels: Size = Field(description="Latent channels in.")
+    out_channels: Size = Field(description="Latent channels predicted.")
     patch_bias: bool = Field(default=True, description="Bias of the patch embedding.")
-    text_feature_dim: PositiveInt = Field(description="Width of the text encoder's features (T5-XXL, UMT5-XXL, Llama-3-8B: 4096).")
-    max_text_tokens: PositiveInt = Field(description="Text tokens a sample by default (the padded caption length the model is trained with).")
+    hidden_width: Optional[Size] = Field(
+        default=None,
+        description="Width of the visual tokens between blocks when it differs from the attention width heads x head_dim "
+        "(joint blocks only; a legacy asymm_dit visual_width; None: heads x head_dim, every published model).",
+    )
+    text_width: Optional[Size] = Field(
+        default=None,
+        description="Width of the text tokens after the caption projection when it differs from the visual width (joint "
+        "blocks only; Mochi: 1536 against 3072, genmoai/mochi dim_y; None: the visual width).",
+    )
+    text_feature_dim: Size = Field(description="Width of the text encoder's features (T5-XXL, UMT5-XXL, Llama-3-8B: 4096).")
+    max_text_tokens: Size = Field(description="Text tokens a sample by default (the padded caption length the model is trained with).")
+    embeds_padded_caption: bool = Field(
+        default=False,
+        description="True: the text encoder, the caption projection and the caption pooling run on the padded caption of "
+        "max_text_tokens rows and only the valid text tokens enter the blocks (Mochi: padding dropped after the projection, "
+        "shared/reference/mochi-architecture.md); false: every part runs on the text tokens a sample carries.",
+    )
     caption_projection: Literal["linear", "mlp"] = Field(
         description="Text features -> width: one linear (CogVideoX, HunyuanVideo's proj_in) or a 2-layer MLP (Wan, LTX)."
     )
     token_refiner: Optional[TokenRefiner] = Field(default=None, description="Text-token refiner after the caption projection (HunyuanVideo).")
     conditioning: Conditioning
-    rope: Literal["none", "fixed_3d"] = Field(
-        description="3D rotary embedding of the visual q/k ('fixed_3d': computed, no parameters, element-wise) or none (absolute sin-cos)."
+    rope: Literal["none", "fixed_3d", "learned_3d"] = Field(
+        description="3D rotary embedding of the visual q/k: 'fixed_3d' computed, no parameters, element-wise; 'learned_3d' "
+        "learned frequencies (3, heads, head_dim/2) mixing the t, h, w positions, the angles a matmul of positions (N, 3) "
+        "by (3, heads x head_dim/2) (Mochi, genmoai/mochi; diffusers MochiTransformer3DModel pos_frequencies); or none "
+        "(absolute sin-cos)."
     )
     blocks: tuple[BlockGroup, ...] = Field(min_length=1, description="Block groups in order.")
     final_layer: FinalLayer
@@ -191,12 +272,30 @@ class VideoDiTSpec(Spec):
     def _check_shapes(self) -> "VideoDiTSpec":
         if self.rope != "none" and self.head_dim % 2:
             raise ValueError("head_dim must be even for rotary embeddings")
+        if self.conditioning.caption_pool_heads and self.text_feature_dim % self.conditioning.caption_pool_heads:
+            raise ValueError("text_feature_dim must divide into conditioning.caption_pool_heads")
+        widths_differ = self.width != self.attn_width or self.text_stream_width != self.width
+        if widths_differ and (self.token_refiner is not None or any(group.kind != "joint" for group in self.blocks)):
+            raise ValueError("a hidden_width other than heads x head_dim, or a text_width other than the visual width, needs joint "
+                             "blocks only and no token refiner")
+        if self.text_stream_width != self.width and any(isinstance(group, JointBlock) and group.text_weights == "visual" for group in self.blocks):
+            raise ValueError("a text stream on the visual weights needs text_width equal to the visual width")
         return self
 
     @property
-    def width(self) -> int:
-        """Model width d = heads x head_dim (the attention width as well)."""
+    def attn_width(self) -> int:
+        """Attention width heads x head_dim."""
         return self.num_heads * self.head_dim
+
+    @property
+    def width(self) -> int:
+        """Width d of the visual tokens between blocks (heads x head_dim unless hidden_width is given)."""
+        return self.hidden_width or self.attn_width
+
+    @property
+    def text_stream_width(self) -> int:
+        """Width of the text tokens in the blocks (the visual width unless text_width is given)."""
+        return self.text_width or self.width
 
     @property
     def num_layers(self) -> int:

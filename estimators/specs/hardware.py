@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import datetime
-from typing import Optional
+from typing import Annotated, Optional
 
-from pydantic import Field, PositiveInt
+from pydantic import Field
 
 from estimators.specs.base import Spec
+from estimators.specs.bounds import Bound
+
+# 2^20 GPUs is five times the largest cluster announced by 2025; the layout search of a cluster grows with
+# the divisors of its size (estimators/search/layout_search.py bounds the layouts themselves).
+MAX_GPUS = 1_048_576
 
 
 class Figure(Spec):
@@ -55,4 +60,4 @@ class Cluster(Spec):
     """A homogeneous cluster: a GPU type and a count."""
 
     gpu: GPUSpec = Field(description="GPU type.")
-    num_gpus: PositiveInt = Field(description="Total GPUs.")
+    num_gpus: Annotated[int, Bound(1, MAX_GPUS, unit="GPUs")] = Field(description="Total GPUs.")

@@ -1,9 +1,10 @@
 """Model-family specs. Every architectural choice is a field, so presets are pure data.
 
 Families:
-- ``asymm_dit``: Mochi's asymmetric dual-stream diffusion transformer (Genmo, Mochi 1, 2024).
-- ``video_dit``: a video DiT composed from the block vocabulary of specs/dit_blocks.py (Wan 2.1,
+- ``video_dit``: a video DiT composed from the block vocabulary of specs/dit_blocks.py (Mochi 1, Wan 2.1,
   HunyuanVideo, CogVideoX, LTX-Video).
+- ``asymm_dit``: the legacy description of Mochi's asymmetric dual-stream DiT (specs/asymm_dit.py), still
+  accepted in a file and translated into a ``video_dit`` when the system is validated.
 - ``t5_encoder``: the encoder half of T5 v1.1 (Raffel et al. 2020; v1.1 gated-GELU variant).
 - ``video_vae``: a causal 3D-conv video VAE described as stages of channels and blocks.
 - ``gpt``: a decoder-only causal LLM, used to check the time model on published LLM runs.
@@ -12,108 +13,29 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from estimators.specs.asymm_dit import AsymmDiTSpec, asymm_to_video_dit
 from estimators.specs.base import Spec
+from estimators.specs.bounds import Depth, Size
 from estimators.specs.dit_blocks import VideoDiTSpec
 from estimators.specs.text_encoders import TextEncoderSpec
 from estimators.specs.vaes import VAESpec
-
-
-class AsymmDiTSpec(Spec):
-    """Asymmetric diffusion transformer: visual and text streams with their own widths and
-    weights, one joint full attention per block (Mochi 1, genmoai/mochi asymm_attention.py)."""
-
-    family: Literal["asymm_dit"] = "asymm_dit"
-    num_layers: PositiveInt = Field(description="Number of dual-stream blocks (Mochi: 48).")
-    num_heads: PositiveInt = Field(description="Attention heads of the joint attention (Mochi: 24).")
-    head_dim: PositiveInt = Field(description="Width of one head (Mochi: 128).")
-    visual_width: PositiveInt = Field(description="Hidden width d_x of the visual stream (Mochi: 3072).")
-    text_width: PositiveInt = Field(description="Hidden width d_y of the text stream (Mochi: 1536).")
-    text_stream: Literal["separate", "shared"] = Field(
-        default="separate",
-        description="'separate': text tokens have their own qkv/out/MLP weights (Mochi, MM-DiT); "
-        "'shared': text tokens run through the visual weights (CogVideoX-style single stream).",
-    )
-    patch_size: PositiveInt = Field(description="Spatial patch side in latent pixels (Mochi: 2).")
-    patch_size_t: PositiveInt = Field(default=1, description="Temporal patch length in latent frames (Mochi: 1).")
-    in_channels: PositiveInt = Field(description="Latent channels in (Mochi: 12).")
-    out_channels: PositiveInt = Field(description="Latent channels predicted (Mochi: 12).")
-    text_feature_dim: PositiveInt = Field(description="Width of the text encoder's features (T5-XXL: 4096).")
-    max_text_tokens: PositiveInt = Field(description="Text tokens the model is trained with (Mochi: 256).")
-    timestep_freq_dim: PositiveInt = Field(
-        description="Sinusoidal timestep features fed to the timestep MLP (Mochi: 256)."
-    )
-    cond_width: PositiveInt = Field(
-        description="Width of the per-sample conditioning vector c = t_emb + pooled caption (Mochi: 3072)."
-    )
-    mlp_activation: Literal["swiglu", "gelu"] = Field(description="MLP type (Mochi: swiglu, no bias).")
-    mlp_ratio: float = Field(gt=0, description="MLP hidden / width before SwiGLU's 2/3 rule (Mochi: 4).")
-    mlp_multiple_of: PositiveInt = Field(
-        default=1, description="MLP hidden rounded up to a multiple of this (Mochi: 256)."
-    )
-    modulation_outputs: PositiveInt = Field(
-        description="Vectors of width visual_width the visual adaLN projection emits a block "
-        "(Mochi: 4 = scale_msa, gate_msa, scale_mlp, gate_mlp; no shift)."
-    )
-    text_modulation_outputs: NonNegativeInt = Field(
-        description="Vectors of width text_width the text adaLN projection emits a block (Mochi: 4; "
-        "0 when the text stream has no modulation of its own)."
-    )
-    last_block_text_modulation_outputs: NonNegativeInt = Field(
-        description="Vectors emitted for the text stream by the last block (Mochi: 1, a scale only)."
-    )
-    last_block_updates_text: bool = Field(
-        description="Whether the last block has a text out-projection and text MLP (Mochi: false)."
-    )
-    qkv_bias: bool = Field(description="Bias on the q/k/v projections (Mochi: false).")
-    out_bias: bool = Field(description="Bias on the attention out-projections (Mochi: true).")
-    mlp_bias: bool = Field(description="Bias in the MLPs (Mochi: false).")
-    qk_norm: bool = Field(description="Learned RMSNorm of width head_dim on q and k of each stream (Mochi: true).")
-    attn_pool_heads: NonNegativeInt = Field(
-        description="Heads of the attention pooling of text features into the conditioning (Mochi: 8; "
-        "0 = no pooled caption, the conditioning is the timestep alone)."
-    )
-    learned_rope: bool = Field(
-        description="Learned mixed 3D RoPE frequencies (3, heads, head_dim/2) on visual q/k (Mochi: true)."
-    )
-    final_modulation_outputs: PositiveInt = Field(description="adaLN vectors of the final layer (Mochi: 2).")
-
-    @model_validator(mode="after")
-    def _check_shapes(self) -> "AsymmDiTSpec":
-        if self.head_dim % 2:
-            raise ValueError("head_dim must be even for rotary embeddings")
-        if self.text_stream == "shared" and self.text_width != self.visual_width:
-            raise ValueError("a shared text stream needs text_width == visual_width")
-        if self.attn_pool_heads and self.text_feature_dim % self.attn_pool_heads:
-            raise ValueError("text_feature_dim must divide into attn_pool_heads")
-        return self
-
-    @property
-    def attn_width(self) -> int:
-        """Width of the joint attention, heads x head_dim (Mochi: 3072)."""
-        return self.num_heads * self.head_dim
-
-    def mlp_hidden(self, width: int) -> int:
-        """MLP hidden size: SwiGLU takes 2/3 of ratio*width, rounded up (genmoai/mochi FeedForward)."""
-        hidden = int(self.mlp_ratio * width)
-        if self.mlp_activation == "swiglu":
-            hidden = int(2 * hidden / 3)
-        return self.mlp_multiple_of * -(-hidden // self.mlp_multiple_of)
+from estimators.specs.workload import Fps, Frames, Pixels, TextTokens
 
 
 class GPTSpec(Spec):
     """Decoder-only causal transformer (Megatron GPT / Llama), for checking the time model."""
 
     family: Literal["gpt"] = "gpt"
-    num_layers: PositiveInt = Field(description="Transformer layers.")
-    hidden_size: PositiveInt = Field(description="Model width h.")
-    num_heads: PositiveInt = Field(description="Query heads a.")
-    num_kv_heads: PositiveInt = Field(description="Key/value heads (grouped-query attention when < num_heads).")
-    ffn_hidden_size: PositiveInt = Field(description="MLP hidden width.")
+    num_layers: Depth = Field(description="Transformer layers.")
+    hidden_size: Size = Field(description="Model width h.")
+    num_heads: Size = Field(description="Query heads a.")
+    num_kv_heads: Size = Field(description="Key/value heads (grouped-query attention when < num_heads).")
+    ffn_hidden_size: Size = Field(description="MLP hidden width.")
     gated_mlp: bool = Field(description="SwiGLU-style gated MLP (three matrices) instead of two.")
-    vocab_size: PositiveInt = Field(description="Vocabulary size (embedding and untied output layer).")
-    seq_len: PositiveInt = Field(description="Training sequence length s.")
+    vocab_size: Size = Field(description="Vocabulary size (embedding and untied output layer).")
+    seq_len: Size = Field(description="Training sequence length s.")
 
     @model_validator(mode="after")
     def _check_heads(self) -> "GPTSpec":
@@ -125,14 +47,15 @@ class GPTSpec(Spec):
 class DefaultClip(Spec):
     """The clip a preset is planned at unless the user gives another (the model's published setting)."""
 
-    frames: PositiveInt = Field(description="Frames a clip (the VAE's rule applies, e.g. 4k+1).")
-    height: PositiveInt = Field(description="Height in pixels.")
-    width: PositiveInt = Field(description="Width in pixels.")
-    text_tokens: PositiveInt = Field(description="Caption tokens a clip.")
-    fps: float = Field(default=30.0, gt=0, description="Frame rate of the model's clips (only sets the clip's seconds).")
+    frames: Frames = Field(description="Frames a clip (the VAE's rule applies, e.g. 4k+1).")
+    height: Pixels = Field(description="Height in pixels.")
+    width: Pixels = Field(description="Width in pixels.")
+    text_tokens: TextTokens = Field(description="Caption tokens a clip.")
+    fps: Fps = Field(default=30.0, description="Frame rate of the model's clips (only sets the clip's seconds).")
 
 
-DiTSpec = Annotated[Union[AsymmDiTSpec, VideoDiTSpec], Field(discriminator="family")]
+# What a file may give as its DiT; once validated it is always a VideoDiTSpec.
+DiTInput = Annotated[Union[AsymmDiTSpec, VideoDiTSpec], Field(discriminator="family")]
 
 
 class VideoSystemSpec(Spec):
@@ -147,8 +70,11 @@ class VideoSystemSpec(Spec):
     published_params: dict[str, int] = Field(
         default_factory=dict, description="Parameter counts the source publishes, per component, for comparison."
     )
-    dit: DiTSpec = Field(description="The diffusion transformer that is trained.")
-    text_encoder: Union[TextEncoderSpec, tuple[TextEncoderSpec, ...]] = Field(
+    dit: DiTInput = Field(
+        description="The diffusion transformer that is trained: a video_dit, or a legacy asymm_dit translated into one "
+        "(after validation always a VideoDiTSpec)."
+    )
+    text_encoder: Union[TextEncoderSpec, Annotated[tuple[TextEncoderSpec, ...], Field(min_length=1)]] = Field(
         description="Frozen text encoder, or several (HunyuanVideo: an LLM for the tokens and CLIP-L for a pooled vector)."
     )
     vae: VAESpec = Field(description="Frozen video VAE.")
@@ -157,6 +83,11 @@ class VideoSystemSpec(Spec):
         description="Clip planned when the command line gives none (default: Mochi's 163 frames 480x848, 256 tokens).",
     )
     notes: Optional[str] = Field(default=None, description="Remarks shown with the plan (what an approximation leaves out, conventions).")
+
+    @field_validator("dit", mode="after")
+    @classmethod
+    def _dit_in_block_vocabulary(cls, dit: AsymmDiTSpec | VideoDiTSpec) -> VideoDiTSpec:
+        return asymm_to_video_dit(dit) if isinstance(dit, AsymmDiTSpec) else dit
 
     @property
     def text_encoders(self) -> tuple:

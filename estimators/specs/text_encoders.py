@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
+from pydantic import Field, model_validator
 
 from estimators.specs.base import Spec
+from estimators.specs.bounds import Depth, Size, SizeOrZero
 
 
 class T5EncoderSpec(Spec):
@@ -19,13 +20,13 @@ class T5EncoderSpec(Spec):
     """
 
     family: Literal["t5_encoder"] = "t5_encoder"
-    num_layers: PositiveInt = Field(description="Encoder layers (XXL: 24).")
-    d_model: PositiveInt = Field(description="Model width (XXL: 4096).")
-    d_ff: PositiveInt = Field(description="FFN hidden width (XXL: 10240).")
-    num_heads: PositiveInt = Field(description="Attention heads (XXL: 64).")
-    d_kv: PositiveInt = Field(description="Width of one head (XXL: 64).")
-    vocab_size: PositiveInt = Field(description="Embedding rows (T5 v1.1: 32128; UMT5: 256384).")
-    relative_attention_buckets: PositiveInt = Field(description="Relative position buckets (32).")
+    num_layers: Depth = Field(description="Encoder layers (XXL: 24).")
+    d_model: Size = Field(description="Model width (XXL: 4096).")
+    d_ff: Size = Field(description="FFN hidden width (XXL: 10240).")
+    num_heads: Size = Field(description="Attention heads (XXL: 64).")
+    d_kv: Size = Field(description="Width of one head (XXL: 64).")
+    vocab_size: Size = Field(description="Embedding rows (T5 v1.1: 32128; UMT5: 256384).")
+    relative_attention_buckets: Size = Field(description="Relative position buckets (32).")
     gated_ffn: bool = Field(default=True, description="Gated-GELU FFN (wi_0, wi_1, wo) as in T5 v1.1.")
     relative_bias_every_layer: bool = Field(
         default=False, description="A relative position bias table in every layer (UMT5), not only the first (T5)."
@@ -50,12 +51,12 @@ class CLIPTextEncoderSpec(Spec):
     """
 
     family: Literal["clip_text"] = "clip_text"
-    num_layers: PositiveInt = Field(description="Transformer layers (ViT-L/14 text: 12).")
-    width: PositiveInt = Field(description="Hidden width (ViT-L/14 text: 768).")
-    num_heads: PositiveInt = Field(description="Attention heads (ViT-L/14 text: 12).")
-    mlp_dim: PositiveInt = Field(description="MLP hidden width (ViT-L/14 text: 3072).")
-    vocab_size: PositiveInt = Field(description="Embedding rows (49408).")
-    max_positions: PositiveInt = Field(description="Learned positions; prompts are padded to this length (77).")
+    num_layers: Depth = Field(description="Transformer layers (ViT-L/14 text: 12).")
+    width: Size = Field(description="Hidden width (ViT-L/14 text: 768).")
+    num_heads: Size = Field(description="Attention heads (ViT-L/14 text: 12).")
+    mlp_dim: Size = Field(description="MLP hidden width (ViT-L/14 text: 3072).")
+    vocab_size: Size = Field(description="Embedding rows (49408).")
+    max_positions: Size = Field(description="Learned positions; prompts are padded to this length (77).")
 
     @property
     def feature_dim(self) -> int:
@@ -72,17 +73,17 @@ class DecoderLLMEncoderSpec(Spec):
     """
 
     family: Literal["decoder_llm"] = "decoder_llm"
-    num_layers: PositiveInt = Field(description="Decoder layers held in the checkpoint (Llama-3-8B: 32).")
-    hidden_size: PositiveInt = Field(description="Hidden width (4096).")
-    num_heads: PositiveInt = Field(description="Query heads (32).")
-    num_kv_heads: PositiveInt = Field(description="Key/value heads, grouped-query attention (8).")
-    head_dim: PositiveInt = Field(description="Width of one head (128).")
-    intermediate_size: PositiveInt = Field(description="SwiGLU hidden width (14336).")
-    vocab_size: PositiveInt = Field(description="Embedding rows (llava-llama-3-8b-v1_1: 128320).")
-    skip_last_layers: NonNegativeInt = Field(
+    num_layers: Depth = Field(description="Decoder layers held in the checkpoint (Llama-3-8B: 32).")
+    hidden_size: Size = Field(description="Hidden width (4096).")
+    num_heads: Size = Field(description="Query heads (32).")
+    num_kv_heads: Size = Field(description="Key/value heads, grouped-query attention (8).")
+    head_dim: Size = Field(description="Width of one head (128).")
+    intermediate_size: Size = Field(description="SwiGLU hidden width (14336).")
+    vocab_size: Size = Field(description="Embedding rows (llava-llama-3-8b-v1_1: 128320).")
+    skip_last_layers: SizeOrZero = Field(
         default=0, description="Last layers whose output the DiT does not use (diffusers' num_hidden_layers_to_skip)."
     )
-    template_tokens: NonNegativeInt = Field(
+    template_tokens: SizeOrZero = Field(
         default=0, description="Prompt-template tokens run before the caption's and cropped after (crop_start)."
     )
 

@@ -3,20 +3,21 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, model_validator
 
 from estimators.specs.base import Spec
+from estimators.specs.bounds import Depth, Size, SizeOrZero
 
 
 class VAEStage(Spec):
     """One resolution level of a causal video VAE (diffusers MochiDown/Up/MidBlock3D)."""
 
-    channels: PositiveInt = Field(description="Channels inside this stage.")
-    num_blocks: PositiveInt = Field(description="Residual blocks (two causal 3x3x3 convs each).")
-    temporal_expansion: PositiveInt = Field(
+    channels: Size = Field(description="Channels inside this stage.")
+    num_blocks: Depth = Field(description="Residual blocks (two causal 3x3x3 convs each).")
+    temporal_expansion: Size = Field(
         default=1, description="Temporal factor of the resampling that enters (encoder) or leaves (decoder) it."
     )
-    spatial_expansion: PositiveInt = Field(default=1, description="Spatial factor of that resampling.")
+    spatial_expansion: Size = Field(default=1, description="Spatial factor of that resampling.")
     attention: bool = Field(default=False, description="Temporal-only causal self-attention after each block.")
 
 
@@ -24,19 +25,21 @@ class VideoVAESpec(Spec):
     """Causal video VAE: encoder and decoder as stage lists, in order of data flow."""
 
     family: Literal["video_vae"] = "video_vae"
-    image_channels: PositiveInt = Field(description="Pixel channels (RGB: 3).")
-    fourier_features: int = Field(
-        ge=0, description="Extra input channels from Fourier features of the pixels (Mochi: 12, so 15 in)."
+    image_channels: Size = Field(description="Pixel channels (RGB: 3).")
+    fourier_features: SizeOrZero = Field(
+        description="Extra input channels from Fourier features of the pixels (Mochi: 12, so 15 in)."
     )
-    latent_channels: PositiveInt = Field(description="Latent channels (Mochi: 12).")
-    conv_kernel: PositiveInt = Field(default=3, description="Kernel side of the residual blocks' convs.")
-    norm_groups: PositiveInt = Field(default=32, description="GroupNorm groups (affine).")
-    attention_head_dim: PositiveInt = Field(default=32, description="Head width of the temporal attention.")
+    latent_channels: Size = Field(description="Latent channels (Mochi: 12).")
+    conv_kernel: Size = Field(default=3, description="Kernel side of the residual blocks' convs.")
+    norm_groups: Size = Field(default=32, description="GroupNorm groups (affine).")
+    attention_head_dim: Size = Field(default=32, description="Head width of the temporal attention.")
     encoder_stages: tuple[VAEStage, ...] = Field(
+        min_length=1,
         description="Encoder stages in order; a stage's expansion is the strided conv that enters it "
         "(the first stage is entered by a linear pixel projection)."
     )
     decoder_stages: tuple[VAEStage, ...] = Field(
+        min_length=1,
         description="Decoder stages in order; a stage's expansion is the linear depth-to-space-time that "
         "leaves it (the last stage is left by a linear projection to pixels)."
     )
@@ -82,11 +85,11 @@ class WanVAESpec(Spec):
     down-sampling with causal temporal convs, one single-head spatial attention in each mid block."""
 
     family: Literal["wan_vae"] = "wan_vae"
-    image_channels: PositiveInt = Field(default=3, description="Pixel channels (in_channels = out_channels).")
-    base_dim: PositiveInt = Field(description="Channels of the first level (Wan 2.1: 96).")
-    latent_channels: PositiveInt = Field(description="Latent channels, z_dim (16).")
-    dim_mult: tuple[PositiveInt, ...] = Field(description="Channel multipliers per level (1, 2, 4, 4).")
-    num_res_blocks: PositiveInt = Field(description="Residual blocks per encoder level (decoder: one more) (2).")
+    image_channels: Size = Field(default=3, description="Pixel channels (in_channels = out_channels).")
+    base_dim: Size = Field(description="Channels of the first level (Wan 2.1: 96).")
+    latent_channels: Size = Field(description="Latent channels, z_dim (16).")
+    dim_mult: tuple[Size, ...] = Field(description="Channel multipliers per level (1, 2, 4, 4).")
+    num_res_blocks: Depth = Field(description="Residual blocks per encoder level (decoder: one more) (2).")
     temporal_downsample: tuple[bool, ...] = Field(
         description="Per down-sampling, whether time halves too (temperal_downsample: False, True, True)."
     )
@@ -126,11 +129,11 @@ class HunyuanVideoVAESpec(Spec):
     with a causal conv, one full spatio-temporal attention (causal frame mask) in each mid block."""
 
     family: Literal["hunyuanvideo_vae"] = "hunyuanvideo_vae"
-    image_channels: PositiveInt = Field(default=3, description="Pixel channels.")
-    latent_channels: PositiveInt = Field(description="Latent channels (16).")
-    block_out_channels: tuple[PositiveInt, ...] = Field(description="Channels per level (128, 256, 512, 512).")
-    layers_per_block: PositiveInt = Field(description="Residual blocks per encoder level (decoder: one more) (2).")
-    spatial_compression: PositiveInt = Field(default=8, description="Spatial factor; the first log2 levels halve H, W.")
+    image_channels: Size = Field(default=3, description="Pixel channels.")
+    latent_channels: Size = Field(description="Latent channels (16).")
+    block_out_channels: tuple[Size, ...] = Field(description="Channels per level (128, 256, 512, 512).")
+    layers_per_block: Depth = Field(description="Residual blocks per encoder level (decoder: one more) (2).")
+    spatial_compression: Size = Field(default=8, description="Spatial factor; the first log2 levels halve H, W.")
     temporal_compression: Literal[4] = Field(default=4, description="Temporal factor (diffusers supports 4).")
     mid_block_attention: bool = Field(default=True, description="Attention in the mid blocks.")
     temporal_tiling: bool = Field(
@@ -138,8 +141,8 @@ class HunyuanVideoVAESpec(Spec):
         description="diffusers' framewise encoding/decoding (on by default): clips longer than a tile are "
         "encoded as overlapping tiles of tile_frames + 1 frames every tile_stride_frames frames.",
     )
-    tile_frames: PositiveInt = Field(default=16, description="tile_sample_min_num_frames (16).")
-    tile_stride_frames: PositiveInt = Field(default=12, description="tile_sample_stride_num_frames (12).")
+    tile_frames: Size = Field(default=16, description="tile_sample_min_num_frames (16).")
+    tile_stride_frames: Size = Field(default=12, description="tile_sample_stride_num_frames (12).")
 
     @model_validator(mode="after")
     def _compression_fits_levels(self) -> HunyuanVideoVAESpec:
@@ -167,15 +170,15 @@ class CogVideoXVAESpec(Spec):
     norms are spatial norms conditioned on the latents (Zhu et al. 2022, MoVQ)."""
 
     family: Literal["cogvideox_vae"] = "cogvideox_vae"
-    image_channels: PositiveInt = Field(default=3, description="Pixel channels.")
-    latent_channels: PositiveInt = Field(description="Latent channels (16).")
-    block_out_channels: tuple[PositiveInt, ...] = Field(description="Channels per level (128, 256, 256, 512).")
-    layers_per_block: PositiveInt = Field(description="Residual blocks per encoder level (decoder: one more) (3).")
-    temporal_compression: PositiveInt = Field(default=4, description="Temporal factor; the first log2 levels halve time.")
-    sample_frames_batch: PositiveInt = Field(
+    image_channels: Size = Field(default=3, description="Pixel channels.")
+    latent_channels: Size = Field(description="Latent channels (16).")
+    block_out_channels: tuple[Size, ...] = Field(description="Channels per level (128, 256, 256, 512).")
+    layers_per_block: Depth = Field(description="Residual blocks per encoder level (decoder: one more) (3).")
+    temporal_compression: Size = Field(default=4, description="Temporal factor; the first log2 levels halve time.")
+    sample_frames_batch: Size = Field(
         default=8, description="diffusers encodes 8 frames at a time (the first batch takes the remainder too)."
     )
-    latent_frames_batch: PositiveInt = Field(default=2, description="diffusers decodes 2 latent frames at a time.")
+    latent_frames_batch: Size = Field(default=2, description="diffusers decodes 2 latent frames at a time.")
 
     @model_validator(mode="after")
     def _compression_fits_levels(self) -> CogVideoXVAESpec:
@@ -208,18 +211,18 @@ class LTXVideoVAESpec(Spec):
     noise injection, residual up-sampling) are not covered."""
 
     family: Literal["ltx_video_vae"] = "ltx_video_vae"
-    image_channels: PositiveInt = Field(default=3, description="Pixel channels.")
-    latent_channels: PositiveInt = Field(description="Latent channels (128).")
-    patch_size: PositiveInt = Field(description="Spatial patchify factor before the first conv (4).")
-    block_out_channels: tuple[PositiveInt, ...] = Field(description="Encoder channels per level (128, 256, 512, 512).")
-    layers_per_block: tuple[PositiveInt, ...] = Field(
+    image_channels: Size = Field(default=3, description="Pixel channels.")
+    latent_channels: Size = Field(description="Latent channels (128).")
+    patch_size: Size = Field(description="Spatial patchify factor before the first conv (4).")
+    block_out_channels: tuple[Size, ...] = Field(description="Encoder channels per level (128, 256, 512, 512).")
+    layers_per_block: tuple[Depth, ...] = Field(
         description="Encoder residual blocks per level, then the mid block's (4, 3, 3, 3, 4)."
     )
     spatio_temporal_scaling: tuple[bool, ...] = Field(
         description="Per encoder level, whether it ends in a stride-2 (t, h, w) conv (True, True, True, False)."
     )
-    decoder_block_out_channels: tuple[PositiveInt, ...] = Field(description="Decoder channels (128, 256, 512, 512).")
-    decoder_layers_per_block: tuple[PositiveInt, ...] = Field(description="Decoder blocks (4, 3, 3, 3, 4).")
+    decoder_block_out_channels: tuple[Size, ...] = Field(description="Decoder channels (128, 256, 512, 512).")
+    decoder_layers_per_block: tuple[Depth, ...] = Field(description="Decoder blocks (4, 3, 3, 3, 4).")
     decoder_spatio_temporal_scaling: tuple[bool, ...] = Field(description="Decoder up-samplings (True, True, True, False).")
 
     @model_validator(mode="after")

@@ -1,26 +1,39 @@
 """What is trained on: clips, their size, text length, dataset and batch, in one or more stages."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, NonNegativeInt, model_validator
 
 from estimators.specs.base import Spec
+from estimators.specs.bounds import Bound
+
+# Bounds of a training stage, wherever it comes from (options, --stage, a workload file, sweeps, a model's clip).
+MAX_CLIP_SIDE = 16_384  # pixels
+Pixels = Annotated[int, Bound(1, MAX_CLIP_SIDE)]
+Frames = Annotated[int, Bound(1, 100_000)]  # 55 minutes at 30 fps
+Fps = Annotated[float, Bound(0.01, 1_000)]  # below, clip seconds and raw-video bytes grow past any real dataset
+TextTokens = Annotated[int, Bound(1, 100_000)]
+Clips = Annotated[int, Bound(1, 10**12)]
+Epochs = Annotated[float, Bound(0, 1e6, above=True)]
+Steps = Annotated[int, Bound(1, 10**12)]
+GlobalBatch = Annotated[int, Bound(1, 65_536)]
+MAX_STAGES = 8  # each stage is planned (and its layouts searched) on its own
 
 
 class TrainingStage(Spec):
     """One stage of training at one clip size (e.g. 256p pre-training, then 480p)."""
 
     name: str = Field(default="main", description="Label of the stage.")
-    height: PositiveInt = Field(description="Clip height in pixels.")
-    width: PositiveInt = Field(description="Clip width in pixels.")
-    frames: PositiveInt = Field(description="Frames a clip (a causal VAE needs k*temporal_compression + 1).")
-    fps: PositiveFloat = Field(default=30.0, description="Frames per second of the clips (sets clip seconds).")
-    text_tokens: PositiveInt = Field(description="Valid caption tokens a clip (padding tokens are dropped).")
-    num_clips: Optional[PositiveInt] = Field(default=None, description="Distinct clips in the dataset.")
-    epochs: Optional[PositiveFloat] = Field(default=None, description="Passes over the dataset.")
-    steps: Optional[PositiveInt] = Field(default=None, description="Optimizer steps (instead of clips x epochs).")
-    global_batch: PositiveInt = Field(description="Clips per optimizer step.")
+    height: Pixels = Field(description="Clip height in pixels.")
+    width: Pixels = Field(description="Clip width in pixels.")
+    frames: Frames = Field(description="Frames a clip (a causal VAE needs k*temporal_compression + 1).")
+    fps: Fps = Field(default=30.0, description="Frames per second of the clips (sets clip seconds).")
+    text_tokens: TextTokens = Field(description="Valid caption tokens a clip (padding tokens are dropped).")
+    num_clips: Optional[Clips] = Field(default=None, description="Distinct clips in the dataset.")
+    epochs: Optional[Epochs] = Field(default=None, description="Passes over the dataset.")
+    steps: Optional[Steps] = Field(default=None, description="Optimizer steps (instead of clips x epochs).")
+    global_batch: GlobalBatch = Field(description="Clips per optimizer step.")
 
     @model_validator(mode="after")
     def _check_length(self) -> "TrainingStage":
@@ -46,7 +59,7 @@ class TrainingStage(Spec):
 class Workload(Spec):
     """All stages of one training plan and how the frozen encoders are run."""
 
-    stages: tuple[TrainingStage, ...] = Field(min_length=1, description="Training stages in order.")
+    stages: tuple[TrainingStage, ...] = Field(min_length=1, max_length=MAX_STAGES, description="Training stages in order.")
     precompute_text: bool = Field(
         default=True, description="T5 embeddings computed once offline (true) or every step (false)."
     )

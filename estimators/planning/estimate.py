@@ -1,0 +1,223 @@
+"""A whole plan for a video system on a cluster: counts, memory, layout, time, cost, energy."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from estimators.catalog.prices import PriceQuote
+from estimators.counts.dit import dit_forward_flops, dit_params, encoder_text_tokens, layers_forward_flops
+from estimators.counts.geometry import ClipGeometry, clip_geometry
+from estimators.counts.problem import TrainingProblem, video_problem
+from estimators.counts.text_encoders import text_encoder_flops, text_encoder_gemm_width, text_encoder_params, text_encoder_tokens
+from estimators.counts.vaes import vae_decoder_flops, vae_decoder_params, vae_encoder_flops, vae_encoder_params
+from estimators.errors import PlanInputError
+from estimators.memory.states import FRAGMENTATION_FRACTION, RUNTIME_RESERVED_BYTES
+from estimators.planning.request import PlanRequest
+from estimators.planning.results import (
+    Clip,
+    ClusterInfo,
+    LatentShape,
+    ModelInfo,
+    Params,
+    Plan,
+    PublishedComparison,
+    SampleFlops,
+    StagePlan,
+    Tokens,
+    WorkloadInfo,
+)
+from estimators.search.alternatives import explain
+from estimators.search.evaluate import evaluate
+from estimators.search.layout_search import SearchResult, search
+from estimators.search.no_layout import describe, no_layout_message
+from estimators.specs.hardware import Cluster
+from estimators.specs.layout_arrays import LayoutArrays
+from estimators.specs.models import VideoSystemSpec
+from estimators.specs.workload import TrainingStage, Workload
+from estimators.time.step import FWD_BWD_FACTOR, RunSettings
+from estimators.time.time_model import MFU_PRECISION, dominant, stage_warnings, time_model, time_model_assumptions
+from estimators.time.uncertainty import plan_uncertainty
+from estimators.units import GIB, SECONDS_PER_DAY, SECONDS_PER_HOUR, WATTS_PER_KILOWATT
+
+
+def parameter_counts(system: VideoSystemSpec) -> Params:
+    """Exact parameters of each component, with the DiT's parts and the text encoders one by one."""
+    dit = dit_params(system.dit)
+    encoders = [sum(text_encoder_params(encoder).values()) for encoder in system.text_encoders]
+    return Params(dit=sum(dit.values()), text_encoder=sum(encoders), vae_encoder=sum(vae_encoder_params(system.vae).values()),
+                  vae_decoder=sum(vae_decoder_params(system.vae).values()), dit_breakdown=dit, text_encoder_breakdown=encoders)
+
+
+def published_comparison(system: VideoSystemSpec, counts: Params) -> dict[str, PublishedComparison]:
+    """Each count the model file publishes (published_params) against ours: difference and its share."""
+    counted = counts.model_dump()
+    return {
+        key: PublishedComparison(published=published, counted=counted[key], difference=counted[key] - published,
+                                 relative=(counted[key] - published) / published if published else None)
+        for key, published in system.published_params.items()
+        if key in counted
+    }
+
+
+def sample_flops(system: VideoSystemSpec, stage: TrainingStage, workload: Workload, geo: ClipGeometry, recompute: str) -> SampleFlops:
+    """FLOPs of one training sample: model (DiT fwd+bwd, frozen encoders online) and hardware (+recompute)."""
+    dit = dit_forward_flops(system.dit, geo.visual_tokens, stage.text_tokens)
+    dit_fwd = sum(dit.values())
+    caption = encoder_text_tokens(system.dit, stage.text_tokens)
+    text = sum(sum(text_encoder_flops(e, text_encoder_tokens(e, caption)).values()) for e in system.text_encoders)
+    vae_enc = sum(vae_encoder_flops(system.vae, geo.frames, geo.height, geo.width).values())
+    vae_dec = sum(vae_decoder_flops(system.vae, geo.latent_frames, geo.latent_height, geo.latent_width).values())
+    online = (0 if workload.precompute_text else text) + (0 if workload.precompute_latents else vae_enc)
+    recomputed = layers_forward_flops(dit) if recompute == "full" else 0
+    trained = FWD_BWD_FACTOR * dit_fwd
+    return SampleFlops(dit_forward=dit_fwd, dit_forward_breakdown=dit, text_encoder_forward=text, vae_encoder_forward=vae_enc,
+                       vae_decoder_forward=vae_dec, frozen_online_forward=online, train_step_model=trained,
+                       train_step_total=trained + online, train_step_hardware=trained + online + recomputed)
+
+
+def _fixed_layout(request: PlanRequest, prob: TrainingProblem, settings: RunSettings) -> tuple[LayoutArrays, int]:
+    """The given layout as a one-element array, after checking it multiplies out, is valid and fits."""
+    if request.layout.num_gpus != request.cluster.num_gpus:
+        raise PlanInputError(f"layout tp*pp*cp*dp = {request.layout.num_gpus} but the cluster has {request.cluster.num_gpus} GPUs")
+    lay = LayoutArrays.from_layouts([request.layout])
+    evaluation = evaluate(prob, lay, settings)
+    if not evaluation.valid[0]:
+        raise PlanInputError(f"layout is not valid for {prob.name}: {describe(evaluation.reason[0], prob, settings, lay, 0)}")
+    needed, available = evaluation.memory.total[0], settings.gpu.hbm_bytes.value
+    if needed > available:
+        raise PlanInputError(f"layout does not fit: needs {needed / GIB:.1f} GiB per GPU, {settings.gpu.name} has {available / GIB:.1f} GiB")
+    return SearchResult(lay, evaluation, ranked=np.zeros(1, dtype=int)), 0
+
+
+def _resolve_layout(request: PlanRequest, prob: TrainingProblem, settings: RunSettings) -> tuple[SearchResult, int, bool]:
+    """(evaluated layouts, index of the chosen one, whether it was searched): the given layout or the search's best."""
+    if request.layout is not None:
+        return (*_fixed_layout(request, prob, settings), False)
+    result = search(prob, settings, request.cluster.num_gpus, request.objective, request.pinned, request.valid_layouts_only)
+    if len(result.ranked) == 0:
+        raise PlanInputError(no_layout_message(result, prob, settings, request.cluster.num_gpus, request.pinned))
+    return result, int(result.ranked[0]), True
+
+
+def stage_plan(request: PlanRequest, settings: RunSettings, stage: TrainingStage) -> StagePlan:
+    """Layout, memory and time of one training stage."""
+    settings = settings.with_global_batch(stage.global_batch)
+    prob = video_problem(request.system, stage, request.workload)
+    result, best, searched = _resolve_layout(request, prob, settings)
+    evaluation, layout = result.evaluation, result.layouts.layout(best)
+    geo = clip_geometry(request.system.vae, request.system.dit, stage.frames, stage.height, stage.width)
+    flops = sample_flops(request.system, stage, request.workload, geo, layout.recompute)
+    n, gpu = request.cluster.num_gpus, request.cluster.gpu
+    step = float(evaluation.time.step_time_s[best])
+    breakdown = evaluation.time.breakdown(best)
+    peak = gpu.peak_flops(MFU_PRECISION)
+    # MFU counts the trained model's FLOPs only (PaLM, Chowdhery et al. 2022, App. B); frozen encoders
+    # run online are work the GPUs do but not model FLOPs, so they are shown apart.
+    model_flops_step = flops.train_step_model * stage.global_batch
+    train_s = stage.num_steps * step
+    preprocess_s = preprocessing_s(request, stage, flops, settings)
+    totals = RunTotals.of(request.cluster, train_s + preprocess_s)
+    return StagePlan(
+        name=stage.name,
+        clip=Clip(height=stage.height, width=stage.width, frames=stage.frames, fps=stage.fps, seconds=stage.frames / stage.fps),
+        latent_shape=LatentShape(frames=geo.latent_frames, height=geo.latent_height, width=geo.latent_width),
+        tokens_per_sample=Tokens(visual=geo.visual_tokens, text=stage.text_tokens),
+        flops_per_sample=flops,
+        memory_per_gpu_bytes=evaluation.memory.breakdown(best, gpu.hbm_bytes.value),
+        layout=layout, steps=stage.num_steps, global_batch=stage.global_batch,
+        micro_batches=float(evaluation.time.micro_batches[best]), step_time_s=step, step_breakdown_s=breakdown,
+        bubble_fraction=float(evaluation.time.bubble_fraction[best]), collectives=evaluation.time.collective_calls(best),
+        mfu=model_flops_step / (step * peak * n), hfu=flops.train_step_hardware * stage.global_batch / (step * peak * n),
+        tflops_per_gpu=model_flops_step / step / n / 1e12,
+        frozen_encoder_tflops_per_gpu=flops.frozen_online_forward * stage.global_batch / step / n / 1e12,
+        samples_per_s=stage.global_batch / step,
+        train_time_days=train_s / SECONDS_PER_DAY, preprocessing_days=preprocess_s / SECONDS_PER_DAY,
+        gpu_hours=totals.gpu_hours, cost_usd=totals.cost_usd, cost_usd_range=totals.cost_usd_range, energy_kwh=totals.energy_kwh,
+        search=explain(result, gpu.hbm_bytes.value, request.ranked_layouts) if searched else None,
+        dominant=dominant(breakdown, step),
+        time_model=time_model(settings, breakdown, step, float(evaluation.time.attention_backward_s[best])),
+        stage=stage, geometry=geo, search_result=result if searched else None,
+    )
+
+
+@dataclass(frozen=True)
+class RunTotals:
+    """GPU-hours, cost (at the price and its low/high) and energy of some seconds on a whole cluster."""
+
+    gpu_hours: float
+    cost_usd: float
+    cost_usd_range: tuple[float, float]
+    energy_kwh: float
+
+    @classmethod
+    def of(cls, cluster: Cluster, seconds: float) -> "RunTotals":
+        gpu_hours = seconds * cluster.num_gpus / SECONDS_PER_HOUR
+        price = cluster.gpu.price_usd_per_gpu_hour
+        return cls(gpu_hours=gpu_hours, cost_usd=gpu_hours * price.value,
+                   cost_usd_range=(gpu_hours * (price.low or price.value), gpu_hours * (price.high or price.value)),
+                   energy_kwh=gpu_hours * cluster.gpu.board_power_w.value / WATTS_PER_KILOWATT)
+
+
+def preprocessing_s(request: PlanRequest, stage: TrainingStage, flops: SampleFlops, settings: RunSettings) -> float:
+    """One-off offline encoding of the stage's distinct clips on the whole cluster (0 when online).
+
+    The frozen encoders run forward only, in BF16 (their own precision), at the GEMM efficiency of the
+    T5 width.
+    """
+    wl = request.workload
+    per_clip = (flops.text_encoder_forward if wl.precompute_text else 0) + (flops.vae_encoder_forward if wl.precompute_latents else 0)
+    clips = stage.num_clips if stage.num_clips is not None else stage.num_samples
+    d = text_encoder_gemm_width(request.system.text_encoders[0])
+    rate = request.cluster.num_gpus * float(settings.rates.high_precision_gemm(d, d, d))
+    return wl.preprocess_passes * clips * per_clip / rate
+
+
+def assumptions(request: PlanRequest, settings: RunSettings) -> list[str]:
+    """What the plan takes as given, in words (printed and in the JSON)."""
+    prof = settings.profile
+    price = PriceQuote.of(request.cluster.gpu)
+    return [
+        f"device profile {prof.gpu}: {prof.provenance} ({prof.date})",
+        *time_model_assumptions(settings),
+        f"compute: published kernel benchmarks x {prof.compute_derate:.2f} (fitted); element-wise ops at {prof.memory_efficiency:.0%} of HBM bandwidth (fitted)",
+        f"links: NVLink at {prof.nvlink_efficiency:.0%}, NIC at {prof.nic_efficiency:.0%} of datasheet bandwidth",
+        "mixed-precision AdamW: 16 bytes/parameter (bf16 weights + grads, fp32 master, m, v), ZeRO shards over dp x cp",
+        f"memory overhead: {RUNTIME_RESERVED_BYTES / GIB:.0f} GiB CUDA/NCCL reserve + {FRAGMENTATION_FRACTION:.0%} allocator fragmentation",
+        "flash attention (no S^2 scores stored); attention is bidirectional and counted in full S^2",
+        "text encoder: " + ("precomputed offline (one-off pass)" if request.workload.precompute_text else "run online every step"),
+        "VAE latents: " + ("precomputed offline (one-off pass)" if request.workload.precompute_latents else "encoded online every step"),
+        "energy: GPU board power at its rating for the whole run (no PUE, CPUs or network)",
+        f"price: {price.line()}; source: {price.source}",
+        "per-sample figures at the top level describe the last stage; totals add all stages",
+    ]
+
+
+def run_settings(request: PlanRequest) -> RunSettings:
+    """The GPU's profile, the attention kernel and the stack, resolved once for the whole plan."""
+    return RunSettings.resolve(request.cluster.gpu, global_batch=request.workload.stages[-1].global_batch,
+                               precision=request.precision, kernel=request.kernel, stack=request.stack)
+
+
+def plan(request: PlanRequest) -> Plan:
+    """The full plan."""
+    settings = run_settings(request)
+    stages = tuple(stage_plan(request, settings, stage) for stage in request.workload.stages)
+    train_s = sum(s.train_s for s in stages)
+    pre_s = sum(s.preprocess_s for s in stages)
+    system = request.system
+    totals = RunTotals.of(request.cluster, train_s + pre_s)
+    params = parameter_counts(system)
+    return Plan(
+        model=ModelInfo(name=system.name, exact=system.exact, source=system.source, notes=system.notes),
+        cluster=ClusterInfo(gpu=request.cluster.gpu.name, num_gpus=request.cluster.num_gpus, precision=request.precision),
+        params=params, params_vs_published=published_comparison(system, params),
+        train_time_days=train_s / SECONDS_PER_DAY, preprocessing_days=pre_s / SECONDS_PER_DAY,
+        gpu_hours=totals.gpu_hours, cost_usd=totals.cost_usd, cost_usd_range=totals.cost_usd_range, energy_kwh=totals.energy_kwh,
+        price=PriceQuote.of(request.cluster.gpu), stages=stages,
+        workload=WorkloadInfo(precompute_text=request.workload.precompute_text, precompute_latents=request.workload.precompute_latents),
+        assumptions=assumptions(request, settings),
+        warnings=[w for s in stages for w in stage_warnings(s.name, s.mfu, s.step_breakdown_s, s.step_time_s)],
+        uncertainty=plan_uncertainty(request.cluster, stages[-1].step_time_s, train_s, pre_s),
+        request=request,
+    )

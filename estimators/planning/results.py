@@ -1,0 +1,248 @@
+"""A plan as typed results: what ``plan estimate --json`` prints and its JSON Schema, from one set of classes.
+
+Keys named in the issues (params.*, tokens_per_sample.*, flops_per_sample.*, memory_per_gpu_bytes.*,
+layout.*, step_time_s, mfu, tflops_per_gpu, train_time_days, gpu_hours, cost_usd, energy_kwh) are a
+contract; more may be added, none renamed. Per-sample and per-step figures at the top level describe
+the last stage (computed from it, never stored twice); totals add every stage.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import Field, computed_field
+from pydantic.json_schema import SkipJsonSchema
+
+from estimators.catalog.prices import PriceQuote
+from estimators.counts.geometry import ClipGeometry
+from estimators.memory.per_gpu import MemoryBreakdown
+from estimators.planning.request import PlanRequest
+from estimators.results import Document, Result
+from estimators.search.alternatives import SearchSummary
+from estimators.search.layout_search import SearchResult
+from estimators.specs.layout import Layout
+from estimators.specs.workload import TrainingStage
+from estimators.time.results import CollectiveCall, Dominant, StepBreakdown, TimeModel, Uncertainty
+from estimators.units import SECONDS_PER_DAY
+
+
+class ModelInfo(Result):
+    name: str
+    exact: bool = Field(description="Counts reproduce the public implementation to the unit.")
+    source: str
+    notes: Optional[str]
+
+
+class ClusterInfo(Result):
+    gpu: str
+    num_gpus: int
+    precision: str
+
+
+class Params(Result):
+    """Exact parameter counts."""
+
+    dit: int
+    text_encoder: int = Field(description="All frozen text encoders together.")
+    vae_encoder: int
+    vae_decoder: int
+    dit_breakdown: dict[str, int]
+    text_encoder_breakdown: list[int] = Field(description="Each text encoder in order.")
+
+
+class PublishedComparison(Result):
+    """A count the model file publishes against ours."""
+
+    published: int
+    counted: int
+    difference: int
+    relative: Optional[float]
+
+
+class Tokens(Result):
+    visual: int
+    text: int
+
+
+class LatentShape(Result):
+    frames: int
+    height: int
+    width: int
+
+
+class Clip(Result):
+    height: int
+    width: int
+    frames: int
+    fps: float
+    seconds: float
+
+
+class SampleFlops(Result):
+    """FLOPs of one training sample (2 per multiply-add)."""
+
+    dit_forward: int
+    dit_forward_breakdown: dict[str, int]
+    text_encoder_forward: int
+    vae_encoder_forward: int
+    vae_decoder_forward: int
+    frozen_online_forward: int = Field(description="Frozen encoders run online a sample (not in MFU).")
+    train_step_model: int = Field(description="Trained DiT forward + backward: the FLOPs MFU counts.")
+    train_step_total: int = Field(description="train_step_model + frozen_online_forward.")
+    train_step_hardware: int = Field(description="train_step_total + recomputed forward.")
+
+
+class WorkloadInfo(Result):
+    precompute_text: bool
+    precompute_latents: bool
+
+
+class StagePlan(Result):
+    """One training stage: its own layout, step and totals."""
+
+    name: str
+    clip: Clip
+    latent_shape: LatentShape
+    tokens_per_sample: Tokens
+    flops_per_sample: SampleFlops
+    memory_per_gpu_bytes: MemoryBreakdown
+    layout: Layout
+    steps: int
+    global_batch: int
+    micro_batches: float
+    step_time_s: float
+    step_breakdown_s: StepBreakdown
+    bubble_fraction: float
+    collectives: tuple[CollectiveCall, ...]
+    mfu: float = Field(description="Trained-model FLOPs / (step time x peak x GPUs).")
+    hfu: float
+    tflops_per_gpu: float
+    frozen_encoder_tflops_per_gpu: float
+    samples_per_s: float
+    train_time_days: float
+    preprocessing_days: float
+    gpu_hours: float
+    cost_usd: float
+    cost_usd_range: tuple[float, float] = Field(description="[low, high] at the price range.")
+    energy_kwh: float
+    search: Optional[SearchSummary] = Field(description="The layout search of this stage (None for a fixed layout).")
+    dominant: Dominant
+    time_model: TimeModel
+    # working objects for the simulators and sweeps, not part of the document
+    stage: SkipJsonSchema[TrainingStage] = Field(exclude=True)
+    geometry: SkipJsonSchema[ClipGeometry] = Field(exclude=True)
+    search_result: SkipJsonSchema[Optional[SearchResult]] = Field(default=None, exclude=True)
+
+    @property
+    def train_s(self) -> float:
+        return self.train_time_days * SECONDS_PER_DAY
+
+    @property
+    def preprocess_s(self) -> float:
+        return self.preprocessing_days * SECONDS_PER_DAY
+
+
+class Plan(Document):
+    """`plan estimate --json`: the last stage's per-sample figures at the top level, totals over all stages."""
+
+    model: ModelInfo
+    cluster: ClusterInfo
+    params: Params
+    params_vs_published: dict[str, PublishedComparison]
+    train_time_days: float = Field(description="All stages.")
+    preprocessing_days: float
+    gpu_hours: float = Field(description="GPUs x (training + preprocessing) hours, all stages.")
+    cost_usd: float
+    cost_usd_range: tuple[float, float] = Field(description="[low, high] at the price range.")
+    price: PriceQuote
+    energy_kwh: float
+    stages: tuple[StagePlan, ...] = Field(min_length=1)
+    workload: WorkloadInfo
+    assumptions: list[str]
+    warnings: list[str]
+    uncertainty: Uncertainty
+    request: SkipJsonSchema[PlanRequest] = Field(exclude=True)
+
+    @property
+    def last(self) -> StagePlan:
+        """The stage the top-level per-sample figures describe."""
+        return self.stages[-1]
+
+    @computed_field(description="Last stage.")
+    @property
+    def tokens_per_sample(self) -> Tokens:
+        return self.last.tokens_per_sample
+
+    @computed_field(description="Last stage.")
+    @property
+    def latent_shape(self) -> LatentShape:
+        return self.last.latent_shape
+
+    @computed_field(description="Last stage.")
+    @property
+    def flops_per_sample(self) -> SampleFlops:
+        return self.last.flops_per_sample
+
+    @computed_field(description="Last stage.")
+    @property
+    def memory_per_gpu_bytes(self) -> MemoryBreakdown:
+        return self.last.memory_per_gpu_bytes
+
+    @computed_field(description="Last stage.")
+    @property
+    def layout(self) -> Layout:
+        return self.last.layout
+
+    @computed_field(description="Last stage.")
+    @property
+    def step_time_s(self) -> float:
+        return self.last.step_time_s
+
+    @computed_field(description="Last stage.")
+    @property
+    def step_breakdown_s(self) -> StepBreakdown:
+        return self.last.step_breakdown_s
+
+    @computed_field(description="Last stage.")
+    @property
+    def collectives(self) -> tuple[CollectiveCall, ...]:
+        return self.last.collectives
+
+    @computed_field(description="Trained-model FLOPs / (step time x peak x GPUs), last stage.")
+    @property
+    def mfu(self) -> float:
+        return self.last.mfu
+
+    @computed_field(description="Last stage.")
+    @property
+    def hfu(self) -> float:
+        return self.last.hfu
+
+    @computed_field(description="Last stage.")
+    @property
+    def tflops_per_gpu(self) -> float:
+        return self.last.tflops_per_gpu
+
+    @computed_field(description="Last stage.")
+    @property
+    def frozen_encoder_tflops_per_gpu(self) -> float:
+        return self.last.frozen_encoder_tflops_per_gpu
+
+    @computed_field(description="Last stage.")
+    @property
+    def samples_per_s(self) -> float:
+        return self.last.samples_per_s
+
+    @computed_field(description="The layout search of the last stage (None for a fixed layout).")
+    @property
+    def search(self) -> Optional[SearchSummary]:
+        return self.last.search
+
+    @computed_field(description="The largest part of the last stage's step.")
+    @property
+    def dominant(self) -> Dominant:
+        return self.last.dominant
+
+    @computed_field(description="What the last stage's time rests on.")
+    @property
+    def time_model(self) -> TimeModel:
+        return self.last.time_model

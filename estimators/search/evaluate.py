@@ -1,0 +1,52 @@
+"""Everything about many layouts at once: validity, step time and its parts, memory per GPU."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from estimators.counts.problem import TrainingProblem
+from estimators.memory.per_gpu import MemoryArrays, memory_bytes
+from estimators.specs.layout_arrays import LayoutArrays
+from estimators.time.step import RunSettings, StepArrays, step_time
+
+
+def validity(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> tuple[np.ndarray, np.ndarray]:
+    """(valid mask, reason string per layout: '' when valid)."""
+    m = lay.micro_batches(settings.global_batch)
+    node = settings.gpu.node_size
+    checks = [
+        (np.abs(m - np.round(m)) > 1e-9, "global batch does not divide by dp x micro-batch"),
+        (prob.num_layers < lay.pp * lay.vpp, "fewer layers than pipeline chunks"),
+        ((prob.heads % lay.tp != 0) | (prob.kv_heads % lay.tp != 0), "heads do not divide by tp"),
+        (lay.tp > node, "tp larger than a node"),
+        (~lay.cp_ring & ((prob.heads // np.maximum(lay.tp, 1)) % lay.cp != 0), "Ulysses needs heads/tp divisible by cp"),
+        ((lay.vpp > 1) & ((lay.pp == 1) | (np.round(m) % lay.pp != 0)), "interleaving needs pp > 1 and micro-batches divisible by pp"),
+        (prob.tokens < lay.cp * lay.tp, "fewer tokens than cp x tp"),
+    ]
+    reason = np.full(len(lay), "", dtype=object)
+    for failed, text in reversed(checks):
+        reason = np.where(failed, text, reason)
+    return reason == "", reason
+
+
+@dataclass(frozen=True)
+class LayoutEvaluation:
+    """Every layout's validity (and why not), step time by part, and memory per GPU by part."""
+
+    valid: np.ndarray
+    reason: np.ndarray  # '' where valid
+    fits: np.ndarray
+    time: StepArrays
+    memory: MemoryArrays
+
+    def __len__(self) -> int:
+        return len(self.valid)
+
+
+def evaluate(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> LayoutEvaluation:
+    """Everything about each layout: validity, step time and its parts, memory."""
+    valid, reason = validity(prob, lay, settings)
+    memory = memory_bytes(prob, lay, settings.global_batch, settings.precision)
+    return LayoutEvaluation(valid=valid, reason=reason, fits=memory.total <= settings.gpu.hbm_bytes.value,
+                            time=step_time(prob, lay, settings), memory=memory)

@@ -1,0 +1,98 @@
+"""Layout search: enumerate every layout of a cluster, evaluate them vectorised, rank the ones that fit."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from estimators.counts.problem import TrainingProblem
+from estimators.errors import PlanInputError
+from estimators.search.evaluate import LayoutEvaluation, evaluate, validity
+from estimators.specs.hardware import MAX_GPUS
+from estimators.specs.layout_arrays import RECOMPUTE_CODES, LayoutArrays
+from estimators.time.step import RunSettings
+
+ZERO_STAGES = (0, 1, 2, 3)
+VIRTUAL_STAGES = (1, 2, 4)
+MAX_MICRO_BATCH = 16
+# A bound that keeps a search within seconds and a few hundred MB (a report runs twenty of them): 10.5
+# million layouts took 34 s and 7.9 GB here, so 400,000 take about 1.3 s and 0.3 GB; the default H100x8192
+# plan has 100,800. (The cluster size itself is bounded by its spec, specs/hardware.py MAX_GPUS.)
+MAX_LAYOUTS = 400_000
+
+
+def divisors(n: int) -> list[int]:
+    """Positive divisors of n, ascending."""
+    small = [d for d in range(1, int(n**0.5) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
+
+
+def enumerate_layouts(num_gpus: int, node_size: int, global_batch: int, fixed: dict | None = None) -> LayoutArrays:
+    """Every (tp, cp, pp, dp, zero, micro-batch, recompute, vpp, cp kind) whose degrees multiply to the
+    GPU count, with tp inside a node and dp x micro-batch dividing the global batch; ``fixed`` pins knobs
+    (names as in ``Layout``)."""
+    fixed = fixed or {}
+    if num_gpus > MAX_GPUS:
+        raise PlanInputError(f"{num_gpus:,} GPUs: the layout search handles at most {MAX_GPUS:,}")
+    rows = []
+    for tp in [d for d in divisors(num_gpus) if d <= node_size]:
+        for cp in divisors(num_gpus // tp):
+            for pp in divisors(num_gpus // (tp * cp)):
+                dp = num_gpus // (tp * cp * pp)
+                if global_batch % dp:
+                    continue
+                for mb in [b for b in divisors(global_batch // dp) if b <= MAX_MICRO_BATCH]:
+                    rows.append((tp, cp, pp, dp, mb))
+    base = np.array(rows, dtype=np.int64).reshape(-1, 5)
+    knobs = list(itertools.product(ZERO_STAGES, RECOMPUTE_CODES.values(), VIRTUAL_STAGES, (False, True)))
+    if len(base) * len(knobs) > MAX_LAYOUTS:
+        raise PlanInputError(
+            f"{num_gpus:,} GPUs with a global batch of {global_batch:,} give {len(base) * len(knobs):,} layouts to search, "
+            f"more than {MAX_LAYOUTS:,}: use a GPU count or global batch with fewer divisors"
+        )
+    grid = np.repeat(base, len(knobs), axis=0)
+    extra = np.tile(np.array(knobs, dtype=np.int64), (len(base), 1))
+    lay = LayoutArrays(
+        tp=grid[:, 0], cp=grid[:, 1], pp=grid[:, 2], dp=grid[:, 3], micro_batch=grid[:, 4],
+        zero=extra[:, 0], recompute=extra[:, 1], vpp=extra[:, 2], cp_ring=extra[:, 3].astype(bool),
+    )
+    keep = ~((lay.cp == 1) & lay.cp_ring) & ~((lay.pp == 1) & (lay.vpp > 1))  # drop knobs that change nothing
+    for name, value in fixed.items():
+        column = "cp_ring" if name == "cp_kind" else name
+        target = (value == "ring") if name == "cp_kind" else (RECOMPUTE_CODES[value] if name == "recompute" else value)
+        keep &= getattr(lay, column) == target
+    return lay.take(keep)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """All evaluated layouts with their evaluation, and the ranking of those that are valid and fit."""
+
+    layouts: LayoutArrays
+    evaluation: LayoutEvaluation
+    ranked: np.ndarray  # indices into layouts, best first
+
+    def __len__(self) -> int:
+        return len(self.layouts)
+
+
+def search(prob: TrainingProblem, settings: RunSettings, num_gpus: int, objective: str = "time", fixed: dict | None = None,
+           valid_only: bool = False) -> SearchResult:
+    """Evaluate every layout and rank the valid, fitting ones by step time.
+
+    ``objective`` 'cost' ranks by GPU-seconds x price, which on one fixed cluster is step time times a
+    constant: the same order, so both objectives share this ranking. ``valid_only`` times only the
+    layouts that pass the validity checks (same ranking, about half the work); sweeps and the no-layout
+    diagnosis need every candidate's reason, so it is off by default.
+    """
+    lay = enumerate_layouts(num_gpus, settings.gpu.node_size, settings.global_batch, fixed)
+    if valid_only:
+        lay = lay.take(validity(prob, lay, settings)[0])
+    evaluation = evaluate(prob, lay, settings)
+    ok = np.flatnonzero(evaluation.valid & evaluation.fits)
+    key = evaluation.time.step_time_s[ok]
+    # ties (same time): prefer fewer bytes on the links (less exposed to a slow network), then less memory
+    network = evaluation.time.network_bytes_per_step[ok]
+    order = np.lexsort((evaluation.memory.total[ok], np.round(network, -6), np.round(key, 9)))
+    return SearchResult(lay, evaluation, ok[order])

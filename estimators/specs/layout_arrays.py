@@ -1,0 +1,65 @@
+"""Many parallel layouts at once, as parallel numpy arrays, so a search evaluates them vectorised."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from estimators.specs.layout import Layout
+
+RECOMPUTE_CODES = {"none": 0, "selective": 1, "full": 2}
+RECOMPUTE_NAMES = {code: name for name, code in RECOMPUTE_CODES.items()}
+
+
+@dataclass(frozen=True)
+class LayoutArrays:
+    """Column ``i`` of every array is one layout."""
+
+    tp: np.ndarray
+    pp: np.ndarray
+    cp: np.ndarray
+    dp: np.ndarray
+    zero: np.ndarray
+    micro_batch: np.ndarray
+    recompute: np.ndarray  # RECOMPUTE_CODES
+    vpp: np.ndarray
+    cp_ring: np.ndarray  # bool: ring attention instead of Ulysses
+
+    def __len__(self) -> int:
+        return len(self.tp)
+
+    @classmethod
+    def from_layouts(cls, layouts: list[Layout]) -> "LayoutArrays":
+        """Pack specs into arrays."""
+        return cls(
+            tp=np.array([l.tp for l in layouts]),
+            pp=np.array([l.pp for l in layouts]),
+            cp=np.array([l.cp for l in layouts]),
+            dp=np.array([l.dp for l in layouts]),
+            zero=np.array([l.zero for l in layouts]),
+            micro_batch=np.array([l.micro_batch for l in layouts]),
+            recompute=np.array([RECOMPUTE_CODES[l.recompute] for l in layouts]),
+            vpp=np.array([l.vpp for l in layouts]),
+            cp_ring=np.array([l.cp_kind == "ring" for l in layouts]),
+        )
+
+    def micro_batches(self, global_batch: int) -> np.ndarray:
+        """Micro-batches a step (float; not whole where the layout does not divide the batch)."""
+        return global_batch / (self.dp * self.micro_batch)
+
+    def stage_layers(self, num_layers: int) -> np.ndarray:
+        """Layers on the busiest pipeline stage: uneven splits round up (stage balance sets the pace)."""
+        return np.ceil(num_layers / (self.pp * self.vpp)) * self.vpp
+
+    def take(self, index) -> "LayoutArrays":
+        """The layouts at ``index`` (a mask or integer array)."""
+        return LayoutArrays(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    def layout(self, i: int) -> Layout:
+        """Layout ``i`` as a spec."""
+        return Layout(
+            tp=int(self.tp[i]), pp=int(self.pp[i]), cp=int(self.cp[i]), dp=int(self.dp[i]),
+            zero=int(self.zero[i]), micro_batch=int(self.micro_batch[i]),
+            recompute=RECOMPUTE_NAMES[int(self.recompute[i])], vpp=int(self.vpp[i]),
+            cp_kind="ring" if self.cp_ring[i] else "ulysses",
+        )

@@ -1,0 +1,95 @@
+"""Low-high ranges on every time figure, from the cross-validated errors of the step-time model.
+
+Basis: the leave-one-source-out errors e = predicted / measured - 1 on the calibration file
+(data/profiles/crossvalidation.yaml, written by benchmarks/crossvalidate_profiles.py). A true step time
+consistent with those errors lies in [predicted / (1 + max e), predicted / (1 - |min e|)]. For a plan
+outside the calibration set (every video DiT: the calibration runs are LLMs whose attention is a small
+share of the step, while a DiT's long-sequence attention can dominate it) the errors are widened by
+EXTRAPOLATION_WIDENING: the kernel tables ground attention, but no calibration row has tested that part
+of the model at this weight.
+
+Training days scale with the step; GPU-hours and energy scale the training part (preprocessing is kept
+at its point value); cost combines the GPU-hour range with the GPU's price range (low with low, high
+with high).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from estimators.catalog.files import DATA_DIR
+from estimators.results import Range
+from estimators.specs.hardware import Cluster
+from estimators.time.results import Uncertainty
+from estimators.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, WATTS_PER_KILOWATT
+
+CROSSVALIDATION_FILE = DATA_DIR / "profiles" / "crossvalidation.yaml"
+EXTRAPOLATION_WIDENING = 2.0
+
+
+@lru_cache(maxsize=None)
+def crossvalidation() -> dict:
+    """The stored leave-one-source-out result."""
+    return yaml.safe_load(CROSSVALIDATION_FILE.read_text())
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (how the stored result names the calibration file it was computed from)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def stored_crossvalidation(csv_path: Path) -> Optional[dict]:
+    """The stored result when ``csv_path`` holds exactly the bytes it was computed from; None for any other file,
+    whatever its name."""
+    stored = crossvalidation()
+    return stored if stored.get("sha256") == file_sha256(csv_path) else None
+
+
+@dataclass(frozen=True)
+class StepFactors:
+    """Multipliers of a predicted step time that bound the true one, and how they were derived."""
+
+    low: float
+    high: float
+    basis: str
+
+    def span(self, point: float) -> Range:
+        return Range(low=point * self.low, high=point * self.high, basis=self.basis)
+
+
+def step_factors(extrapolating: bool) -> StepFactors:
+    """(low, high) multipliers of a predicted step time from the cross-validated errors."""
+    cv = crossvalidation()
+    errors = list(cv["errors"].values())
+    widen = EXTRAPOLATION_WIDENING if extrapolating else 1.0
+    over, under = max(max(errors), 0.0) * widen, min(min(errors), 0.0) * widen
+    basis = (
+        f"leave-one-source-out errors of the step-time model on {cv['file']} span {min(errors):+.1%} to {max(errors):+.1%} "
+        f"(CV MAPE {cv['mape']:.1%})"
+        + (f", widened x{widen:g} for a workload outside the calibration set (LLM runs; here a video DiT)" if extrapolating else "")
+    )
+    return StepFactors(low=1 / (1 + over), high=1 / max(1 + under, 0.05), basis=basis)
+
+
+def plan_uncertainty(cluster: Cluster, step_time_s: float, train_s: float, preprocess_s: float,
+                     extrapolating: bool = True) -> Uncertainty:
+    """Ranges on step time, days, GPU-hours, cost and energy of a plan (``step_time_s``: its last stage)."""
+    factors = step_factors(extrapolating)
+    gpu, n = cluster.gpu, cluster.num_gpus
+    hours_low, hours_high = ((train_s * f + preprocess_s) * n / SECONDS_PER_HOUR for f in (factors.low, factors.high))
+    price = gpu.price_usd_per_gpu_hour
+    power_kw = gpu.board_power_w.value / WATTS_PER_KILOWATT
+    price_low, price_high = price.low or price.value, price.high or price.value
+    return Uncertainty(
+        step_time_s=factors.span(step_time_s),
+        train_time_days=factors.span(train_s / SECONDS_PER_DAY),
+        gpu_hours=Range(low=hours_low, high=hours_high, basis=factors.basis + "; preprocessing at its point value"),
+        cost_usd=Range(low=hours_low * price_low, high=hours_high * price_high,
+                       basis=f"GPU-hour range x price range ${price_low}-{price_high}/GPU-hour"),
+        energy_kwh=Range(low=hours_low * power_kw, high=hours_high * power_kw, basis="GPU-hour range x board power"),
+    )

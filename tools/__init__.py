@@ -1,0 +1,1 @@
+"""Development tools that read the source tree (not installed with the package)."""
