@@ -10,8 +10,9 @@ shared modules at the top (``errors``, ``units``, ``results``):
 5. ``time``        kernel tables, compute rates, collectives, step time, what dominates it, ranges
 6. ``search``      many layouts evaluated at once, ranked, explained
 7. ``planning``    a whole plan as typed results; deadline/budget search over GPU kinds and sizes; sweeps
-8. ``calibration`` back-test, profile fit, cross-validation
-9. ``documents``   JSON documents and schema, diffs, review, safe output files, golden scenarios
+8. ``serving``     one clip's latency and memory on replicas of 1-8 GPUs, queueing, the cheapest fleet for a demand
+9. ``calibration`` back-test, profile fit, cross-validation (training and serving)
+10. ``documents``  JSON documents and schema, diffs, review, safe output files, golden scenarios
 
 ``tests/test_architecture.py`` walks every import and holds this order.
 """

@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ("errors", "units", "results")  # modules at the top of estimators/, below every room
-ROOMS = ("specs", "catalog", "counts", "memory", "time", "search", "planning", "calibration", "documents")
+ROOMS = ("specs", "catalog", "counts", "memory", "time", "search", "planning", "serving", "calibration", "documents")
 PACKAGES = ("estimators", "sim", "reference_model", "reports", "plan_cli")  # each may import the ones before it
 ARCHITECTURE_PAGE = ROOT / "docs" / "architecture.md"
 BEGIN, END = "<!-- import-diagram:begin -->", "<!-- import-diagram:end -->"

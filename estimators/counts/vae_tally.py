@@ -28,6 +28,9 @@ class Tally:
         self.count_params = True
         # elements of the largest transient tensor seen (a conv output, or a tensor named by transient())
         self.largest_transient = 0
+        # every conv and dense layer run, and the elements they write (what element-wise ops then stream)
+        self.layers_run = 0
+        self.written_elements = 0
 
     def conv(self, c_in: int, c_out: int, kernel: tuple[int, ...], outputs: int, bias: bool = True) -> None:
         """A convolution of ``kernel`` evaluated at ``outputs`` output positions (frames x height x width)."""
@@ -36,6 +39,8 @@ class Tally:
             self.params[self.part] += weights + (c_out if bias else 0)
         self.flops[self.part] += FLOPS_PER_MAC * outputs * weights
         self.transient(outputs * c_out)
+        self.layers_run += 1
+        self.written_elements += outputs * c_out
 
     def transient(self, elements: int) -> None:
         """A tensor of ``elements`` values that exists during the forward (largest one kept)."""

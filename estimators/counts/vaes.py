@@ -8,6 +8,8 @@ what ``decode`` runs before it (post_quant_conv).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from estimators.counts.flops import FLOPS_PER_MAC, attention_flops, matmul_flops
 from estimators.counts.params import linear_params
 from estimators.counts.vae_cogvideox import cogvideox_decoder, cogvideox_encoder
@@ -174,3 +176,40 @@ def vae_encoder_working_elements(spec, frames: int, height: int, width: int) -> 
     if isinstance(spec, VideoVAESpec):
         return mochi_encoder_working_elements(spec, frames, height, width)
     return _ENCODER_WALKS[spec.family](spec, frames, height, width).largest_transient
+
+
+@dataclass(frozen=True)
+class DecoderActivity:
+    """What decoding one clip's latents puts through memory: the largest transient tensor, the elements every
+    conv and dense layer writes (element-wise ops stream them), and the layers run."""
+
+    largest_elements: int
+    written_elements: int
+    layers: int
+
+
+def mochi_decoder_activity(spec: VideoVAESpec, latent_frames: int, latent_height: int, latent_width: int) -> DecoderActivity:
+    """Decoder layers in the order of mochi_decoder_flops: conv in, each stage's two convs a block (and its
+    attention's four projections), the exit projection, the projection to pixels."""
+    stages = spec.decoder_stages
+    t, h, w = latent_frames, latent_height, latent_width
+    outputs = [t * h * w * stages[0].channels]
+    for i, stage in enumerate(stages):
+        per_block = [t * h * w * stage.channels] * (2 + (4 if stage.attention else 0))
+        outputs += per_block * stage.num_blocks
+        if i + 1 < len(stages):
+            te, se = stage.temporal_expansion, stage.spatial_expansion
+            outputs.append(t * h * w * stages[i + 1].channels * te * se * se)
+            dropped = te - 1 if spec.decoder_drops_causal_frames else 0
+            t, h, w = t * te - dropped, h * se, w * se
+    outputs.append(t * h * w * spec.image_channels)
+    return DecoderActivity(largest_elements=max(outputs), written_elements=sum(outputs), layers=len(outputs))
+
+
+def vae_decoder_activity(spec, latent_frames: int, latent_height: int, latent_width: int) -> DecoderActivity:
+    """The decoder's largest transient tensor, elements written and layers run on one clip's latents (as
+    vae_decoder_flops walks it)."""
+    if isinstance(spec, VideoVAESpec):
+        return mochi_decoder_activity(spec, latent_frames, latent_height, latent_width)
+    tally = _DECODER_WALKS[spec.family](spec, latent_frames, latent_height, latent_width)
+    return DecoderActivity(largest_elements=tally.largest_transient, written_elements=tally.written_elements, layers=tally.layers_run)
