@@ -25,6 +25,7 @@ from estimators.planning.estimate import plan
 from estimators.planning.fleet import DEFAULT_MAX_GPUS, FleetAnswer, FleetQuery, answer
 from estimators.planning.request import PlanRequest
 from estimators.planning.results import Plan
+from estimators.serving.results import ServePlan
 from estimators.specs.hardware import Cluster
 from estimators.specs.models import VideoSystemSpec
 from estimators.time.kernels import attention_kernel
@@ -59,6 +60,7 @@ from plan_cli.inputs import build, build_workload, parse_layout, pinned_knobs
 from plan_cli.locations import calibration_csv, golden_dir
 from plan_cli.reference_cmds import register as register_torch_commands
 from plan_cli.render import print_backtest, print_diff, print_fleet, print_plan, print_simulation
+from plan_cli.serve_cmds import register as register_serve_command
 from plan_cli.validation import (
     CheckedGroup,
     check_document_size,
@@ -72,7 +74,8 @@ from plan_cli.validation import (
 )
 
 # The documents --json emits, by the name `plan schema` takes.
-DOCUMENTS = {"estimate": Plan, "estimate-deadline": FleetAnswer, "simulate": SimulationResult, "backtest": BacktestResult}
+DOCUMENTS = {"estimate": Plan, "estimate-deadline": FleetAnswer, "simulate": SimulationResult, "backtest": BacktestResult,
+             "serve": ServePlan}
 
 # Plain click help: it wraps every line to the terminal (rich panels cut long option names at 80 columns).
 app = typer.Typer(cls=CheckedGroup, add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
@@ -365,6 +368,7 @@ def diff_command(
 
 
 register_torch_commands(app)
+register_serve_command(app)
 
 if __name__ == "__main__":
     app()

@@ -114,5 +114,8 @@ def profile(
 
 def register(app: typer.Typer) -> None:
     """Add these commands to the main app."""
+    from plan_cli.reference_serving import register as register_serving
+
+    register_serving(reference_app)
     app.add_typer(reference_app, name="reference")
     app.command()(profile)

@@ -25,7 +25,7 @@ from estimators.serving.memory import PhaseBytes, dit_activation_bytes, placemen
 from estimators.serving.parallel import Split
 from estimators.serving.results import ClipLatency, ForwardBreakdown, ServeMemory
 from estimators.serving.text import text_cost
-from estimators.serving.vae import DecodeCost, decode_cost, decode_seconds, decode_working_bytes
+from estimators.serving.vae import RGB, DecodeCost, decode_cost, decode_seconds, decode_working_bytes
 from estimators.specs.models import VideoSystemSpec
 from estimators.specs.serving import Guidance, ServingClip, VaeTiling, guidance_branches, guidance_is_batched
 from estimators.specs.workload import TrainingStage, Workload
@@ -131,7 +131,8 @@ def clip_latency(sp: ServeProblem, machine: Machine, split: Split, placement: Pl
     text = text_cost(sp.system, sp.clip.text_tokens, sp.guidance, machine, batch).seconds
     vae = batch * decode_seconds(sp.decode, machine, sp.vae_precision)
     cores = split.gpus * machine.device.host_cores_per_gpu
-    container = batch * sp.decode.video_elements / 3 / (machine.encoding.pixel_frames_per_s_per_core * cores)
+    pixel_frames = sp.decode.video_elements / RGB
+    container = batch * (pixel_frames / (machine.encoding.pixel_frames_per_s_per_core * cores) + machine.encoding.per_clip_s)
     offload = _offload_s(phases, machine, placement)
     breakdown = ForwardBreakdown(
         matmul_s=forward.matmul, attention_s=forward.attention, elementwise_s=forward.elementwise, overhead_s=forward.overhead,

@@ -11,7 +11,9 @@ customer arriving at time t waits at most k D + u (0 <= u < D) exactly when the 
 still present at t + u number at most (k + 1) c - 1, which gives
     P(W <= k D + u) = P(max(N - c, 0) + Poisson(lambda (D - u)) <= (k + 1) c - 1),
 N from the chain's stationary distribution (Poisson increments are independent of the past). Latency =
-W + D. Batched replicas are taken as B slots each busy S(B) per request (the formula's c = replicas x B).
+W + D. A replica serving B requests at a time batches step by step (a request joins the running batch at
+its next denoising step) and each request holds its place for S(B), a full batch's time: the formula's
+c = replicas x B places (pessimistic when batches are not full, where a step is quicker).
 """
 from __future__ import annotations
 

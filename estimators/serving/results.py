@@ -218,3 +218,40 @@ class ServePlan(Document):
     simulation: Optional[QueueCheck] = Field(default=None, description="The choice's queue simulated (plan serve, sim/serving_queue.py).")
     assumptions: list[str]
     warnings: list[str]
+
+
+class LoadRate(Result):
+    """One arrival rate of a load test: what the users saw, what the serving model predicts."""
+
+    rate_per_s: float
+    predicted_utilization: float
+    requests: int
+    completed: int
+    rejected: int = Field(description="Refused with 503 (queue full).")
+    measured_p50_s: float
+    measured_p95_s: float
+    measured_throughput_per_s: float
+    predicted_p50_s: Optional[float] = Field(description="None at or beyond saturation (the queue has no steady state).")
+    predicted_p95_s: Optional[float]
+    predicted_throughput_per_s: float
+    p95_error: Optional[float] = Field(description="predicted / measured - 1 at p95.")
+
+
+class LoadTestResult(Document):
+    """`plan reference loadtest --json`: the reference server driven at several Poisson rates, against the
+    serving model's prediction for this CPU (its device measured by microbenchmarks before the test)."""
+
+    server: str = Field(description="'spawned' (a server started for the test) or the URL driven.")
+    config: str
+    frames: int
+    steps: int
+    guidance: str
+    threads: int = Field(description="Intra-op threads of the model (server and device measurement).")
+    measured_service_s: float = Field(description="Median latency of requests sent one after another.")
+    predicted_service_s: float
+    service_error: float = Field(description="predicted / measured - 1.")
+    predicted: ClipLatency
+    device: dict = Field(description="The CPU as measured: peak, curves, layer overhead, convolution, container encoding.")
+    rates: list[LoadRate]
+    p95_mape_below_saturation: Optional[float] = Field(description="Mean |p95 error| over the rates below 90% predicted utilisation.")
+    target: str

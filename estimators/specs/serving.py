@@ -105,6 +105,7 @@ class ContainerEncoding(Spec):
     catalogue have no video encoder, or one the official code does not use)."""
 
     pixel_frames_per_s_per_core: float = Field(gt=0, description="Pixels x frames a host core encodes per second.")
+    per_clip_s: float = Field(ge=0, description="Fixed seconds a clip (container and encoder set-up, trailer).")
     source: str
     date: str
 
