@@ -13,6 +13,7 @@ from rich.progress import Progress
 
 from estimators.calibration.backtest import BacktestResult, CrossValidation
 from estimators.calibration.backtest import backtest as run_backtest
+from estimators.calibration.serving_backtest import ServingBacktestResult
 from estimators.catalog.gpus import parse_gpus
 from estimators.catalog.models import load_model
 from estimators.catalog.prices import parse_price_overrides, with_price
@@ -25,7 +26,7 @@ from estimators.planning.estimate import plan
 from estimators.planning.fleet import DEFAULT_MAX_GPUS, FleetAnswer, FleetQuery, answer
 from estimators.planning.request import PlanRequest
 from estimators.planning.results import Plan
-from estimators.serving.results import ServePlan
+from estimators.serving.results import LoadTestResult, ServePlan
 from estimators.specs.hardware import Cluster
 from estimators.specs.models import VideoSystemSpec
 from estimators.time.kernels import attention_kernel
@@ -75,7 +76,7 @@ from plan_cli.validation import (
 
 # The documents --json emits, by the name `plan schema` takes.
 DOCUMENTS = {"estimate": Plan, "estimate-deadline": FleetAnswer, "simulate": SimulationResult, "backtest": BacktestResult,
-             "serve": ServePlan}
+             "serve": ServePlan, "serve-backtest": ServingBacktestResult, "loadtest": LoadTestResult}
 
 # Plain click help: it wraps every line to the terminal (rich panels cut long option names at 80 columns).
 app = typer.Typer(cls=CheckedGroup, add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
@@ -299,15 +300,19 @@ def schema(
 @app.command()
 @friendly_errors
 def backtest(
-    file: Annotated[Path, typer.Argument(help="CSV with the columns of shared/reference/calibration-runs.csv (video rows: model_file, frames, height, width or visual_tokens, text_tokens).")],
+    file: Annotated[Path, typer.Argument(help="CSV with the columns of shared/reference/calibration-runs.csv (video rows: model_file, frames, height, width or visual_tokens, text_tokens), or published inference latencies (latency_s, scope: estimators/data/calibration/serving-latencies.csv).")],
     cv: Annotated[bool, typer.Option("--cv", help="Also leave-one-source-out cross-validation: refit without each source's rows, predict them.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print {rows: [{id, predicted_step_s, measured_step_s, error, chosen}], mape, baseline[, cv]}.")] = False,
 ):
-    """Predict each published run's step time on its layout and compare with the measurement."""
+    """Predict each published run's step time on its layout and compare with the measurement; a CSV of
+    published inference latencies is back-tested against plan serve."""
     from estimators.calibration.backtest import read_rows
     from estimators.calibration.fit import crossvalidate
+    from estimators.calibration.serving_backtest import is_serving_csv
 
     check_text_file(file, "plan backtest")
+    if is_serving_csv(file):
+        return _serving_backtest(file, cv, as_json)
     rows = read_rows(file)
     result = run_backtest(file, rows=rows)
     if cv:
@@ -317,6 +322,20 @@ def backtest(
         emit_json(emitted(result))
     else:
         print_backtest(result, Console(width=120))
+
+
+def _serving_backtest(file: Path, cv: bool, as_json: bool) -> None:
+    """Published inference latencies against plan serve (a CSV with latency_s and scope columns)."""
+    from estimators.calibration.serving_backtest import serving_backtest
+    from plan_cli.render_serving import print_serving_backtest
+
+    if cv:
+        raise PlanInputError("--cv: the serving back-test fits nothing, so there is nothing to cross-validate")
+    result = serving_backtest(file)
+    if as_json:
+        emit_json(emitted(result))
+    else:
+        print_serving_backtest(result, Console(width=120))
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from estimators.calibration.serving_backtest import ServingBacktestResult
 from estimators.serving.results import FleetOption, KindReplicas, ServePlan
 from estimators.units import GIB
 
@@ -11,7 +12,7 @@ from estimators.units import GIB
 def _table(title: str, *columns: str) -> Table:
     table = Table(title=title, title_justify="left")
     for col in columns:
-        table.add_column(col, justify="left" if col in ("", "split", "why not", "placement", "item", "value") else "right")
+        table.add_column(col, justify="left" if col in ("", "split", "why not", "placement", "item", "value", "row", "scope", "why not predicted", "gpu") else "right")
     return table
 
 
@@ -97,3 +98,16 @@ def print_serve_plan(plan: ServePlan, console: Console) -> None:
         console.print(f"  - {line}")
     for line in plan.warnings:
         console.print(f"[bold red]warning:[/bold red] {line}")
+
+
+def print_serving_backtest(result: ServingBacktestResult, console: Console) -> None:
+    """Published latency against the prediction, row by row; rows left out say why."""
+    t = _table("Serving back-test: published inference latency vs plan serve", "row", "GPUs", "split", "scope", "published s",
+               "predicted s", "error", "why not predicted")
+    for r in result.rows:
+        t.add_row(r.id, f"{r.gpus} x {r.gpu}", r.split, r.scope, f"{r.measured_s:,.1f}",
+                  "-" if r.predicted_s is None else f"{r.predicted_s:,.1f}", "-" if r.error is None else f"{r.error:+.1%}", r.left_out)
+    console.print(t)
+    fmt = lambda v: "-" if v is None else f"{v:.1%}"  # noqa: E731
+    console.print(f"{result.predicted_rows} rows predicted: MAPE {fmt(result.mape)} (end to end {fmt(result.mape_end_to_end)}, "
+                  f"DiT only {fmt(result.mape_dit_only)}); worst {result.worst_row}. Nothing was fitted to these rows.")
