@@ -61,8 +61,8 @@ def serve(
 def loadtest(
     out: Annotated[Path, typer.Option(help="Run folder with the trained model (its config sets the clip).")] = DEFAULT_RUN,
     url: Annotated[Optional[str], typer.Option(help="A running server (loopback only); default: start one for the test.")] = None,
-    rates: Annotated[Optional[str], typer.Option(help="Arrival rates, clips a second, e.g. 1,2,3 [default: --loads of the predicted capacity].")] = None,
-    loads: Annotated[str, typer.Option(help="Rates as shares of the predicted capacity, when --rates is not given.")] = "0.3,0.6,0.8",
+    rates: Annotated[Optional[str], typer.Option(help="Arrival rates, clips a second, e.g. 1,2,3 [default: --loads of the measured capacity].")] = None,
+    loads: Annotated[str, typer.Option(help="Rates as shares of the capacity measured before the test, when --rates is not given.")] = "0.3,0.6,0.8",
     requests: Annotated[int, typer.Option(help="Requests a rate (at most 1,000).")] = 200,
     unloaded: Annotated[int, typer.Option(help="Requests sent one after another first, to measure the service time.")] = 10,
     limit_s: Annotated[float, typer.Option(help="Seconds a rate may take at most.")] = 900.0,

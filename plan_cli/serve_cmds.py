@@ -16,7 +16,7 @@ from estimators.documents.outputs import resolve_target
 from estimators.documents.schema import emitted
 from estimators.errors import PlanInputError
 from estimators.serving.plan import serve_plan
-from estimators.serving.request import ServeRequest
+from estimators.serving.request import MAX_BATCH, ServeRequest
 from estimators.specs.models import VideoSystemSpec
 from estimators.specs.serving import Demand, ServingClip
 from estimators.time.kernels import attention_kernel
@@ -26,6 +26,8 @@ from plan_cli.render_serving import print_serve_plan
 from plan_cli.validation import check_input_file, option_label, option_spelling, spelled_as
 
 PERCENTILE_OPTIONS = {50: "p50_s", 95: "p95_s", 99: "p99_s"}
+HOURS = 24
+MAX_BATCHES = 8
 DEFAULT_SIM_REQUESTS = 200_000  # about 0.3 s; the p95 of 180,000 after warm-up is within 1% of the formula's
 
 
@@ -55,6 +57,8 @@ def _demand(clips_per_hour, hourly_profile, p50_s, p95_s, p99_s, availability) -
     if target is None:
         raise PlanInputError("--clips-per-hour needs a latency target: --p95-s SECONDS (or --p50-s, --p99-s)")
     profile = None if hourly_profile is None else _numbers(hourly_profile, "--hourly-profile")
+    if profile is not None and len(profile) != HOURS:
+        raise PlanInputError(f"--hourly-profile: expected {HOURS} weights (one an hour), got {len(profile)}")
     spelling = spelled_as({"latency_target_s": (PERCENTILE_OPTIONS[percentile], 1.0)})
     return build(Demand, dict(clips_per_hour=clips_per_hour, hourly_profile=profile, percentile=percentile,
                               latency_target_s=target, availability=availability), spelling)
@@ -82,10 +86,13 @@ def serve_request(model: str, gpus: str, frames, height, width, fps, text_tokens
     tiling = defaults.vae_tiling if vae_tiling is None or vae_tiling else None
     if vae_tiling and tiling is None:
         raise PlanInputError(f"--vae-tiling: {system.name}'s official code has no tile size to use; it decodes untiled")
+    batches = _numbers(batch, "--batch", int)
+    if len(batches) > MAX_BATCHES or not all(1 <= b <= MAX_BATCH for b in batches):
+        raise PlanInputError(f"--batch {batch}: up to {MAX_BATCHES} batches, each 1 to {MAX_BATCH}")
     values = dict(system=system, clip=clip, steps=steps or defaults.steps, guidance=guidance or defaults.guidance, precision=precision,
                   kernel=kernel, default_kernel=defaults.attention_kernel, vae_precision=vae_precision or defaults.vae_precision,
                   vae_tiling=tiling, gpu_kinds=kinds, fixed_replica_gpus=None if choice.cluster is None else choice.cluster.num_gpus,
-                  batches=_numbers(batch, "--batch", int), demand=demand, defaults_source=defaults.source)
+                  batches=batches, demand=demand, defaults_source=defaults.source)
     if choice.cluster is not None and choice.cluster.num_gpus > 8:
         raise PlanInputError(f"{option_label('gpus')} '{gpus}': a replica is at most 8 GPUs (one NVLink domain); give kinds to size the fleet")
     return build(ServeRequest, values, spelled_as({"batches": ("batch", 1.0), "fixed_replica_gpus": ("gpus", 1.0)}))

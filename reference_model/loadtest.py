@@ -48,6 +48,7 @@ def loopback_url(url: str) -> str:
 class Outcome:
     latency_s: Optional[float] = None
     server_latency_s: Optional[float] = None
+    generation_s: Optional[float] = None
     finished: Optional[float] = None
     error: Optional[str] = None
 
@@ -79,6 +80,7 @@ def one_request(base: str, prompt: dict, outcome: Outcome) -> None:
     outcome.finished = time.monotonic()
     outcome.latency_s = outcome.finished - start
     outcome.server_latency_s = document.get("latency_s")
+    outcome.generation_s = document.get("generation_s")
     status, video = _call("GET", f"{base}/clips/{clip_id}/video")
     if status != 200 or not video:
         outcome.error = f"download {status}"
@@ -95,6 +97,7 @@ class RateMeasurement:
     p95_s: float
     throughput_per_s: float
     mean_server_latency_s: float
+    median_generation_s: float
 
 
 def drive(base: str, rate_per_s: float, requests: int, seed: int, frames: int, limit_s: float) -> RateMeasurement:
@@ -121,6 +124,7 @@ def drive(base: str, rate_per_s: float, requests: int, seed: int, frames: int, l
         rate_per_s=rate_per_s, requests=requests, completed=len(done), rejected=sum(1 for o in outcomes if o.error and o.error.startswith("503")),
         p50_s=float(np.percentile(latencies, 50)), p95_s=float(np.percentile(latencies, 95)), throughput_per_s=len(done) / span,
         mean_server_latency_s=float(np.mean([o.server_latency_s for o in done if o.server_latency_s is not None])),
+        median_generation_s=float(np.median([o.generation_s for o in done if o.generation_s is not None])),
     )
 
 

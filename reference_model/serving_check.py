@@ -142,6 +142,7 @@ def _rate_row(measured, service_s: float) -> LoadRate:
     return LoadRate(rate_per_s=measured.rate_per_s, predicted_utilization=utilization, requests=measured.requests,
                     completed=measured.completed, rejected=measured.rejected, measured_p50_s=measured.p50_s,
                     measured_p95_s=measured.p95_s, measured_throughput_per_s=measured.throughput_per_s,
+                    measured_service_s=measured.median_generation_s,
                     predicted_p50_s=predicted.get(0.5), predicted_p95_s=p95,
                     predicted_throughput_per_s=min(measured.rate_per_s, 1 / service_s),
                     p95_error=None if p95 is None else p95 / measured.p95_s - 1)
@@ -180,7 +181,7 @@ def run_loadtest(run: Path, url: Optional[str], rates: Optional[list[float]], lo
     base = loopback_url(url or server.url)
     try:
         measured_s = unloaded_latency(base, frames, unloaded)
-        asked = rates or [load / predicted.total_s for load in loads]
+        asked = rates or [load / measured_s for load in loads]  # shares of the capacity measured just before
         rows = [_rate_row(drive(base, rate, requests, seed + i, frames, limit_s), predicted.total_s) for i, rate in enumerate(asked)]
     finally:
         if server is not None:

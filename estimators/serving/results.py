@@ -231,6 +231,7 @@ class LoadRate(Result):
     measured_p50_s: float
     measured_p95_s: float
     measured_throughput_per_s: float
+    measured_service_s: float = Field(description="Median seconds the server took to generate a clip during this rate.")
     predicted_p50_s: Optional[float] = Field(description="None at or beyond saturation (the queue has no steady state).")
     predicted_p95_s: Optional[float]
     predicted_throughput_per_s: float
