@@ -347,16 +347,20 @@ def golden(
     """Check the golden scenarios (exit 1 when an estimate moved beyond the tolerance), or --update them."""
     from estimators.documents.golden import GOLDEN_TOLERANCE, check
     from estimators.documents.golden import update as rewrite
+    from estimators.documents.golden_serving import check_serving, has_serving_scenarios, update_serving
 
     directory = golden_dir(directory)
+    serving = has_serving_scenarios(directory)
     if update:
         typer.echo(f"rewrote {directory / 'expected.json'} ({rewrite(directory)} scenarios)")
+        if serving:
+            typer.echo(f"rewrote {directory / 'serving_expected.json'} ({update_serving(directory)} serving scenarios)")
         return
-    moved = check(directory)
+    moved = check(directory) + (check_serving(directory) if serving else [])
     if moved:
         print_diff(moved, Console(width=140), f"Golden estimates that moved beyond {GOLDEN_TOLERANCE:.1%}")
         raise typer.Exit(1)
-    typer.echo(f"golden scenarios unchanged (tolerance {GOLDEN_TOLERANCE:.1%})")
+    typer.echo(f"golden scenarios unchanged (tolerance {GOLDEN_TOLERANCE:.1%})" + ("; serving scenarios too" if serving else ""))
 
 
 @app.command("diff")

@@ -16,14 +16,14 @@ from estimators.documents.outputs import resolve_target
 from estimators.documents.schema import emitted
 from estimators.errors import PlanInputError
 from estimators.serving.plan import serve_plan
-from estimators.serving.request import MAX_BATCH, ServeRequest
+from estimators.serving.request import MAX_BATCH, ServeRequest, serve_request_for
 from estimators.specs.models import VideoSystemSpec
-from estimators.specs.serving import Demand, ServingClip
+from estimators.specs.serving import Demand
 from estimators.time.kernels import attention_kernel
 from plan_cli.common import AsJson, Fps, Frames, Height, Model, Prices, TextTokens, Width, emit_json, friendly_errors
 from plan_cli.inputs import build
 from plan_cli.render_serving import print_serve_plan
-from plan_cli.validation import check_input_file, option_label, option_spelling, spelled_as
+from plan_cli.validation import check_input_file, option_label, spelled_as
 
 PERCENTILE_OPTIONS = {50: "p50_s", 95: "p95_s", 99: "p99_s"}
 HOURS = 24
@@ -72,30 +72,20 @@ def serve_request(model: str, gpus: str, frames, height, width, fps, text_tokens
     system = load_model(model)
     if not isinstance(system, VideoSystemSpec):
         raise PlanInputError(f"--model {model}: this command serves video systems; GPT files are for 'plan backtest'")
-    defaults = inference_defaults(system)
     choice = parse_gpus(gpus, option_label("gpus"))
+    if choice.cluster is not None and choice.cluster.num_gpus > 8:
+        raise PlanInputError(f"{option_label('gpus')} '{gpus}': a replica is at most 8 GPUs (one NVLink domain); give kinds to size the fleet")
     overrides = parse_price_overrides(prices)
     kinds = tuple(with_price(g, overrides) for g in (choice.kinds or (choice.cluster.gpu,)))
     for gpu in kinds:
-        attention_kernel(kernel or defaults.attention_kernel, gpu.name)
-    d = defaults.clip
-    clip = build(ServingClip, dict(frames=frames or d.frames, height=height or d.height, width=width or d.width, fps=fps or d.fps,
-                                   text_tokens=text_tokens or d.text_tokens), option_spelling())
-    if clip.text_tokens > system.dit.max_text_tokens:
-        raise PlanInputError(f"--text-tokens {clip.text_tokens} exceeds the model's {system.dit.max_text_tokens}")
-    tiling = defaults.vae_tiling if vae_tiling is None or vae_tiling else None
-    if vae_tiling and tiling is None:
-        raise PlanInputError(f"--vae-tiling: {system.name}'s official code has no tile size to use; it decodes untiled")
+        attention_kernel(kernel or inference_defaults(system).attention_kernel, gpu.name)
     batches = _numbers(batch, "--batch", int)
     if len(batches) > MAX_BATCHES or not all(1 <= b <= MAX_BATCH for b in batches):
         raise PlanInputError(f"--batch {batch}: up to {MAX_BATCHES} batches, each 1 to {MAX_BATCH}")
-    values = dict(system=system, clip=clip, steps=steps or defaults.steps, guidance=guidance or defaults.guidance, precision=precision,
-                  kernel=kernel, default_kernel=defaults.attention_kernel, vae_precision=vae_precision or defaults.vae_precision,
-                  vae_tiling=tiling, gpu_kinds=kinds, fixed_replica_gpus=None if choice.cluster is None else choice.cluster.num_gpus,
-                  batches=batches, demand=demand, defaults_source=defaults.source)
-    if choice.cluster is not None and choice.cluster.num_gpus > 8:
-        raise PlanInputError(f"{option_label('gpus')} '{gpus}': a replica is at most 8 GPUs (one NVLink domain); give kinds to size the fleet")
-    return build(ServeRequest, values, spelled_as({"batches": ("batch", 1.0), "fixed_replica_gpus": ("gpus", 1.0)}))
+    return serve_request_for(system, kinds, fixed_replica_gpus=None if choice.cluster is None else choice.cluster.num_gpus,
+                             frames=frames, height=height, width=width, fps=fps, text_tokens=text_tokens, steps=steps, guidance=guidance,
+                             precision=precision, kernel=kernel, vae_precision=vae_precision, vae_tiling=vae_tiling, batches=batches,
+                             demand=demand)
 
 
 def serve(

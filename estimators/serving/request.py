@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 from pydantic import Field, field_validator
 
+from estimators.catalog.serving import inference_defaults
+from estimators.errors import PlanInputError
 from estimators.specs.base import Spec
 from estimators.specs.bounds import Bound
 from estimators.specs.hardware import GPUSpec
@@ -41,3 +43,27 @@ class ServeRequest(Spec):
     @classmethod
     def _distinct_sorted(cls, batches: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(sorted(set(batches)))
+
+
+def serve_request_for(system: VideoSystemSpec, gpu_kinds: tuple[GPUSpec, ...], *, fixed_replica_gpus: Optional[int] = None,
+                      frames: Optional[int] = None, height: Optional[int] = None, width: Optional[int] = None, fps: Optional[float] = None,
+                      text_tokens: Optional[int] = None, steps: Optional[int] = None, guidance: Optional[str] = None,
+                      precision: str = "bf16", kernel: Optional[str] = None, vae_precision: Optional[str] = None,
+                      vae_tiling: Optional[bool] = None, batches: tuple[int, ...] = (1,), demand: Optional[Demand] = None) -> ServeRequest:
+    """A request with the model's official inference settings (catalog/serving.py) filling what is not given;
+    ``vae_tiling`` None keeps the official choice, False decodes untiled, True the official tiles."""
+    defaults = inference_defaults(system)
+    d = defaults.clip
+    given = lambda value, default: default if value is None else value  # noqa: E731 - 0 is a value given (and refused)
+    clip = ServingClip(frames=given(frames, d.frames), height=given(height, d.height), width=given(width, d.width),
+                       fps=given(fps, d.fps), text_tokens=given(text_tokens, d.text_tokens))
+    if clip.text_tokens > system.dit.max_text_tokens:
+        raise PlanInputError(f"text tokens {clip.text_tokens}: more than the model's {system.dit.max_text_tokens} (max_text_tokens)")
+    if vae_tiling and defaults.vae_tiling is None:
+        raise PlanInputError(f"vae_tiling: {system.name}'s official code has no tile size to use; it decodes untiled")
+    return ServeRequest(
+        system=system, clip=clip, steps=given(steps, defaults.steps), guidance=given(guidance, defaults.guidance), precision=precision,
+        kernel=kernel, default_kernel=defaults.attention_kernel, vae_precision=given(vae_precision, defaults.vae_precision),
+        vae_tiling=None if vae_tiling is False else defaults.vae_tiling, gpu_kinds=gpu_kinds, fixed_replica_gpus=fixed_replica_gpus,
+        batches=batches, demand=demand, defaults_source=defaults.source,
+    )
