@@ -52,7 +52,8 @@ NEEDING_TORCH = [c for c in COMMANDS if c.split()[1] in TORCH_COMMANDS]
 def _argv(command: str, folder: Path, calibration_csv: Path) -> list[str]:
     """The command's arguments with its placeholders and files pointed at real ones (outputs in ``folder``)."""
     replace = {"FILE.csv": str(calibration_csv), "../shared/reference/calibration-runs.csv": str(calibration_csv),
-               "PRESET": "mochi-10b", "A.json": str(folder / "a.json"), "B.json": str(folder / "b.json")}
+               "PRESET": "mochi-10b", "A.json": str(folder / "a.json"), "B.json": str(folder / "b.json"),
+               "estimators/data/calibration/serving-latencies.csv": str(ROOT / "estimators" / "data" / "calibration" / "serving-latencies.csv")}
     return [replace.get(arg, arg) for arg in shlex.split(command)[1:]]
 
 
