@@ -80,7 +80,7 @@ def answer_text(demand: Demand, choice: Optional[FleetOption], nearest: Optional
     """One paragraph: what was asked and the answer."""
     asked = (f"p{demand.percentile} within {demand.latency_target_s:,.0f} s at {demand.clips_per_hour:,.0f} clips an hour"
              + (f" (busiest hour {demand.clips_per_hour * demand.peak_factor:,.0f})" if demand.peak_factor > 1 else "")
-             + f", {demand.availability:.4%} available")
+             + f", {demand.availability * 100:.6g}% available")
     if choice is None:
         near = nearest
         return (f"No fleet searched meets {asked}. Nearest: {near.replicas} x {near.gpus_per_replica} {near.gpu} "

@@ -46,9 +46,11 @@ def _kind_answer(kind: KindReplicas) -> str:
     if not kind.by_size:
         return f"No replica of up to 8 {kind.gpu} fits: {kind.cannot_serve[0]}."
     first, last = kind.by_size[0], kind.by_size[-1]
+    one = f"{kind.gpu}: {first.service_s:,.1f} s on {first.gpus} GPU{'s' if first.gpus > 1 else ''} ({first.split}, {first.placement} weights)"
+    if last is first:
+        return one + "."
     scaling = f", {last.scaling_efficiency:.0%} scaling" if last.scaling_efficiency else ""
-    return (f"{kind.gpu}: {first.service_s:,.1f} s on {first.gpus} GPU{'s' if first.gpus > 1 else ''} ({first.placement} weights), "
-            f"{last.service_s:,.1f} s on {last.gpus} ({last.split}{scaling}).")
+    return one + f", {last.service_s:,.1f} s on {last.gpus} ({last.split}{scaling})."
 
 
 def _assumptions(request: ServeRequest, machines: dict[str, Machine], sp: ServeProblem) -> list[str]:
