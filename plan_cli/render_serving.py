@@ -12,7 +12,7 @@ from estimators.units import GIB
 def _table(title: str, *columns: str) -> Table:
     table = Table(title=title, title_justify="left")
     for col in columns:
-        table.add_column(col, justify="left" if col in ("", "split", "why not", "placement", "item", "value", "row", "scope", "why not predicted", "gpu") else "right")
+        table.add_column(col, justify="left" if col in ("", "split", "why not", "placement", "item", "value", "row", "scope", "why not predicted", "gpu", "name", "per", "treatment") else "right")
     return table
 
 
@@ -55,6 +55,15 @@ def splits_table(kind: KindReplicas) -> Table:
     return t
 
 
+def collectives_table(kind: KindReplicas) -> Table:
+    largest = kind.by_size[-1]
+    t = _table(f"{kind.gpu}: collectives of the {largest.gpus}-GPU replica ({largest.split}) on one GPU", "name", "per", "ranks", "calls",
+               "GB sent", "seconds", "treatment")
+    for c in largest.latency.collectives:
+        t.add_row(c.name, c.per, str(c.ranks), f"{c.calls:.0f}", f"{c.bytes_per_gpu / 1e9:.3f}", f"{c.seconds:.4f}", c.treatment)
+    return t
+
+
 def _fleet_row(o: FleetOption) -> list[str]:
     return [o.gpu, str(o.gpus_per_replica), str(o.batch), o.split, f"{o.replicas} ({o.spare_replicas})", f"{o.p50_s:,.0f}", f"{o.p95_s:,.0f}",
             f"{o.p99_s:,.0f}", f"${o.cost_per_clip_usd:,.3f}", o.why_not]
@@ -76,6 +85,8 @@ def print_serve_plan(plan: ServePlan, console: Console) -> None:
         if kind.by_size:
             console.print(replicas_table(kind))
             console.print(splits_table(kind))
+            if kind.by_size[-1].latency.collectives:
+                console.print(collectives_table(kind))
             if len(kind.by_batch) > 1:
                 console.print(batches_table(kind))
         for line in kind.cannot_serve:

@@ -24,7 +24,7 @@ from functools import lru_cache
 from estimators.counts.problem import TrainingProblem
 from estimators.serving.machine import Machine
 from estimators.serving.parallel import Split
-from estimators.time.comm import collective_time_s
+from estimators.time.comm import bytes_per_rank, collective_time_s
 from estimators.time.step import stream_gemm_rate
 
 # Of the three element-wise accesses a saved byte costs a training step (time/step.py: written in forward,
@@ -128,38 +128,69 @@ def _collective(kind: str, buffer_bytes: float, ranks: int, machine: Machine) ->
     return float(collective_time_s(kind, buffer_bytes, ranks, ON_NVLINK, machine.gpu, machine.profile.links))
 
 
-def _ulysses_seconds(prob: TrainingProblem, machine: Machine, split: Split, samples: int) -> float:
-    if split.ulysses == 1:
-        return 0.0
-    local = prob.attention_seq / split.sequence * samples
-    buffer = local * prob.heads * prob.head_dim * prob.activation_bytes  # q, k, v and the output: each heads x head_dim wide
-    return ULYSSES_ALL_TO_ALLS_PER_LAYER * prob.num_layers * _collective("all_to_all", buffer, split.ulysses, machine)
+@dataclass(frozen=True)
+class Exchange:
+    """One kind of collective a forward issues on one GPU: calls, the buffer of each, their time."""
+
+    name: str
+    kind: str
+    ranks: int
+    calls: float
+    buffer_bytes: float
+    seconds: float  # all calls, before any overlap
+    treatment: str
+
+    @property
+    def bytes_per_gpu(self) -> float:
+        return self.calls * float(bytes_per_rank(self.kind, self.buffer_bytes, self.ranks))
 
 
-def _ring_exposed_seconds(prob: TrainingProblem, machine: Machine, split: Split, samples: int, attention_s: float) -> float:
+def _exchange(name: str, kind: str, ranks: int, calls: float, buffer: float, machine: Machine, treatment: str) -> Exchange:
+    return Exchange(name, kind, ranks, calls, buffer, calls * _collective(kind, buffer, ranks, machine), treatment)
+
+
+def forward_exchanges(prob: TrainingProblem, machine: Machine, split: Split, samples: int, latent_elements: float,
+                      placement: Placement = Placement(), weight_bytes: float = 0.0) -> list[Exchange]:
+    """Every collective of one forward on one GPU (none on one GPU)."""
+    layers, width = prob.num_layers, prob.heads * prob.head_dim  # q, k, v and the output: each heads x head_dim wide
+    out = []
+    if split.ulysses > 1:
+        buffer = prob.attention_seq / split.sequence * samples * width * prob.activation_bytes
+        out.append(_exchange("Ulysses all-to-all (q, k, v, output)", "all_to_all", split.ulysses, ULYSSES_ALL_TO_ALLS_PER_LAYER * layers,
+                             buffer, machine, "exposed"))
+    if split.ring > 1:
+        block = RING_KV_TENSORS * prob.attention_seq / split.ring * samples * width / split.ulysses * prob.activation_bytes
+        out.append(_exchange("ring key/value exchange", "send_recv", split.ring, (split.ring - 1) * layers, block, machine,
+                             "overlapped with the attention it feeds"))
+    if split.sequence > 1:
+        out.append(_exchange("output all-gather", "all_gather", split.sequence, 1, latent_elements * samples * prob.activation_bytes,
+                             machine, "exposed"))
+    if placement.mode == "sharded" and placement.shards > 1:
+        out.append(_exchange("FSDP weight all-gather (layer by layer)", "all_gather", placement.shards, 1, weight_bytes, machine,
+                             "prefetched: one layer exposed"))
+    return out
+
+
+def _seconds_of(exchanges: list[Exchange], kind: str) -> float:
+    return sum(e.seconds for e in exchanges if e.kind == kind and not e.name.startswith("FSDP"))
+
+
+def _ring_exposed_seconds(prob: TrainingProblem, machine: Machine, split: Split, samples: int, attention_s: float, ring_s: float) -> float:
     if split.ring == 1:
         return 0.0
-    block = RING_KV_TENSORS * prob.attention_seq / split.ring * samples * prob.heads * prob.head_dim / split.ulysses * prob.activation_bytes
-    per_layer = (split.ring - 1) * _collective("send_recv", block, split.ring, machine)
     output = prob.attention_seq / split.ring * samples * prob.heads * prob.head_dim / split.ulysses
     merges = (split.ring - 1) * RING_MERGE_ACCESSES * RING_MERGE_BYTES * output / machine.hbm_bytes_per_s
-    return prob.num_layers * (max(per_layer - attention_s / prob.num_layers, 0.0) + merges)
+    return prob.num_layers * (max((ring_s - attention_s) / prob.num_layers, 0.0) + merges)
 
 
-def _output_gather_seconds(prob: TrainingProblem, machine: Machine, split: Split, samples: int, latent_elements: float) -> float:
-    if split.sequence == 1:
-        return 0.0
-    return _collective("all_gather", latent_elements * samples * prob.activation_bytes, split.sequence, machine)
-
-
-def _weight_seconds(prob: TrainingProblem, machine: Machine, placement: Placement, weight_bytes: float, compute_s: float) -> tuple[float, float]:
+def _weight_seconds(prob: TrainingProblem, machine: Machine, placement: Placement, weight_bytes: float, compute_s: float,
+                    exchanges: list[Exchange]) -> tuple[float, float]:
     """(exposed all-gather of sharded weights, host-memory streaming of offloaded weights)."""
-    if placement.mode == "sharded" and placement.shards > 1:
-        gather = _collective("all_gather", weight_bytes, placement.shards, machine)
+    gather = sum(e.seconds for e in exchanges if e.name.startswith("FSDP"))
+    if gather:
         return gather / prob.num_layers + max(gather * (1 - 1 / prob.num_layers) - compute_s, 0.0), 0.0
     if placement.mode == "streamed":
-        link = machine.device.host_link
-        return 0.0, weight_bytes / link.achieved_bytes_per_s
+        return 0.0, weight_bytes / machine.device.host_link.achieved_bytes_per_s
     return 0.0, 0.0
 
 
@@ -169,11 +200,12 @@ def forward_seconds(prob: TrainingProblem, machine: Machine, split: Split, sampl
     matmul = _gemm_seconds(prob, machine, split, samples)
     attention = _attention_seconds(prob, machine, split, samples)
     elementwise = _elementwise_seconds(prob, machine, split, samples)
-    gather, stream = _weight_seconds(prob, machine, placement, weight_bytes, matmul + attention + elementwise)
+    exchanges = forward_exchanges(prob, machine, split, samples, latent_elements, placement, weight_bytes)
+    gather, stream = _weight_seconds(prob, machine, placement, weight_bytes, matmul + attention + elementwise, exchanges)
     return ForwardSeconds(
         matmul=matmul, attention=attention, elementwise=elementwise, overhead=machine.profile.layer_overhead_s * prob.num_layers,
-        ulysses=_ulysses_seconds(prob, machine, split, samples),
-        ring_exposed=_ring_exposed_seconds(prob, machine, split, samples, attention),
-        output_gather=_output_gather_seconds(prob, machine, split, samples, latent_elements),
+        ulysses=_seconds_of(exchanges, "all_to_all"),
+        ring_exposed=_ring_exposed_seconds(prob, machine, split, samples, attention, _seconds_of(exchanges, "send_recv")),
+        output_gather=_seconds_of(exchanges, "all_gather"),
         weight_gather=gather, weight_stream=stream,
     )

@@ -19,17 +19,17 @@ from estimators.counts.dit import dit_forward_flops
 from estimators.counts.geometry import ClipGeometry, clip_geometry
 from estimators.counts.problem import TrainingProblem, video_problem
 from estimators.counts.vaes import vae_decoder_params
-from estimators.serving.forward import Placement, forward_seconds
+from estimators.serving.forward import Placement, forward_exchanges, forward_seconds
 from estimators.serving.machine import PRECISION_BYTES, Machine
 from estimators.serving.memory import PhaseBytes, dit_activation_bytes, placement_bytes, with_overheads
 from estimators.serving.parallel import Split
-from estimators.serving.results import ClipLatency, ForwardBreakdown, ServeMemory
+from estimators.serving.results import ClipLatency, ForwardBreakdown, ServeCollective, ServeMemory
 from estimators.serving.text import text_cost
 from estimators.serving.vae import RGB, DecodeCost, decode_cost, decode_seconds, decode_working_bytes
 from estimators.specs.models import VideoSystemSpec
 from estimators.specs.serving import Guidance, ServingClip, VaeTiling, guidance_branches, guidance_is_batched
 from estimators.specs.workload import TrainingStage, Workload
-from estimators.time.comm import collective_time_s
+from estimators.time.comm import bytes_per_rank, collective_time_s
 
 NOISE_PREDICTION_BYTES = 4  # noise predictions are combined in fp32 (Wan, diffusers upcast before the guidance sum)
 FP8_WEIGHT_BYTES = 1
@@ -84,11 +84,14 @@ def dit_weight_bytes(sp: ServeProblem, machine: Machine) -> float:
     return sp.problem.trained_params * per_param
 
 
-def _cfg_exchange_s(sp: ServeProblem, machine: Machine, split: Split, batch: int) -> float:
+def _cfg_exchange(sp: ServeProblem, machine: Machine, split: Split, batch: int) -> list[ServeCollective]:
+    """The all-gather of the groups' noise predictions once a step (none without CFG parallel)."""
     if split.cfg == 1:
-        return 0.0
+        return []
     buffer = sp.latent_elements * batch * split.cfg * NOISE_PREDICTION_BYTES
-    return float(collective_time_s("all_gather", buffer, split.cfg, False, machine.gpu, machine.profile.links))
+    seconds = float(collective_time_s("all_gather", buffer, split.cfg, False, machine.gpu, machine.profile.links))
+    return [ServeCollective(name="CFG noise-prediction all-gather", kind="all_gather", per="step", ranks=split.cfg, calls=1,
+                            bytes_per_gpu=float(bytes_per_rank("all_gather", buffer, split.cfg)), seconds=seconds, treatment="exposed")]
 
 
 def _offload_s(phases: PhaseBytes, machine: Machine, placement: Placement) -> float:
@@ -126,7 +129,10 @@ def clip_latency(sp: ServeProblem, machine: Machine, split: Split, placement: Pl
     calls, samples = calls_and_samples(sp.guidance, split.cfg, batch)
     phases = phase_bytes(sp, machine, split, batch)
     forward = forward_seconds(sp.problem, machine, split, samples, sp.latent_elements, placement, phases.dit_weights)
-    exchange = _cfg_exchange_s(sp, machine, split, batch)
+    exchanges = forward_exchanges(sp.problem, machine, split, samples, sp.latent_elements, placement, phases.dit_weights)
+    collectives = [ServeCollective(name=e.name, kind=e.kind, per="forward", ranks=e.ranks, calls=e.calls, bytes_per_gpu=e.bytes_per_gpu,
+                                   seconds=e.seconds, treatment=e.treatment) for e in exchanges] + _cfg_exchange(sp, machine, split, batch)
+    exchange = sum(c.seconds for c in collectives if c.per == "step")
     denoising = sp.steps * (calls * forward.total + exchange)
     text = text_cost(sp.system, sp.clip.text_tokens, sp.guidance, machine, batch).seconds
     vae = batch * decode_seconds(sp.decode, machine, sp.vae_precision)
@@ -142,7 +148,7 @@ def clip_latency(sp: ServeProblem, machine: Machine, split: Split, placement: Pl
     return ClipLatency(
         text_encoding_s=text, denoising_s=denoising, vae_decode_s=vae, container_encoding_s=container, offload_transfers_s=offload,
         total_s=text + denoising + vae + container + offload, batch=batch, steps=sp.steps, dit_calls_per_step=calls,
-        samples_per_call=samples, forward_s=forward.total, forward=breakdown, cfg_exchange_s_per_step=exchange,
+        samples_per_call=samples, forward_s=forward.total, forward=breakdown, cfg_exchange_s_per_step=exchange, collectives=collectives,
     )
 
 

@@ -29,6 +29,19 @@ class ForwardBreakdown(Result):
     total_s: float
 
 
+class ServeCollective(Result):
+    """One kind of collective on one GPU of the replica, on its NVLink links."""
+
+    name: str
+    kind: str = Field(description="all_to_all, send_recv or all_gather.")
+    per: str = Field(description="'forward' or 'step' (what calls, bytes and seconds count).")
+    ranks: int
+    calls: float
+    bytes_per_gpu: float
+    seconds: float = Field(description="All calls, before any overlap.")
+    treatment: str
+
+
 class ClipLatency(Result):
     """A batch of requests on one replica, start to file, seconds by part (they add up to total_s)."""
 
@@ -45,6 +58,7 @@ class ClipLatency(Result):
     forward_s: float = Field(description="One forward on one GPU.")
     forward: ForwardBreakdown
     cfg_exchange_s_per_step: float = Field(description="CFG-parallel groups exchanging noise predictions, a step.")
+    collectives: list[ServeCollective] = Field(description="Every collective of a forward and of a step on one GPU.")
 
 
 class ServeMemory(Result):
