@@ -6,6 +6,8 @@ import math
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from estimators.catalog.gpus import load_gpu
@@ -228,3 +230,28 @@ def test_unreachable_target_names_the_nearest():
     assert doc["choice"] is None and doc["nearest"]["gpus_per_replica"] == 8
     assert all(c["why_not"].startswith("misses") for c in doc["candidates"])
     assert math.isfinite(doc["nearest"]["service_s"])
+
+
+SERVE_OPTIONS = [
+    ("--model", st.sampled_from(["ltx-video-2b", "cogvideox-2b", "nope", "x.yaml"])), ("--gpus", st.sampled_from(["H100", "B200x2", "A100,H100", "Z9", "H100x0", ""])),
+    ("--frames", st.sampled_from(["0", "-1", "17", "49", "1e9", "nan", "x"])), ("--steps", st.sampled_from(["0", "5", "2000", "abc"])),
+    ("--guidance", st.sampled_from(["none", "batch-2", "sequential-3", "cfg"])), ("--batch", st.sampled_from(["1", "1,2", "0", "1,,2", "99999"])),
+    ("--clips-per-hour", st.sampled_from(["10", "0", "-5", "inf", "1e30"])), ("--p95-s", st.sampled_from(["600", "0", "nan", "1e-9"])),
+    ("--availability", st.sampled_from(["0.99", "1", "0.1", "abc"])), ("--hourly-profile", st.sampled_from(["1", ",".join(["1"] * 24), ",".join(["0"] * 24)])),
+    ("--kernel", st.sampled_from(["cudnn", "flash-attention-3", "warp"])), ("--vae-precision", st.sampled_from(["fp32", "int4"])),
+]
+
+
+@settings(max_examples=10, deadline=None)
+@given(chosen=st.lists(st.sampled_from(SERVE_OPTIONS), min_size=1, max_size=3, unique_by=lambda o: o[0]).flatmap(
+    lambda rows: st.tuples(*[st.tuples(st.just(name), strategy) for name, strategy in rows])))
+def test_serve_holds_whatever_is_typed(chosen):
+    args = ["serve", "--no-simulate"] + [part for option, value in chosen for part in (option, value)]
+    if "--gpus" not in args:
+        args += ["--gpus", "H100x2"]  # one replica size: each example answers in about a second
+    result = runner.invoke(app, args)
+    assert result.exception is None or isinstance(result.exception, SystemExit), f"{args}: {result.exception!r}"
+    assert result.exit_code in (0, 2), f"{args}: {result.output[-300:]}"
+    assert "Traceback" not in result.output
+    if result.exit_code == 2:
+        assert result.stderr.strip(), f"{args}: exit 2 without a message"
