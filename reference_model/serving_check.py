@@ -26,7 +26,7 @@ from estimators.serving.latency import clip_latency, serve_problem
 from estimators.serving.machine import Machine
 from estimators.serving.parallel import Split
 from estimators.serving.queueing import fleet_percentiles
-from estimators.serving.results import ClipLatency, LoadRate, LoadTestResult
+from estimators.serving.results import ClipLatency, LoadRate, LoadTestResult, MeasuredDevice
 from estimators.specs.hardware import GPUSpec
 from estimators.specs.models import VideoSystemSpec
 from estimators.specs.profile import DeviceProfile
@@ -100,7 +100,7 @@ def container_figures() -> tuple[float, float]:
     return ENCODE_FRAMES * ENCODE_SIDE * ENCODE_SIDE / max(full - fixed, 1e-6), fixed
 
 
-def measure_machine(config: ReferenceConfig) -> tuple[Machine, dict]:
+def measure_machine(config: ReferenceConfig) -> tuple[Machine, MeasuredDevice]:
     """This CPU as a serving device (at THREADS threads) and the measured figures as plain data."""
     torch.set_num_threads(THREADS)
     device = measure_device()
@@ -117,10 +117,12 @@ def measure_machine(config: ReferenceConfig) -> tuple[Machine, dict]:
                             conv_layer_overhead_s=conv_overhead, host_cores_per_gpu=1.0, host_source="the server's one core")
     encoding = ContainerEncoding(pixel_frames_per_s_per_core=rate, per_clip_s=per_clip, source=f"write_video here, measured {today}", date=today)
     machine = Machine(rates=compute_rates(gpu, profile, None, "fp32"), device=serving, encoding=encoding, tf32_ratio=tf32_peak_per_bf16_peak())
-    figures = {"peak_flops_fp32": peak, "matmul_efficiency_max": profile.matmul_efficiency_max, "matmul_half_dim": profile.matmul_half_dim,
-               "attention_efficiency_max": profile.attention_efficiency_max, "attention_half_seq": profile.attention_half_seq,
-               "memory_bytes_per_s": gpu.hbm_bandwidth_bytes_per_s.value, "layer_overhead_s": overhead, "conv_efficiency": conv_efficiency,
-               "conv_layer_overhead_s": conv_overhead, "container_pixel_frames_per_s": rate, "container_per_clip_s": per_clip, "date": today}
+    figures = MeasuredDevice(
+        peak_flops_fp32=peak, matmul_efficiency_max=profile.matmul_efficiency_max, matmul_half_dim=profile.matmul_half_dim,
+        attention_efficiency_max=profile.attention_efficiency_max, attention_half_seq=profile.attention_half_seq,
+        memory_bytes_per_s=gpu.hbm_bandwidth_bytes_per_s.value, layer_overhead_s=overhead, conv_efficiency=conv_efficiency,
+        conv_layer_overhead_s=conv_overhead, container_pixel_frames_per_s=rate, container_per_clip_s=per_clip, date=today,
+    )
     return machine, figures
 
 

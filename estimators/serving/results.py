@@ -252,6 +252,23 @@ class LoadRate(Result):
     p95_error: Optional[float] = Field(description="predicted / measured - 1 at p95.")
 
 
+class MeasuredDevice(Result):
+    """This CPU as a serving device, measured by microbenchmarks before a load test."""
+
+    peak_flops_fp32: float
+    matmul_efficiency_max: float
+    matmul_half_dim: float
+    attention_efficiency_max: float
+    attention_half_seq: float
+    memory_bytes_per_s: float
+    layer_overhead_s: float = Field(description="Fixed seconds a DiT or encoder layer costs a forward.")
+    conv_efficiency: float
+    conv_layer_overhead_s: float
+    container_pixel_frames_per_s: float
+    container_per_clip_s: float
+    date: str
+
+
 class LoadTestResult(Document):
     """`plan reference loadtest --json`: the reference server driven at several Poisson rates, against the
     serving model's prediction for this CPU (its device measured by microbenchmarks before the test)."""
@@ -266,7 +283,7 @@ class LoadTestResult(Document):
     predicted_service_s: float
     service_error: float = Field(description="predicted / measured - 1.")
     predicted: ClipLatency
-    device: dict = Field(description="The CPU as measured: peak, curves, layer overhead, convolution, container encoding.")
+    device: MeasuredDevice = Field(description="The CPU as measured: peak, curves, layer overhead, convolution, container encoding.")
     rates: list[LoadRate]
     p95_mape_below_saturation: Optional[float] = Field(description="Mean |p95 error| over the rates below 90% predicted utilisation.")
     target: str
