@@ -141,13 +141,15 @@ def _rate_row(measured, service_s: float) -> LoadRate:
     stable = utilization < 1
     predicted = fleet_percentiles(measured.rate_per_s, 1, 1, service_s) if stable else {}
     p95 = predicted.get(0.95)
+    queue = measured.rate_per_s * measured.median_generation_s < 1
+    queue_p95 = fleet_percentiles(measured.rate_per_s, 1, 1, measured.median_generation_s)[0.95] if queue else None
     return LoadRate(rate_per_s=measured.rate_per_s, predicted_utilization=utilization, requests=measured.requests,
                     completed=measured.completed, rejected=measured.rejected, measured_p50_s=measured.p50_s,
                     measured_p95_s=measured.p95_s, measured_throughput_per_s=measured.throughput_per_s,
                     measured_service_s=measured.median_generation_s,
                     predicted_p50_s=predicted.get(0.5), predicted_p95_s=p95,
                     predicted_throughput_per_s=min(measured.rate_per_s, 1 / service_s),
-                    p95_error=None if p95 is None else p95 / measured.p95_s - 1)
+                    p95_error=None if p95 is None else p95 / measured.p95_s - 1, queue_p95_s=queue_p95)
 
 
 class SpawnedServer:

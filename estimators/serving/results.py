@@ -250,6 +250,7 @@ class LoadRate(Result):
     predicted_p95_s: Optional[float]
     predicted_throughput_per_s: float
     p95_error: Optional[float] = Field(description="predicted / measured - 1 at p95.")
+    queue_p95_s: Optional[float] = Field(description="The queue's p95 given the generation time measured during this rate (the queueing part alone).")
 
 
 class MeasuredDevice(Result):
