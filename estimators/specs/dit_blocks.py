@@ -4,13 +4,17 @@ A model is its embedders (patch, caption, conditioning, optional token refiner),
 groups (each a block kind with its options, repeated ``count`` times, in order) and a final layer.
 The vocabulary covers the public video DiTs:
 - ``cross`` blocks: 3D self-attention over the visual tokens, then cross-attention from them to the
-  text tokens, then an MLP (Wan 2.1, LTX-Video; PixArt-style).
+  text tokens, then an MLP (Wan 2.1/2.2, LTX-Video, Step-Video; PixArt-style; Cosmos-Predict2 with an
+  adaLN-LoRA modulated cross-attention and keys/values straight from the T5 features).
 - ``joint`` blocks: one full attention over visual + text tokens with separate text weights
-  (MM-DiT dual stream; HunyuanVideo's first 20 blocks; Mochi 1's asymmetric blocks, whose text stream
-  is narrower than the visual one and whose last block does not update the text).
+  (MM-DiT dual stream; HunyuanVideo's first 20 blocks, HunyuanVideo 1.5's 54, Open-Sora 2.0's 19; Mochi 1's
+  asymmetric blocks, whose text stream is narrower than the visual one and whose last block does not
+  update the text).
 - ``single`` blocks: one stream over the concatenated text + video tokens with shared weights, either
   sequential (CogVideoX, with per-modality adaptive norms as extra modulation vectors) or parallel
   attention + MLP with one fused out-projection (HunyuanVideo's last 40 blocks).
+The text side of the blocks may hold further context tokens besides the caption's, each group from its own
+encoder and projection (``context_embedders``: HunyuanVideo 1.5's ByT5 glyph tokens, Step-Video's CLIP tokens).
 Widths: the attention is heads x head_dim wide; the visual tokens between blocks have the same width
 unless ``hidden_width`` says otherwise, the text tokens ``text_width`` (Mochi: 3072 attention and visual,
 1536 text). The legacy ``asymm_dit`` input (specs/asymm_dit.py) is translated into this vocabulary.
