@@ -33,6 +33,7 @@ from plan_cli.common import (
     AsJson,
     Clips,
     Epochs,
+    ExpertsResident,
     Fps,
     Frames,
     GlobalBatch,
@@ -102,6 +103,7 @@ def plan_options(
     global_batch: GlobalBatch = 512, precision: Precision = "bf16", layout: LayoutText = None, stage: Stages = [],
     workload_file: WorkloadFile = None, online_text: OnlineText = False, online_latents: OnlineLatents = False,
     objective: Objective = "time", price: Prices = [], kernel: Kernel = None, stack: Stack = None,
+    experts_resident: ExpertsResident = None,
 ) -> PlanRequest:
     """The options every planning command shares, validated into a plan request."""
     if precision not in ("bf16", "fp8"):
@@ -125,6 +127,9 @@ def plan_options(
     system = load_model(model)
     if not isinstance(system, VideoSystemSpec):
         raise PlanInputError(f"--model {model}: this command plans video systems; GPT files are for 'plan backtest'")
+    if experts_resident not in (None, "one", "all"):
+        raise PlanInputError(f"{option_label('experts_resident')} {experts_resident}: expected one or all")
+    system = system.with_expert_residency(experts_resident)
     fixed_layout, pinned = parse_layout(layout, cluster.num_gpus) if not kinds else (None, pinned_knobs(layout))
     clip = system.default_clip
     base = dict(height=clip.height if height is None else height, width=clip.width if width is None else width,

@@ -43,8 +43,24 @@ def model_table(result: Plan) -> Table:
         t.add_row("notes", result.model.notes)
     t.add_row("clip", f"{clip.frames} frames {clip.height}x{clip.width} at {clip.fps:g} fps ({clip.seconds:.1f} s)")
     t.add_row("latent", f"{lat.frames} x {lat.height} x {lat.width}")
-    t.add_row("tokens / sample", f"{_fmt_int(tok.visual)} visual + {_fmt_int(tok.text)} text")
+    context = f" + {_fmt_int(tok.context)} context" if tok.context else ""
+    t.add_row("tokens / sample", f"{_fmt_int(tok.visual)} visual + {_fmt_int(tok.text)} text{context}")
+    for line in experts_lines(result):
+        t.add_row("experts", line)
     return t
+
+
+def experts_lines(result: Plan) -> list[str]:
+    """How a model split into experts is trained (nothing for a model without experts)."""
+    split = result.experts
+    if split is None:
+        return []
+    how = "one run per expert, one expert in memory" if split.residency == "one" else f"one run holding all {split.count} experts"
+    lines = [f"{split.count} x {_fmt_int(split.params_each)} parameters; {how} (--experts-resident)"]
+    for e in split.experts:
+        low, high = e.noise_levels
+        lines.append(f"{e.name}: noise {low:g}-{high:g}, {e.share:.1%} of samples, {e.steps:,.0f} steps, {e.train_time_days:.2f} days")
+    return lines
 
 
 def flops_table(result: Plan) -> Table:

@@ -163,6 +163,9 @@ def _summary_page(pages: Pages, result: Plan, sim: Optional[SimulationResult]) -
     page.paragraph(f"{result.model.name}: DiT {p.dit / 1e9:.2f} B trained parameters; frozen text encoder(s) "
                    f"{p.text_encoder / 1e9:.2f} B, VAE encoder {p.vae_encoder / 1e6:.0f} M "
                    f"({'exact' if result.model.exact else 'approximate'} counts).")
+    experts = experts_sentence(result)
+    if experts:
+        page.paragraph(experts)
     page.heading("Data")
     for s in result.stages:
         c = s.clip
@@ -182,6 +185,16 @@ def _summary_page(pages: Pages, result: Plan, sim: Optional[SimulationResult]) -
     for i, text in enumerate(largest_risks(result, sim), 1):
         page.paragraph(text, bullet=f"{i}. ")
     page.finish()
+
+
+def experts_sentence(result: Plan) -> str:
+    """How a model split into experts is trained, in one sentence ('' without experts)."""
+    split = result.experts
+    if split is None:
+        return ""
+    runs = "each in a run of its own, one in memory" if split.residency == "one" else "in one run holding all of them"
+    shares = ", ".join(f"{e.name} {e.share:.1%} of the samples ({e.train_time_days:.1f} days)" for e in split.experts)
+    return f"{split.count} experts of {split.params_each / 1e9:.2f} B split by noise level, trained {runs}: {shares}."
 
 
 def _stages_page(pages: Pages, result: Plan) -> None:

@@ -11,9 +11,9 @@ from estimators.counts.text_encoders import text_encoder_gemm_width
 from estimators.documents.simulation import Checkpoint, Failures, Percentiles, SimulatedStep, SimulationResult
 from estimators.errors import PlanInputError
 from estimators.planning.results import Plan, StagePlan
-from estimators.units import SECONDS_PER_HOUR
 from estimators.specs.base import Spec
 from estimators.specs.bounds import Bound
+from estimators.units import SECONDS_PER_HOUR
 from sim.data_pipeline import CHECKPOINT_BYTES_PER_PARAM, DataInputs, read_demand, storage_bytes
 from sim.run_sim import SECONDS_PER_DAY, RunInputs, check_simulation_size, goodput, simulate_runs, young_daly_interval_s
 from sim.step_sim import StepInputs, StepResult, simulate_step
@@ -83,8 +83,8 @@ def simulate_stage_step(stage: StagePlan, schedule: Optional[str]) -> tuple[Step
 
 
 def checkpoint_bytes(result: Plan) -> float:
-    """A checkpoint of the trained DiT: weights and optimizer states."""
-    return result.params.dit * CHECKPOINT_BYTES_PER_PARAM
+    """A checkpoint of the trained DiT (the experts a run holds): weights and optimizer states."""
+    return result.params.dit_resident * CHECKPOINT_BYTES_PER_PARAM
 
 
 def run_inputs(result: Plan, work_s: float, opts: SimOptions) -> RunInputs:
@@ -107,7 +107,7 @@ def data_inputs(result: Plan, opts: SimOptions, samples_per_s: float) -> DataInp
     return DataInputs(
         num_clips=clips, clip_seconds=stage.frames / stage.fps, raw_bitrate_bits_per_s=opts.raw_bitrate_bits_per_s,
         geometry=result.last.geometry, latent_channels=system.vae.latent_channels, text_tokens=stage.text_tokens,
-        text_width=text_encoder_gemm_width(system.text_encoders[0]), trained_params=result.params.dit, checkpoints_kept=opts.checkpoints_kept,
+        text_width=text_encoder_gemm_width(system.text_encoders[0]), trained_params=result.params.dit_resident, checkpoints_kept=opts.checkpoints_kept,
         precompute_text=workload.precompute_text, precompute_latents=workload.precompute_latents,
         samples_per_s=samples_per_s, num_gpus=result.cluster.num_gpus, storage_read_bytes_per_s=opts.storage_read_bytes_per_s,
     )

@@ -22,7 +22,7 @@ from estimators.specs.workload import TrainingStage
 GOLDEN_TOLERANCE = 1e-3  # 0.1%: far above float noise, far below any real change of a model or figure
 # What a scenario may set: plan_request's choices and a stage's fields.
 SCENARIO_KEYS = (set(inspect.signature(plan_request).parameters) - {"stage"}) | set(TrainingStage.model_fields)
-TEXT_KEYS = ("gpus", "model", "precision")
+TEXT_KEYS = ("gpus", "model", "precision", "experts_resident")
 FIGURES = ("step_time_s", "mfu", "tflops_per_gpu", "train_time_days", "gpu_hours", "cost_usd", "energy_kwh")
 
 

@@ -17,6 +17,8 @@ from estimators.planning.request import PlanRequest
 from estimators.planning.results import (
     Clip,
     ClusterInfo,
+    ExpertShare,
+    ExpertsPlan,
     LatentShape,
     ModelInfo,
     Params,
@@ -42,11 +44,28 @@ from estimators.units import GIB, SECONDS_PER_DAY, SECONDS_PER_HOUR, WATTS_PER_K
 
 
 def parameter_counts(system: VideoSystemSpec) -> Params:
-    """Exact parameters of each component, with the DiT's parts and the text encoders one by one."""
+    """Exact parameters of each component, with the DiT's parts and the text encoders one by one (a model split
+    into experts holds the DiT's architecture once per expert)."""
     dit = dit_params(system.dit)
+    each = sum(dit.values())
     encoders = [sum(text_encoder_params(encoder).values()) for encoder in system.text_encoders]
-    return Params(dit=sum(dit.values()), text_encoder=sum(encoders), vae_encoder=sum(vae_encoder_params(system.vae).values()),
-                  vae_decoder=sum(vae_decoder_params(system.vae).values()), dit_breakdown=dit, text_encoder_breakdown=encoders)
+    return Params(dit=system.expert_count * each, text_encoder=sum(encoders), vae_encoder=sum(vae_encoder_params(system.vae).values()),
+                  vae_decoder=sum(vae_decoder_params(system.vae).values()), dit_breakdown=dit, text_encoder_breakdown=encoders,
+                  dit_per_expert=each, dit_resident=system.resident_experts * each)
+
+
+def experts_plan(system: VideoSystemSpec, stages: tuple[StagePlan, ...], params: Params) -> ExpertsPlan | None:
+    """Each expert's share of the samples, steps and training days (None for a model without experts)."""
+    split = system.experts
+    if split is None:
+        return None
+    samples = sum(s.stage.num_samples for s in stages)
+    steps = sum(s.steps for s in stages)
+    days = sum(s.train_time_days for s in stages)
+    shares = tuple(ExpertShare(name=e.name, noise_levels=e.noise_levels, share=e.share, samples=round(e.share * samples),
+                               steps=e.share * steps, train_time_days=e.share * days) for e in split.experts)
+    return ExpertsPlan(count=split.count, residency=split.residency, resident=split.resident, params_each=params.dit_per_expert,
+                       experts=shares, source=split.source)
 
 
 def published_comparison(system: VideoSystemSpec, counts: Params) -> dict[str, PublishedComparison]:
@@ -122,7 +141,7 @@ def stage_plan(request: PlanRequest, settings: RunSettings, stage: TrainingStage
         name=stage.name,
         clip=Clip(height=stage.height, width=stage.width, frames=stage.frames, fps=stage.fps, seconds=stage.frames / stage.fps),
         latent_shape=LatentShape(frames=geo.latent_frames, height=geo.latent_height, width=geo.latent_width),
-        tokens_per_sample=Tokens(visual=geo.visual_tokens, text=stage.text_tokens),
+        tokens_per_sample=Tokens(visual=geo.visual_tokens, text=stage.text_tokens, context=request.system.dit.context_tokens),
         flops_per_sample=flops,
         memory_per_gpu_bytes=evaluation.memory.breakdown(best, gpu.hbm_bytes.value),
         layout=layout, steps=stage.num_steps, global_batch=stage.global_batch,
@@ -211,7 +230,7 @@ def plan(request: PlanRequest) -> Plan:
     return Plan(
         model=ModelInfo(name=system.name, exact=system.exact, source=system.source, notes=system.notes),
         cluster=ClusterInfo(gpu=request.cluster.gpu.name, num_gpus=request.cluster.num_gpus, precision=request.precision),
-        params=params, params_vs_published=published_comparison(system, params),
+        params=params, params_vs_published=published_comparison(system, params), experts=experts_plan(system, stages, params),
         train_time_days=train_s / SECONDS_PER_DAY, preprocessing_days=pre_s / SECONDS_PER_DAY,
         gpu_hours=totals.gpu_hours, cost_usd=totals.cost_usd, cost_usd_range=totals.cost_usd_range, energy_kwh=totals.energy_kwh,
         price=PriceQuote.of(request.cluster.gpu), stages=stages,

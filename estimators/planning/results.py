@@ -41,12 +41,36 @@ class ClusterInfo(Result):
 class Params(Result):
     """Exact parameter counts."""
 
-    dit: int
+    dit: int = Field(description="The DiT's parameters; a model split into experts: all experts together.")
     text_encoder: int = Field(description="All frozen text encoders together.")
     vae_encoder: int
     vae_decoder: int
-    dit_breakdown: dict[str, int]
+    dit_breakdown: dict[str, int] = Field(description="The DiT's parts (of one expert when the model has experts).")
     text_encoder_breakdown: list[int] = Field(description="Each text encoder in order.")
+    dit_per_expert: int = Field(description="One expert's parameters (dit itself without experts).")
+    dit_resident: int = Field(description="DiT parameters one training run holds and checkpoints (the resident experts').")
+
+
+class ExpertShare(Result):
+    """One expert of a model split by noise level: its noise levels and its part of the training."""
+
+    name: str
+    noise_levels: tuple[float, float] = Field(description="[low, high) noise level sigma it denoises.")
+    share: float = Field(description="Share of the training samples (and of the training time) on its noise levels.")
+    samples: int = Field(description="Training samples on its noise levels, all stages.")
+    steps: float = Field(description="Its optimizer steps at the stages' global batches, all stages (share x steps).")
+    train_time_days: float = Field(description="Its share of the training days.")
+
+
+class ExpertsPlan(Result):
+    """How a model split into experts is trained: experts, residency and each expert's share."""
+
+    count: int
+    residency: str = Field(description="'one': a run per expert, one expert's states in memory; 'all': one run holding every expert.")
+    resident: int = Field(description="Experts whose weights, gradients and optimizer states a run holds at once.")
+    params_each: int
+    experts: tuple[ExpertShare, ...]
+    source: str
 
 
 class PublishedComparison(Result):
@@ -60,7 +84,9 @@ class PublishedComparison(Result):
 
 class Tokens(Result):
     visual: int
-    text: int
+    text: int = Field(description="Caption tokens (the text encoder's, through the caption projection).")
+    context: int = Field(default=0, description="Further text-side tokens every block sees besides the caption's (context embedders: "
+                         "HunyuanVideo 1.5's ByT5 glyph tokens, Step-Video's Hunyuan-CLIP tokens).")
 
 
 class LatentShape(Result):
@@ -148,6 +174,7 @@ class Plan(Document):
     cluster: ClusterInfo
     params: Params
     params_vs_published: dict[str, PublishedComparison]
+    experts: Optional[ExpertsPlan] = Field(default=None, description="A model split into experts by noise level (None: one DiT).")
     train_time_days: float = Field(description="All stages.")
     preprocessing_days: float
     gpu_hours: float = Field(description="GPUs x (training + preprocessing) hours, all stages.")
