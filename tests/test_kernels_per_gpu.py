@@ -107,6 +107,6 @@ def test_fp8_flash_attention_3_below_8k_is_its_published_figure_not_the_8k_one()
 
 
 def test_transferred_tables_are_named():
-    assert kernel_transfer("H100-SXM") is None and kernel_transfer("B200") is None
-    for gpu in ("H20", "L40S", "MI325X", "GB200"):
+    assert kernel_transfer("H100-SXM") is None and kernel_transfer("MI300X") is None
+    for gpu in ("H20", "L40S", "MI325X", "GB200", "B200"):
         assert kernel_transfer(gpu)

@@ -9,7 +9,7 @@ EXTRAPOLATION_WIDENING: the kernel tables ground attention, but no calibration r
 of the model at this weight. A GPU kind no calibration row ran on (data/profiles/crossvalidation.yaml lists
 the kinds that did) is widened again by UNCALIBRATED_GPU_WIDENING: its fitted derate and HBM fraction are
 carried over from other GPUs untested; one whose kernel tables are transferred from a sibling's benchmarks
-(data/kernels: H20, L40S, MI325X, GB200's GEMMs) by TRANSFERRED_KERNELS_WIDENING on top. Both are
+(data/kernels: H20, L40S, MI325X, GB200's GEMMs, B200's non-causal attention) by TRANSFERRED_KERNELS_WIDENING on top. Both are
 judgements, not measurements, and the range's basis says which applied.
 
 Training days scale with the step; GPU-hours and energy scale the training part (preprocessing is kept
