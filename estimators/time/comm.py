@@ -197,11 +197,11 @@ def collective_time(kind: Collective, buffer_bytes, ranks, local, fabric: Fabric
                       "nvls": lambda: _nvls_s(buffer_bytes, ranks, local, domains, fabric),
                       "nvls_tree": lambda: _nvls_tree_s(buffer_bytes, ranks, local, domains, fabric)}
             candidates.update({name: timers[name]() for name in fabric.algorithms if name in timers})
-        names = list(candidates)
-        table = np.stack([np.broadcast_to(candidates[name], shape) for name in names])
-        best = np.argmin(table, axis=0)
-        seconds = np.take_along_axis(table, best[None], axis=0)[0]
-        algorithm = np.array([ALGORITHMS.index(name) for name in names])[best]
+        seconds = np.broadcast_to(candidates.pop("ring"), shape)
+        algorithm = np.full(shape, ALGORITHMS.index("ring"))
+        for name, candidate in candidates.items():  # the fastest wins; ties keep the earlier (the ring)
+            faster = candidate < seconds
+            seconds, algorithm = np.where(faster, candidate, seconds), np.where(faster, ALGORITHMS.index(name), algorithm)
     seconds = np.broadcast_to(seconds, shape)
     return CollectiveTime(seconds=np.where(ranks > 1, seconds, 0.0), algorithm=np.broadcast_to(algorithm, shape))
 
