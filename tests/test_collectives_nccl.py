@@ -107,3 +107,11 @@ def test_other_published_all_reduces_within_15_percent(gpu, ranks, local):
     published = next(m for m in PUBLISHED if m["gpu"] == gpu and m["nodes"] == ranks // local)
     busbw = _busbw("all_reduce", 8 * GIB, ranks, local, Fabric.of(load_gpu(gpu), None))
     assert abs(busbw / published["busbw"] - 1) <= TOLERANCE, (gpu, busbw / 1e9, published["busbw"] / 1e9)
+
+
+def test_a_gpu_without_collective_figures_or_measured_links_is_refused_in_one_line():
+    from estimators.errors import PlanInputError
+
+    bare = load_gpu("H100").model_copy(update={"scale_up_busbw_bytes_per_s": None, "nic_busbw_bytes_per_s": None})
+    with pytest.raises(PlanInputError, match="no published collective bus bandwidths"):
+        Fabric.of(bare, None)

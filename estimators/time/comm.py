@@ -28,6 +28,7 @@ import numpy as np
 import yaml
 
 from estimators.catalog.files import DATA_DIR
+from estimators.errors import PlanInputError
 from estimators.specs.hardware import GPUSpec
 from estimators.specs.profile import LinkProfile
 
@@ -96,7 +97,7 @@ class Fabric:
                        nic_busbw=gpu.nic_busbw_bytes_per_s.value, nvls_busbw=None if nvls is None else nvls.value,
                        library=gpu.collective_library or "NCCL", scale_up_name=gpu.scale_up_fabric)
         if links is None:
-            raise ValueError(f"{gpu.name}: no published collective figures and no measured link profile")
+            raise PlanInputError(f"{gpu.name}: no published collective bus bandwidths in its data and no measured link figures in its profile")
         return cls(domain=gpu.domain_size, scale_up_busbw=gpu.nvlink_bytes_per_s_per_direction.value * links.nvlink_efficiency,
                    nic_busbw=gpu.nic_bytes_per_s.value * links.nic_efficiency, nvls_busbw=None, library="profile",
                    scale_up_name=gpu.scale_up_fabric,
