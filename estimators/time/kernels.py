@@ -6,8 +6,9 @@ on; a GPU prefers the curves measured on itself, else its architecture's. The ef
 length is interpolated linearly in log2(seq) between the two nearest points of the curve (clamped to its
 ends: long sequences have plateaued in every published figure); between head dims, linearly in
 log2(head dim) of the two nearest curves (clamped). A causal query takes the non-causal efficiency at its
-head dim times the causal/non-causal ratio of the head dims that publish both (interpolated in log2 head
-dim, clamped); a direction without causal curves borrows the same kernel's forward ratio. A backward
+head dim times the causal/non-causal ratio of the head dims where one GPU's runs publish both (interpolated
+in log2 head dim, clamped; a ratio never mixes two GPUs' figures), unless a causal curve was measured on
+the GPU itself; a direction without causal curves borrows the same kernel's forward ratio. A backward
 query without a curve for that precision uses the BF16 backward (FlashAttention-3 has no FP8 backward).
 
 Which kernels run where is data too (each kernel's runs_on): one asked for where it does not run, or
@@ -101,6 +102,11 @@ def _peak_tflops(curve: dict) -> float:
     return measured[f"peak_tflops_{curve['precision']}"]
 
 
+def _curve_source(curve: dict) -> str:
+    """The GPU a curve was measured on."""
+    return curve.get("measured_on") or _data("attention")["architectures"][curve["arch"]]["measured_on"]["gpu"]
+
+
 def _interp_log2(x, xs, ys) -> np.ndarray:
     return np.interp(np.log2(np.maximum(np.asarray(x, dtype=float), 1.0)), np.log2(xs), ys)
 
@@ -110,7 +116,7 @@ def _by_head_dim(curves: list[dict], gpu_name: str) -> dict[int, dict]:
     chosen: dict[int, dict] = {}
     for curve in curves:
         dim = curve["head_dim"]
-        if dim not in chosen or (curve.get("measured_on") == gpu_name and chosen[dim].get("measured_on") != gpu_name):
+        if dim not in chosen or (_curve_source(curve) == gpu_name and _curve_source(chosen[dim]) != gpu_name):
             chosen[dim] = curve
     return dict(sorted(chosen.items()))
 
@@ -136,18 +142,20 @@ class AttentionKernel:
     arch: str
     gpu: str = ""
 
-    def _curves(self, direction: str, causal: bool, precision: str) -> dict[int, dict]:
+    def _all_curves(self, direction: str, causal: bool, precision: str) -> list[dict]:
         name = self.name
         if precision == "bf16":
             name = _data("attention")["kernels"][name].get("bf16_passes_from", name)
         arch = _curve_arch(self.arch)
-        curves = [c for c in _data("attention")["curves"] if c["kernel"] == name and c["arch"] == arch
-                  and c["direction"] == direction and c["causal"] == causal and c["precision"] == precision]
-        return _by_head_dim(curves, self.gpu)
+        return [c for c in _data("attention")["curves"] if c["kernel"] == name and c["arch"] == arch
+                and c["direction"] == direction and c["causal"] == causal and c["precision"] == precision]
+
+    def _curves(self, direction: str, causal: bool, precision: str) -> dict[int, dict]:
+        return _by_head_dim(self._all_curves(direction, causal, precision), self.gpu)
 
     @staticmethod
-    def _efficiencies(curves: dict[int, dict], seq) -> dict[int, np.ndarray]:
-        return {dim: _interp_log2(seq, c["seq"], np.array(c["tflops"]) / _peak_tflops(c)) for dim, c in curves.items()}
+    def _efficiency(curve: dict, seq) -> np.ndarray:
+        return _interp_log2(seq, curve["seq"], np.array(curve["tflops"]) / _peak_tflops(curve))
 
     def has_data(self) -> bool:
         """Whether a published forward curve exists for this kernel on this GPU's architecture."""
@@ -159,27 +167,46 @@ class AttentionKernel:
             return "fp8"
         return "bf16"
 
-    def _causal_ratio(self, direction: str, run: str, seq, head_dim: int) -> np.ndarray:
-        """Causal / non-causal efficiency at ``head_dim``, from the head dims that publish both."""
+    def _causal_ratios(self, direction: str, run: str, seq) -> dict[int, np.ndarray]:
+        """Causal / non-causal efficiency at each head dim where one GPU's runs publish both (a ratio never
+        mixes two GPUs' or two software versions' figures); a direction without any borrows the forward's."""
         for source_direction, source_run in ((direction, run), ("forward", run), ("forward", "bf16")):
-            causal = self._efficiencies(self._curves(source_direction, True, source_run), seq)
-            plain = self._efficiencies(self._curves(source_direction, False, source_run), seq)
-            both = {dim: causal[dim] / plain[dim] for dim in causal if dim in plain}
-            if both:
-                return _over_head_dims(both, head_dim)
+            plain = self._all_curves(source_direction, False, source_run)
+            ratios = {}
+            for c in self._all_curves(source_direction, True, source_run):
+                match = [p for p in plain if p["head_dim"] == c["head_dim"] and _curve_source(p) == _curve_source(c)]
+                if match and c["head_dim"] not in ratios:
+                    ratios[c["head_dim"]] = self._efficiency(c, seq) / self._efficiency(match[0], seq)
+            if ratios:
+                return dict(sorted(ratios.items()))
         raise PlanInputError(f"attention kernel {self.name}: no causal benchmark on {self.arch} to scale its non-causal one by")
+
+    def _causal(self, direction: str, run: str, seq, plain: dict[int, dict]) -> dict[int, np.ndarray]:
+        """Causal efficiency at each head dim: a causal curve measured on this GPU where there is one, else
+        the non-causal curve times the causal/non-causal ratio interpolated over head dims."""
+        own = {c["head_dim"]: c for c in self._all_curves(direction, True, run) if _curve_source(c) == self.gpu}
+        ratios = None
+        out = {}
+        for dim, curve in plain.items():
+            if dim in own:
+                out[dim] = self._efficiency(own[dim], seq)
+                continue
+            ratios = ratios if ratios is not None else self._causal_ratios(direction, run, seq)
+            out[dim] = self._efficiency(curve, seq) * _over_head_dims(ratios, dim)
+        return out
 
     def efficiency(self, seq, head_dim: int, direction: str, causal: bool = False, precision: str = "bf16") -> np.ndarray:
         """Fraction of the peak of ``runs_in(direction, precision)`` at sequence length(s) ``seq``."""
         run = self.runs_in(direction, precision)
-        plain = self._efficiencies(self._curves(direction, False, run), seq)
+        plain = self._curves(direction, False, run)
         if not plain:
-            own = self._efficiencies(self._curves(direction, True, run), seq) if causal else {}
-            if not own:
+            only_causal = self._curves(direction, True, run) if causal else {}
+            if not only_causal:
                 raise PlanInputError(f"attention kernel {self.name} has no {'causal ' if causal else ''}{direction} data on {self.arch}")
-            return _over_head_dims(own, head_dim)
-        value = _over_head_dims(plain, head_dim)
-        return value * self._causal_ratio(direction, run, seq, head_dim) if causal else value
+            return _over_head_dims({dim: self._efficiency(c, seq) for dim, c in only_causal.items()}, head_dim)
+        if causal:
+            return _over_head_dims(self._causal(direction, run, seq, plain), head_dim)
+        return _over_head_dims({dim: self._efficiency(c, seq) for dim, c in plain.items()}, head_dim)
 
 
 def available_kernels(gpu_name: str, precision: str = "bf16") -> tuple[str, ...]:
