@@ -110,3 +110,12 @@ def test_transferred_tables_are_named():
     assert kernel_transfer("H100-SXM") is None and kernel_transfer("MI300X") is None
     for gpu in ("H20", "L40S", "MI325X", "GB200", "B200"):
         assert kernel_transfer(gpu)
+
+
+def test_a_causal_ratio_never_mixes_two_gpus_runs():
+    """H100 has no causal backward curve; H200's 2026 one over H100's 2024 non-causal one would make causal
+    faster than non-causal. H100 borrows its own forward ratio; H200 reads its own causal backward."""
+    h100 = attention_kernel("cudnn", "H100-SXM")
+    for seq in (2048, 16384, 44_776):
+        assert float(h100.efficiency(seq, 128, "backward", causal=True)) < float(h100.efficiency(seq, 128, "backward"))
+    assert float(attention_kernel("cudnn", "H200").efficiency(16384, 128, "backward", causal=True)) == pytest.approx(579 / 989)
