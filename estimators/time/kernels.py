@@ -169,16 +169,20 @@ class AttentionKernel:
 
     def _causal_ratios(self, direction: str, run: str, seq) -> dict[int, np.ndarray]:
         """Causal / non-causal efficiency at each head dim where one GPU's runs publish both (a ratio never
-        mixes two GPUs' or two software versions' figures); a direction without any borrows the forward's."""
-        for source_direction, source_run in ((direction, run), ("forward", run), ("forward", "bf16")):
-            plain = self._all_curves(source_direction, False, source_run)
-            ratios = {}
-            for c in self._all_curves(source_direction, True, source_run):
-                match = [p for p in plain if p["head_dim"] == c["head_dim"] and _curve_source(p) == _curve_source(c)]
-                if match and c["head_dim"] not in ratios:
-                    ratios[c["head_dim"]] = self._efficiency(c, seq) / self._efficiency(match[0], seq)
-            if ratios:
-                return dict(sorted(ratios.items()))
+        mixes two GPUs' or two software versions' figures): this GPU's own runs first (a direction without
+        any borrows its forward ratio), then a sibling's."""
+        for own_only in (True, False):
+            for source_direction, source_run in ((direction, run), ("forward", run), ("forward", "bf16")):
+                plain = self._all_curves(source_direction, False, source_run)
+                ratios = {}
+                for c in self._all_curves(source_direction, True, source_run):
+                    if own_only and _curve_source(c) != self.gpu:
+                        continue
+                    match = [p for p in plain if p["head_dim"] == c["head_dim"] and _curve_source(p) == _curve_source(c)]
+                    if match and c["head_dim"] not in ratios:
+                        ratios[c["head_dim"]] = self._efficiency(c, seq) / self._efficiency(match[0], seq)
+                if ratios:
+                    return dict(sorted(ratios.items()))
         raise PlanInputError(f"attention kernel {self.name}: no causal benchmark on {self.arch} to scale its non-causal one by")
 
     def _causal(self, direction: str, run: str, seq, plain: dict[int, dict]) -> dict[int, np.ndarray]:
