@@ -118,7 +118,7 @@ def plan_options(
     cluster = cluster.model_copy(update={"gpu": with_price(cluster.gpu, prices)})
     for gpu in kinds or (cluster.gpu,):
         if kernel is not None:
-            attention_kernel(kernel, gpu.name)
+            attention_kernel(kernel, gpu.name, precision)
     load_stack(stack or default_stack())
     if Path(model).suffix:
         check_input_file(Path(model), "--model")

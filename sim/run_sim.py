@@ -79,7 +79,7 @@ def expected_segment_attempts(inp: RunInputs) -> float:
     failures), so each takes exp(e / MTBF) attempts on average; the exponent is capped to stay finite.
     """
     interval = inp.effective_interval_s
-    if not (interval > 0 and math.isfinite(inp.work_s)):
+    if not (interval > 0 and math.isfinite(inp.work_s / interval)):  # a subnormal interval overflows the segment count
         return math.inf
     exposure = interval + inp.stall_s + (inp.checkpoint_write_s - inp.snapshot_s if inp.asynchronous else 0.0)
     return math.ceil(inp.work_s / interval) * math.exp(min(exposure / inp.mtbf_s, 700.0))

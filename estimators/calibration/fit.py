@@ -20,13 +20,11 @@ from estimators.specs.profile import DeviceProfile
 FITTED = ("compute_derate", "memory_efficiency")
 BOUNDS = {name: (0.3, 1.0) for name in FITTED}
 START = {"compute_derate": 0.9, "memory_efficiency": 0.6}
-# NVLink: nccl-tests all_reduce busbw on 8 x A100 SXM4, 230-250 of 300 GB/s (alayanew.com 'NCCL-tests in
-# practice', 2026-05-06): 0.80. NIC: no inter-node figure read; taken equal (stated as an assumption).
-# Latencies: NCCL's order of magnitude; they matter only for tiny messages.
-FIXED = {"nvlink_efficiency": 0.80, "nic_efficiency": 0.80, "nvlink_latency_s": 1.0e-5, "nic_latency_s": 2.0e-5}
+# Collectives are not fitted and not in the profile: each GPU kind's published bus bandwidths
+# (data/hardware) and NCCL's tuning model (data/collectives/algorithms.yaml) time them.
 FIXED_SOURCES = (
-    "nvlink_efficiency 0.80 from nccl-tests all_reduce busbw on 8 x A100 SXM4 (230-250 of 300 GB/s, alayanew.com, 2026-05-06); "
-    "nic_efficiency 0.80 assumed equal (no inter-node figure read); latencies 10 us / 20 us (NCCL order of magnitude)"
+    "collectives from the GPU kind's published bus bandwidths (data/hardware) through NCCL's / RCCL's algorithm "
+    "model (data/collectives/algorithms.yaml)"
 )
 MAX_ITERATIONS = 400
 TOLERANCE = 1e-3
@@ -49,7 +47,7 @@ def profiles_from(values: dict, gpus, provenance: str = "fit", date: str = "", r
     """A DeviceProfile for each GPU name from fitted values."""
     return {
         g: DeviceProfile(gpu=g, provenance=provenance, date=date, fitted=FITTED, fitted_rows=rows,
-                         **{k: float(values[k]) for k in FITTED}, **FIXED)
+                         **{k: float(values[k]) for k in FITTED})
         for g in gpus
     }
 

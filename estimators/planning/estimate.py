@@ -200,7 +200,7 @@ def assumptions(request: PlanRequest, settings: RunSettings) -> list[str]:
         f"device profile {prof.gpu}: {prof.provenance} ({prof.date})",
         *time_model_assumptions(settings),
         f"compute: published kernel benchmarks x {prof.compute_derate:.2f} (fitted); element-wise ops at {prof.memory_efficiency:.0%} of HBM bandwidth (fitted)",
-        f"links: NVLink at {prof.nvlink_efficiency:.0%}, NIC at {prof.nic_efficiency:.0%} of datasheet bandwidth",
+        collectives_assumption(settings),
         "mixed-precision AdamW: 16 bytes/parameter (bf16 weights + grads, fp32 master, m, v), ZeRO shards over dp x cp",
         f"memory overhead: {RUNTIME_RESERVED_BYTES / GIB:.0f} GiB CUDA/NCCL reserve + {FRAGMENTATION_FRACTION:.0%} allocator fragmentation",
         "flash attention (no S^2 scores stored); attention is bidirectional and counted in full S^2",
@@ -210,6 +210,15 @@ def assumptions(request: PlanRequest, settings: RunSettings) -> list[str]:
         f"price: {price.line()}; source: {price.source}",
         "per-sample figures at the top level describe the last stage; totals add all stages",
     ]
+
+
+def collectives_assumption(settings: RunSettings) -> str:
+    """How collectives are timed on this GPU kind, in one line."""
+    fabric = settings.fabric
+    nvls = f", in-switch all-reduce {fabric.nvls_busbw / 1e9:.0f} GB/s" if fabric.nvls_busbw else ""
+    return (f"collectives: {fabric.library} algorithms ({', '.join(fabric.algorithms)}) chosen per call by the library's tuning model, "
+            f"at published bus bandwidths: {fabric.scale_up_name} ring {fabric.scale_up_busbw / 1e9:.0f} GB/s{nvls} inside a "
+            f"{fabric.domain}-GPU domain, {fabric.nic_busbw / 1e9:.0f} GB/s a GPU's NIC across domains (rail-optimised)")
 
 
 def run_settings(request: PlanRequest) -> RunSettings:
