@@ -36,7 +36,7 @@ def test_changed_hardware_figure_fails_the_golden_check(tmp_path):
 def test_diff_reports_relative_changes(tmp_path):
     old = {"step_time_s": 10.0, "layout": {"tp": 1}, "gone": 1}
     new = {"step_time_s": 11.0, "layout": {"tp": 2}, "added": 2}
-    rows = {r["key"]: r["change"] for r in diff(old, new)}
+    rows = {r.key: r.change for r in diff(old, new)}
     assert abs(rows["step_time_s"] - 0.1) < 1e-12
     assert rows["layout.tp"] == 1.0 and rows["gone"] == "removed" and rows["added"] == "added"
     a, b = tmp_path / "a.json", tmp_path / "b.json"
