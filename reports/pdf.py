@@ -1,7 +1,8 @@
 """The design-review PDF: every number comes from the plan, simulation, sweep and back-test results.
 
-Pages: executive summary; stages, time and cost; model, workload and assumptions; FLOPs and memory;
-layouts; scaling; goodput; validation. Text is set at 8 points or more and wrapped to its column, never
+Pages: executive summary; then stages, time and cost, model, workload and assumptions, and layouts, each
+part starting on the page before when a quarter of it is left; FLOPs and memory; scaling; goodput;
+validation. Text is set at 8 points or more and wrapped to its column, never
 clipped; a page that runs out of room continues on the next. A figure that appears on two pages is
 formatted once (headline_lines, simulation_lines), so the pages agree. Charts: every bar carries its
 value, parts too small to draw a bar are gathered into one, legends sit outside the data.
@@ -36,6 +37,7 @@ BODY_PT = 10
 SMALL_PT = 9
 CHAR_WIDTH_EM = 0.56  # DejaVu Sans: lower case about 0.55 em, digits 0.64; wrap slightly on the safe side
 LINE_SPACING = 1.35
+MIN_SECTION_ROOM = 0.25  # of the page height: a text part starts on the page before when this much is left
 SMALL_PART_SHARE = 0.02  # a part under 2% of the largest would be a bar of no visible length: said in words instead
 BAR_LABEL_PT = 8
 RANGE_LABELS = {
@@ -76,8 +78,23 @@ class TextPage:
         self.pages, self.title = pages, title
         self.fig = fig or plt.figure(figsize=PAGE)
         self.y = top
+        self._title(title)
+
+    def _title(self, title: str) -> None:
         self._text(MARGIN, title, 16, weight="bold")
         self.y -= _line_height(16) + _line_height(BODY_PT) * 0.5
+
+    def section(self, title: str) -> None:
+        """A new part under its own title: on this page while MIN_SECTION_ROOM of it is left (no near-empty page
+        between parts), else on the next."""
+        if self.y - MARGIN < MIN_SECTION_ROOM:
+            self.pages.save(self.fig)
+            self.fig = plt.figure(figsize=PAGE)
+            self.y = 1 - MARGIN
+        else:
+            self.y -= _line_height(BODY_PT) * 1.5
+        self.title = title
+        self._title(title)
 
     def _text(self, x: float, text: str, size: float, **kw) -> None:
         assert size >= MIN_FONT_PT
@@ -207,8 +224,7 @@ def _summary_page(pages: Pages, result: Plan, sim: Optional[SimulationResult]) -
     page.finish()
 
 
-def _stages_page(pages: Pages, result: Plan) -> None:
-    page = TextPage(pages, "Stages, time and cost")
+def _stages_section(page: TextPage, result: Plan) -> None:
     page.paragraph("Each stage is planned on its own (its layout searched for its clip size); totals add the stages. "
                    "Days include the stage's one-off preprocessing on the same cluster.")
     header = ["stage", "clip", "steps", "layout", "step s", "MFU", "GiB", "days", "GPU-hours", "cost"]
@@ -233,11 +249,9 @@ def _stages_page(pages: Pages, result: Plan) -> None:
     price = result.price
     page.paragraph(f"${price.usd_per_gpu_hour:.2f} per GPU-hour for {price.gpu} (range ${price.low:.2f} - "
                    f"${price.high:.2f}); basis: {price.basis}. Source: {price.source} (read {price.date}).", size=SMALL_PT)
-    page.finish()
 
 
-def _workload_page(pages: Pages, result: Plan) -> None:
-    page = TextPage(pages, "Model, workload and assumptions")
+def _workload_section(page: TextPage, result: Plan) -> None:
     p = result.params
     page.paragraph(f"Parameters: DiT {p.dit:,}; text encoder(s) {p.text_encoder:,}; VAE encoder {p.vae_encoder:,}; "
                    f"decoder {p.vae_decoder:,}")
@@ -248,7 +262,6 @@ def _workload_page(pages: Pages, result: Plan) -> None:
     page.heading("Assumptions")
     for a in result.assumptions:
         page.paragraph(a, size=SMALL_PT, bullet="- ")
-    page.finish()
 
 
 def _last_stage_note(result: Plan) -> str:
@@ -304,8 +317,7 @@ def _ranked_figures(row: RankedLayout) -> tuple[str, str]:
     return f"{row.step_time_s:.2f}", f"{row.memory_bytes / GIB:.1f}"
 
 
-def _layouts_page(pages: Pages, result: Plan) -> None:
-    page = TextPage(pages, "Best layouts and why others lose" + _last_stage_note(result))
+def _layouts_section(page: TextPage, result: Plan) -> None:
     if result.search is None:
         page.paragraph("The layout was given (--layout), not searched: no ranking.")
         page.paragraph(f"Layout: {result.layout.label}; step {result.step_time_s:.3f} s.")
@@ -317,10 +329,10 @@ def _layouts_page(pages: Pages, result: Plan) -> None:
                    f"as marked ({result.last.micro_batches:g} micro-batches a step).", size=SMALL_PT)
     rows = [[c.name, c.per, f"{c.calls:.0f}", c.tier, f"{c.bytes_per_gpu / 1e9:.3f}", f"{c.seconds:.3f}"] for c in result.collectives]
     page.table(["collective", "per", "calls", "tier", "GB sent", "seconds"], rows, [0.42, 0.14, 0.09, 0.11, 0.12, 0.12])
-    page.finish()
 
 
-def _scaling_page(pages: Pages, scaling, result: Plan) -> None:
+def scaling_figure(scaling, result: Plan):
+    """Training days and cost against GPU count, a line per GPU kind; one legend above the data."""
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=PAGE)
     for gpu, rows in scaling.groupby("gpu_type"):
         ax1.plot(rows["num_gpus"], rows["train_time_days"], marker="o", label=gpu)
@@ -337,7 +349,7 @@ def _scaling_page(pages: Pages, scaling, result: Plan) -> None:
     basis = textwrap.fill(f"Prices on one basis: {result.price.basis}", 110)
     ax2.set_title(basis, fontsize=MIN_FONT_PT)
     fig.tight_layout()
-    pages.save(fig)
+    return fig
 
 
 def _goodput_page(pages: Pages, sim: SimulationResult, result: Plan) -> None:
@@ -393,11 +405,15 @@ def write_report(path: Path, result: Plan, sim: Optional[SimulationResult], scal
         with PdfPages(tmp) as pdf:
             pages = Pages(pdf, png_dir)
             _summary_page(pages, result, sim)
-            _stages_page(pages, result)
-            _workload_page(pages, result)
+            text = TextPage(pages, "Stages, time and cost")  # the text parts flow on, a part a page at most
+            _stages_section(text, result)
+            text.section("Model, workload and assumptions")
+            _workload_section(text, result)
+            text.section("Best layouts and why others lose" + _last_stage_note(result))
+            _layouts_section(text, result)
+            text.finish()
             _bars_page(pages, result)
-            _layouts_page(pages, result)
-            _scaling_page(pages, scaling, result)
+            pages.save(scaling_figure(scaling, result))
             if sim:
                 _goodput_page(pages, sim, result)
             if backtest:
