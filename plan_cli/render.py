@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
@@ -38,10 +37,18 @@ def _fmt_flops(x: float) -> str:
     return f"{x:.4e}"
 
 
+class PlainTable(Table):
+    """A table whose cells are data, never rich markup: a key like 'stages[main].mfu' or a stage named '[a]' prints
+    as it is."""
+
+    def add_row(self, *cells, **kwargs) -> None:
+        super().add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells), **kwargs)
+
+
 def _table(title: str, *columns: str) -> Table:
     # as wide as its title (up to the terminal), so the title is not wrapped to a narrow table
-    table = Table(title=title, title_justify="left", show_header=bool(columns), box=box.SIMPLE_HEAD, pad_edge=False,
-                  min_width=len(title))
+    table = PlainTable(title=Text(title), title_justify="left", show_header=bool(columns), box=box.SIMPLE_HEAD, pad_edge=False,
+                       min_width=len(title))
     for col in columns or ("", ""):
         words = col in TEXT_COLUMNS
         # figures never wrap; words wrap in what is left
@@ -247,6 +254,7 @@ def print_fleet(result: FleetAnswer, console: Console) -> None:
     console.print(Text(result.answer, style="bold"))
     for line in result.explanation:
         console.print(Text(line))
+    console.print()
     console.print(fleet_table(result))
     q = result.query
     console.print(f"Days = training + one-off preprocessing on the same cluster; the range runs from the time model's low end to "
@@ -359,11 +367,26 @@ def change_text(change) -> str:
     return f"{change:+.2%}" if size >= 1e-4 else f"{change * 100:+.1e}%"
 
 
+LONG_TEXT = 24  # a text figure longer than this (a plan's answer) is printed on its own lines, not in a table cell
+
+
+def _is_long(row) -> bool:
+    return any(isinstance(value, str) and len(value) > LONG_TEXT for value in (row.old, row.new))
+
+
 def _changes_table(title: str, rows) -> Table:
     t = _table(title, "item", "old", "new", "change")
     for row in rows:
-        t.add_row(escape(row.key), escape(figure_text(row.old)), escape(figure_text(row.new)), change_text(row.change))
+        t.add_row(row.key, figure_text(row.old), figure_text(row.new), change_text(row.change))
     return t
+
+
+def _long_changes(console: Console, rows) -> None:
+    """Text figures too long for a cell: the key, then old and new under it."""
+    for row in rows:
+        console.print(Text(f"{row.key} ({change_text(row.change)})", style="bold"))
+        for side, value in (("old", row.old), ("new", row.new)):
+            console.print(Padding(Text(f"{side}: {figure_text(value)}"), (0, 0, 0, 2)))
 
 
 def print_diff(rows, console: Console, title: str) -> None:
@@ -379,12 +402,14 @@ def print_diff_result(result: DiffResult, console: Console, every_row: bool) -> 
                   style="bold", markup=False)
     for note in result.notes:
         console.print(f"note: {note}", markup=False)
+    _long_changes(console, [row for row in result.headline if _is_long(row)])
     if result.headline:
-        console.print(_changes_table("Headline figures", result.headline))
+        console.print(_changes_table("Headline figures", [row for row in result.headline if not _is_long(row)]))
     others = [row for row in result.moved if not row.headline]
     shown = others if every_row else others[:DIFF_ROWS_SHOWN]
     if shown:
-        console.print(_changes_table("Other figures that moved, largest change first", shown))
+        console.print(_changes_table("Other figures that moved, largest change first", [row for row in shown if not _is_long(row)]))
+        _long_changes(console, [row for row in shown if _is_long(row)])
     if len(shown) < len(others):
         console.print(f"... and {len(others) - len(shown):,} more: --all lists them, --json has every one")
 

@@ -1,6 +1,7 @@
 """What the command line itself must hold before the specs are built: options that contradict each other,
-input files that are not regular text files of sane size, documents that expand without end, digits
-outside 0-9. Numbers and their bounds are the specs' (estimators/specs/bounds.py); their errors are worded
+input files that are not regular text files of sane size, outputs that would replace an input, options typed
+twice or idle in their mode, digits outside 0-9 (documents that expand without end are the reader's:
+estimators/catalog/files.py). Numbers and their bounds are the specs' (estimators/specs/bounds.py); their errors are worded
 by estimators/specs/messages.py, told here how each option is spelled.
 """
 from __future__ import annotations
@@ -20,7 +21,6 @@ from estimators.errors import PlanInputError
 from estimators.specs.messages import Spelled, Spelling
 
 MAX_INPUT_FILE_BYTES = 16 * 2**20  # model, workload, JSON and CSV inputs are kilobytes; /dev/zero is endless
-MAX_DOCUMENT_NODES = 1_000_000  # values in a document to compare (a YAML alias bomb expands without end)
 UNTYPED_SOURCES = ("DEFAULT", "DEFAULT_MAP")  # click's ParameterSource names of a value the user did not type
 # The running command's context (typer passes it to a parameter annotated typer.Context; common.friendly_errors sets it).
 COMMAND_CONTEXT: ContextVar[Optional[typer.Context]] = ContextVar("plan_command_context", default=None)
@@ -123,20 +123,6 @@ def check_text_file(path: Path, what: str) -> None:
         raise PlanInputError(f"{what} {path}: not a text file (not UTF-8)") from None
     except OSError as exc:
         raise PlanInputError(f"{what} {path}: cannot read: {exc.strerror}") from None
-
-
-def check_document_size(document, what: str) -> None:
-    """At most MAX_DOCUMENT_NODES values, counted without expanding shared (aliased) parts more than needed."""
-    pending, seen = [document], 0
-    while pending:
-        node = pending.pop()
-        seen += 1
-        if seen > MAX_DOCUMENT_NODES:
-            raise PlanInputError(f"{what}: more than {MAX_DOCUMENT_NODES:,} values")
-        if isinstance(node, dict):
-            pending.extend(node.values())
-        elif isinstance(node, list):
-            pending.extend(node)
 
 
 def non_finite_keys(document) -> list[str]:

@@ -137,6 +137,16 @@ def _change(key: str, a: dict, b: dict, tolerance: float, headline: bool) -> Opt
     return FigureChange(key=key, old=old, new=new, change=change, headline=headline)
 
 
+def _copy_of_last_stage(key: str, doc: Any, a: dict, b: dict) -> bool:
+    """A plan's top-level per-sample figure that repeats its last stage's (estimate documents carry both): listed once,
+    under the stage."""
+    stages = doc.get("stages") if isinstance(doc, dict) else None
+    if not (isinstance(stages, list) and stages and isinstance(stages[-1], dict) and "name" in stages[-1]):
+        return False
+    copy = f"stages[{stages[-1]['name']}].{key}"
+    return copy in a and copy in b and a.get(key) == a[copy] and b.get(key) == b[copy]
+
+
 def _headline_keys(kind: Optional[str], keys: list[str]) -> list[str]:
     if kind in HEADLINES:
         return [k for k in HEADLINES[kind] if k in keys]
@@ -160,12 +170,12 @@ def compare(old: Any, new: Any, tolerance: Tolerance = 0.0, old_name: str = "old
     """Both documents' headline figures and everything that moved; a one-line error when their kinds differ."""
     kinds = (document_kind(old), document_kind(new))
     if kinds[0] != kinds[1]:
-        said = [f"{name} is {'a ' + kind + ' document' if kind else 'JSON of no known document kind'}"
+        said = [f"{name} is {f'a document of kind {kind}' if kind else 'JSON of no known document kind'}"
                 for name, kind in zip((old_name, new_name), kinds)]
         raise PlanInputError(f"{said[0]}, {said[1]}: plan diff compares two documents of one kind")
     a, b = flatten(old), flatten(new)
-    keys = sorted(set(a) | set(b))
-    headline_keys = _headline_keys(kinds[0], keys)
+    keys = [key for key in sorted(set(a) | set(b)) if not _copy_of_last_stage(key, new, a, b)]
+    headline_keys = _headline_keys(kinds[0], sorted(set(a) | set(b)))
     headline = [row for key in headline_keys if (row := _change(key, a, b, tolerance, True)) is not None]
     others = [row for key in keys if key not in headline_keys and (row := _change(key, a, b, tolerance, False)) is not None]
     notes = []
