@@ -59,16 +59,8 @@ from plan_cli.common import (
 from plan_cli.inputs import build, build_workload, parse_layout, pinned_knobs
 from plan_cli.locations import calibration_csv, golden_dir
 from plan_cli.reference_cmds import register as register_torch_commands
-from plan_cli.render import (
-    DIFF_ROWS_SHOWN,
-    print_backtest,
-    print_diff,
-    print_diff_result,
-    print_fleet,
-    print_plan,
-    print_simulation,
-    terminal,
-)
+from plan_cli.render import print_backtest, print_fleet, print_plan, print_simulation, terminal
+from plan_cli.render_diff import DIFF_ROWS_SHOWN, print_diff, print_diff_result
 from plan_cli.validation import (
     CheckedGroup,
     check_fleet_mode,

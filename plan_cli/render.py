@@ -8,7 +8,6 @@ from rich.table import Table
 from rich.text import Text
 
 from estimators.calibration.backtest import BacktestResult
-from estimators.documents.docdiff import DiffResult
 from estimators.documents.reference import ProfileResult
 from estimators.documents.simulation import SimulationResult
 from estimators.planning.fleet import FleetAnswer
@@ -45,20 +44,20 @@ class PlainTable(Table):
         super().add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells), **kwargs)
 
 
-def _table(title: str, *columns: str) -> Table:
+def table(title: str, *columns: str) -> Table:
+    """A titled table: figures right-aligned and never wrapped, words left-aligned and wrapped in what is left."""
     # as wide as its title (up to the terminal), so the title is not wrapped to a narrow table
-    table = PlainTable(title=Text(title), title_justify="left", show_header=bool(columns), box=box.SIMPLE_HEAD, pad_edge=False,
+    drawn = PlainTable(title=Text(title), title_justify="left", show_header=bool(columns), box=box.SIMPLE_HEAD, pad_edge=False,
                        min_width=len(title))
     for col in columns or ("", ""):
         words = col in TEXT_COLUMNS
-        # figures never wrap; words wrap in what is left
-        table.add_column(col, justify="left" if words else "right", overflow="fold", no_wrap=not words)
-    return table
+        drawn.add_column(col, justify="left" if words else "right", overflow="fold", no_wrap=not words)
+    return drawn
 
 
 def _pairs(title: str) -> Table:
     """An item/value table: values left-aligned and wrapped in their column."""
-    return _table(title, "item", "value")
+    return table(title, "item", "value")
 
 
 def model_table(result: Plan) -> Table:
@@ -97,7 +96,7 @@ def flops_rows(result: Plan) -> list[tuple[str, int]]:
 
 
 def flops_table(result: Plan) -> Table:
-    t = _table("FLOPs per sample (2 per multiply-add)", "part", "FLOPs")
+    t = table("FLOPs per sample (2 per multiply-add)", "part", "FLOPs")
     for name, value in flops_rows(result):
         t.add_row(name, _fmt_flops(value))
     return t
@@ -111,7 +110,7 @@ def _last_stage(result: Plan) -> str:
 def memory_table(result: Plan) -> Table:
     m = result.memory_per_gpu_bytes
     verdict = "fits" if m.fits else "DOES NOT FIT"
-    t = _table(f"Memory per GPU{_last_stage(result)}: {m.total / GIB:.1f} of {m.capacity / GIB:.0f} GiB, {verdict}", "part", "GiB")
+    t = table(f"Memory per GPU{_last_stage(result)}: {m.total / GIB:.1f} of {m.capacity / GIB:.0f} GiB, {verdict}", "part", "GiB")
     for key, value in m.model_dump(exclude={"capacity", "fits", "total"}).items():
         if isinstance(value, (int, float)) and value:
             t.add_row(key, f"{value / GIB:.2f}")
@@ -159,7 +158,7 @@ def collectives_table(result: Plan, width: int) -> Table:
              f"({result.last.micro_batches:g} micro-batches a step)")
     narrow = width < NARROW_COLUMNS
     columns = ("item", "per", "calls") + (() if narrow else ("ranks",)) + ("tier", "GB", "s", "treatment")
-    t = _table(title, *columns)
+    t = table(title, *columns)
     for c in result.collectives:
         ranks = () if narrow else (str(c.ranks),)
         per = "mb" if c.per == "micro-batch" else c.per
@@ -171,7 +170,7 @@ def stages_table(result: Plan, width: int) -> Table:
     """A row per stage and the totals; GPU-hours (= GPUs x days x 24) only where the terminal is wide."""
     wide = width >= NARROW_COLUMNS
     hours = ("GPU-hours",) if wide else ()
-    t = _table("Stages and totals (days include one-off preprocessing)", "stage", "clip", "steps", "step s", "MFU", "GiB", "days", *hours, "cost")
+    t = table("Stages and totals (days include one-off preprocessing)", "stage", "clip", "steps", "step s", "MFU", "GiB", "days", *hours, "cost")
     t.columns[0].min_width = max(len(name) for name in [s.name for s in result.stages] + ["total"])
     for s in result.stages:
         c, m = s.clip, s.memory_per_gpu_bytes
@@ -184,7 +183,7 @@ def stages_table(result: Plan, width: int) -> Table:
 
 
 def stage_layouts_table(result: Plan) -> Table:
-    t = _table("Layout of each stage", "stage", "layout")
+    t = table("Layout of each stage", "stage", "layout")
     for s in result.stages:
         t.add_row(s.name, s.layout.label)
     return t
@@ -198,7 +197,7 @@ def ranked_figures(row: RankedLayout) -> tuple[str, str]:
 
 
 def alternatives_table(rows: tuple[RankedLayout, ...]) -> Table:
-    t = _table("Best layouts and why others lose", "layout", "step s", "GiB", "bottleneck / verdict")
+    t = table("Best layouts and why others lose", "layout", "step s", "GiB", "bottleneck / verdict")
     for row in rows:
         t.add_row(row.label, *ranked_figures(row), row.verdict)
     return t
@@ -231,16 +230,16 @@ def print_plan(result: Plan, console: Console) -> None:
         console.print(stages_table(result, console.width))
         console.print(stage_layouts_table(result))
     if result.search is not None and result.search.ranking:
-        table = alternatives_table(result.search.ranking)
-        table.title += _last_stage(result)
-        console.print(table)
+        ranking = alternatives_table(result.search.ranking)
+        ranking.title.append(_last_stage(result))
+        console.print(ranking)
     _bullets(console, "Assumptions", result.assumptions)
     _bullets(console, "Ranges", [f"time: {result.uncertainty.step_time_s.basis}", f"cost: {result.uncertainty.cost_usd.basis}",
                                  f"failures: {result.failures.basis}"])
 
 
 def fleet_table(result: FleetAnswer) -> Table:
-    t = _table("Runners-up of each kind and why they lose (days: training + preprocessing, with their range)",
+    t = table("Runners-up of each kind and why they lose (days: training + preprocessing, with their range)",
                "gpu", "GPUs", "days", "cost", "why not")
     for c in result.candidates:
         why = c.why_not + (f"; {c.risk}" if c.risk else "")
@@ -289,7 +288,7 @@ def print_backtest(result: BacktestResult, console: Console) -> None:
     cv = result.cv
     wide = console.width >= NARROW_COLUMNS
     columns = ("run", "measured s", "predicted s", "error") + (("held-out",) if cv else ()) + (("kernel / stack",) if wide else ())
-    t = _table("Back-test: predicted vs measured step time", *columns, "chosen")
+    t = table("Back-test: predicted vs measured step time", *columns, "chosen")
     for row in result.rows:
         chosen = " ".join(f"{CHOSEN_SHORT.get(k, k)}={v}" for k, v in row.chosen.items()) or "-"
         held = (f"{cv.errors[row.id]:+.1%}" if row.id in cv.errors else "-",) if cv else ()
@@ -311,6 +310,10 @@ def print_backtest(result: BacktestResult, console: Console) -> None:
 def print_simulation(result: SimulationResult, console: Console) -> None:
     """Step, run and data-pipeline figures of a simulation."""
     step, days = result.step, result.wall_clock_days
+    console.print(Text(f"Training takes {days.p50:,.2f} days at P50 with failures and checkpoints (P10-P90 {days.p10:,.2f}-"
+                       f"{days.p90:,.2f}; failure-free {result.failure_free_days:,.2f}); goodput {result.goodput:.1%}"
+                       + ("; DATA-BOUND: storage slows every step" if result.data_pipeline.data_bound else "") + ".", style="bold"))
+    console.print()
     t = _pairs("Simulated step and run")
     t.add_row("schedule", step.schedule)
     t.add_row("step time (simulated / analytic)", f"{step.step_time_s:,.3f} s / {step.analytic_step_time_s:,.3f} s")
@@ -338,89 +341,13 @@ def print_simulation(result: SimulationResult, console: Console) -> None:
     console.print(s)
 
 
-DIFF_ROWS_SHOWN = 25  # other moved figures listed unless --all
-
-
-def figure_text(value) -> str:
-    """A figure rounded for reading: 4 significant digits, thousands separated; words as they are."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        size = abs(value)
-        if value == 0 or 1e-3 <= size < 1e3:
-            return f"{value:.4g}"
-        return f"{value:,.0f}" if 1e3 <= size < 1e9 else f"{value:.4g}"
-    return str(value)
-
-
-def change_text(change) -> str:
-    """A relative change as a percentage rounded to what it says ('+5.1%', '+0.04%'), or the word."""
-    if not isinstance(change, float):
-        return change
-    size = abs(change)
-    if size >= 0.1:
-        return f"{change:+,.1%}"
-    return f"{change:+.2%}" if size >= 1e-4 else f"{change * 100:+.1e}%"
-
-
-LONG_TEXT = 24  # a text figure longer than this (a plan's answer) is printed on its own lines, not in a table cell
-
-
-def _is_long(row) -> bool:
-    return any(isinstance(value, str) and len(value) > LONG_TEXT for value in (row.old, row.new))
-
-
-def _changes_table(title: str, rows) -> Table:
-    t = _table(title, "item", "old", "new", "change")
-    for row in rows:
-        t.add_row(row.key, figure_text(row.old), figure_text(row.new), change_text(row.change))
-    return t
-
-
-def _long_changes(console: Console, rows) -> None:
-    """Text figures too long for a cell: the key, then old and new under it."""
-    for row in rows:
-        console.print(Text(f"{row.key} ({change_text(row.change)})", style="bold"))
-        for side, value in (("old", row.old), ("new", row.new)):
-            console.print(Padding(Text(f"{side}: {figure_text(value)}"), (0, 0, 0, 2)))
-
-
-def print_diff(rows, console: Console, title: str) -> None:
-    """Moved figures (docdiff.FigureChange): key, old, new and relative change."""
-    console.print(_changes_table(title, rows))
-
-
-def print_diff_result(result: DiffResult, console: Console, every_row: bool) -> None:
-    """Headline figures first, then the other moved figures, largest relative change first."""
-    kind = f"{result.documents_kind} documents" if result.documents_kind else "JSON documents"
-    tolerance = f" beyond {result.tolerance:.2%}" if result.tolerance else ""
-    console.print(f"{result.old_document} -> {result.new_document}: {kind}, {len(result.moved)} figures moved{tolerance}",
-                  style="bold", markup=False)
-    for note in result.notes:
-        console.print(f"note: {note}", markup=False)
-    _long_changes(console, [row for row in result.headline if _is_long(row)])
-    if result.headline:
-        console.print(_changes_table("Headline figures", [row for row in result.headline if not _is_long(row)]))
-    others = [row for row in result.moved if not row.headline]
-    shown = others if every_row else others[:DIFF_ROWS_SHOWN]
-    if shown:
-        console.print(_changes_table("Other figures that moved, largest change first", [row for row in shown if not _is_long(row)]))
-        _long_changes(console, [row for row in shown if _is_long(row)])
-    if len(shown) < len(others):
-        console.print(f"... and {len(others) - len(shown):,} more: --all lists them, --json has every one")
-
-
 def print_profile(result: ProfileResult, console: Console, out) -> None:
     """Held-out errors of the estimators against the reference model, and bytes per collective."""
     console.print(f"held-out configs: {result.held_out_configs}")
     console.print(f"step time: median absolute error {result.step_time_median_abs_error:.1%} "
                   f"(calibration half {result.calibration_step_time_median_abs_error:.1%})")
     console.print(f"activation memory: median absolute error {result.activation_memory_median_abs_error:.2%}")
-    t = _table("Bytes per collective a step (gloo)", "item", "measured", "predicted", "equal")
+    t = table("Bytes per collective a step (gloo)", "item", "measured", "predicted", "equal")
     for row in result.collectives:
         t.add_row(row.name, f"{row.measured_bytes:,}", f"{row.predicted_bytes:,.0f}", "yes" if row.measured_bytes == row.predicted_bytes else "NO")
     console.print(t)

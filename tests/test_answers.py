@@ -111,7 +111,7 @@ def test_the_closed_form_of_failures_agrees_with_the_monte_carlo(work_days, gpus
     closed = outlook(model, work_days * SECONDS_PER_DAY)
     inputs = RunInputs(work_s=work_days * SECONDS_PER_DAY, num_gpus=gpus, checkpoint_write_s=write_s,
                        checkpoint_read_s=checkpoint_bytes / 40e9)
-    walls = simulate_runs(inputs, 4000, seed=1) / SECONDS_PER_DAY
+    walls = simulate_runs(inputs, 2000, seed=1) / SECONDS_PER_DAY
     excess = walls - work_days  # what failures and checkpoints add: the part the closed form models
     # the mean is exact for the simulated process: within 4 standard errors of the Monte Carlo's
     assert abs(closed.mean_days - walls.mean()) <= 4 * walls.std() / math.sqrt(len(walls))
