@@ -67,4 +67,7 @@ def test_profile_json_contract(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert {"step_time_median_abs_error", "activation_memory_median_abs_error", "collectives"} <= set(doc)
+    import jsonschema
+
+    jsonschema.validate(doc, json.loads(CliRunner().invoke(__import__("plan_cli.main", fromlist=["app"]).app, ["schema", "profile"]).stdout))
     assert {"name", "measured_bytes", "predicted_bytes"} <= set(doc["collectives"][0])

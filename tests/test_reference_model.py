@@ -115,6 +115,10 @@ def test_evaluate_reports_against_baseline(tiny_run):
     doc = json.loads(result.stdout)
     for key in ("adherence", "baseline_adherence", "temporal_consistency"):
         assert 0 <= doc[key] <= 1
+    import jsonschema
+
+    jsonschema.validate(doc, json.loads(CliRunner().invoke(app, ["schema", "reference-evaluate"]).stdout))
+    assert doc["kind"] == "reference-evaluate" and doc["schema_version"]
 
 
 def test_generate_without_a_run_is_one_line_error(tmp_path):
