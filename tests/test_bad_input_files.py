@@ -13,7 +13,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from estimators.catalog.files import DATA_DIR, MAX_DEPTH, MAX_VALUES
+from estimators.catalog.files import DATA_DIR, MAX_DEPTH, MAX_VALUES, MAX_YAML_NODES
 from plan_cli.main import app
 
 runner = CliRunner()
@@ -65,6 +65,14 @@ def test_json_that_nests_deeply_or_repeats_keys(tmp_path, text, fragment):
     path.write_text(text)
     refused(["estimate", "--model", str(path)], str(path), fragment)
     refused(["diff", str(path), str(path)], str(path), fragment)
+
+
+def test_a_long_flat_document_is_refused_at_the_bound_not_read_for_minutes(tmp_path):
+    flat_yaml, flat_json = tmp_path / "flat.yaml", tmp_path / "flat.json"
+    flat_yaml.write_text("dit: [" + "1, " * (2 * MAX_YAML_NODES) + "1]\n")  # composing 3 million nodes took minutes
+    flat_json.write_text(json.dumps({"a": [1.5] * (MAX_VALUES + 1)}))
+    refused(["estimate", "--model", str(flat_yaml)], str(flat_yaml), f"more than {MAX_YAML_NODES:,} YAML nodes")
+    refused(["diff", str(flat_json), str(flat_json)], str(flat_json), f"more than {MAX_VALUES:,} values")
 
 
 @pytest.fixture()

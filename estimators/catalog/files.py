@@ -3,8 +3,9 @@
 Every YAML or JSON the planner reads (model, workload and data files, documents to compare, prompts)
 goes through ``parse_text``: a document is refused in one line, naming where it came from, when a key
 appears twice in one mapping, when a YAML alias refers to itself, when it nests deeper than MAX_DEPTH
-levels or when it expands (YAML aliases repeat what they anchor) to more than MAX_VALUES values. The
-YAML node graph is checked before any Python object is built, so an alias bomb costs only its text.
+levels or when it holds or expands (YAML aliases repeat what they anchor) to more than MAX_VALUES values.
+The YAML node graph is checked before any Python object is built, so an alias bomb costs only its text,
+and composing stops at MAX_YAML_NODES nodes, so a long flat file costs under a second.
 """
 from __future__ import annotations
 
@@ -22,7 +23,12 @@ BUNDLED_DATA_DIR = Path(__file__).parents[1] / "data"
 # Bundled data; VIDEOPLAN_DATA_DIR points the planner at another copy (own hardware, profiles, presets).
 DATA_DIR = Path(os.environ.get(DATA_ENV) or BUNDLED_DATA_DIR)
 MAX_DEPTH = 64  # nesting levels: the deepest plan document nests 7, a model file 6
-MAX_VALUES = 1_000_000  # values a document expands to: a model file holds hundreds, a plan document thousands
+# Values a document may hold or expand to: a model file holds hundreds, a plan document about a thousand; reading
+# and comparing 100,000 takes about a second.
+MAX_VALUES = 100_000
+# YAML nodes composed from the text (before aliases are expanded): PyYAML composes some 40,000 a second here, and the
+# largest bundled YAML file (kernels/attention.yaml) has 867.
+MAX_YAML_NODES = 20_000
 MERGE_KEY = "<<"  # YAML's merge key may repeat: it merges mappings
 
 
@@ -122,8 +128,22 @@ class _Nodes:
                     pending.append((kid, False))
 
 
+class _CountingLoader(yaml.SafeLoader):
+    """The safe loader, stopped once it has composed MAX_YAML_NODES nodes (a long flat file would take minutes)."""
+
+    def __init__(self, text: str, origin: str):
+        super().__init__(text)
+        self.origin, self.composed = origin, 0
+
+    def compose_node(self, parent, index):
+        self.composed += 1
+        if self.composed > MAX_YAML_NODES:
+            raise PlanInputError(f"{self.origin}: more than {MAX_YAML_NODES:,} YAML nodes (model, workload and data files hold hundreds)")
+        return super().compose_node(parent, index)
+
+
 def _parse_yaml(text: str, origin: str) -> Any:
-    loader = yaml.SafeLoader(text)
+    loader = _CountingLoader(text, origin)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -145,10 +165,14 @@ def _unique_pairs(origin: str):
     return mapping
 
 
-def _check_json_depth(data: Any, origin: str) -> None:
-    pending = [(data, 1)]
+def _check_json_shape(data: Any, origin: str) -> None:
+    """At most MAX_VALUES values, nested at most MAX_DEPTH deep."""
+    pending, seen = [(data, 1)], 0
     while pending:
         value, level = pending.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            raise PlanInputError(f"{origin}: more than {MAX_VALUES:,} values")
         if level > MAX_DEPTH:
             raise PlanInputError(f"{origin}: nested deeper than {MAX_DEPTH} levels")
         children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
@@ -160,7 +184,7 @@ def parse_text(text: str, origin: str, as_json: bool) -> Any:
     try:
         if as_json:
             data = json.loads(text, object_pairs_hook=_unique_pairs(origin))
-            _check_json_depth(data, origin)
+            _check_json_shape(data, origin)
             return data
         return _parse_yaml(text, origin)
     except PlanInputError:
