@@ -12,11 +12,14 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 
+from estimators.catalog.files import malformed_data, users_data_folder
 from estimators.errors import PlanInputError
 from estimators.specs.messages import plain_words
 from plan_cli.validation import COMMAND_CONTEXT, non_finite_keys, option_spelling
 
 EXIT_BAD_INPUT = 2
+# What reading tables of a malformed data folder raises (a missing key, a number where a mapping belongs).
+MALFORMED_DATA = (KeyError, TypeError, IndexError, AttributeError)
 GB = 1e9
 
 # Options shared by every command that plans a run (estimate, simulate).
@@ -62,6 +65,11 @@ def friendly_errors(command):
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except ValidationError as exc:
             typer.echo(f"error: {plain_words(exc, option_spelling())}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except MALFORMED_DATA as exc:
+            if not users_data_folder():
+                raise  # the bundled data are tested: this is a bug, shown in full
+            typer.echo(f"error: {malformed_data(exc)}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         finally:
             COMMAND_CONTEXT.reset(token)

@@ -186,7 +186,7 @@ def test_a_document_that_expands_without_end_is_refused(tmp_path):
     lines = ["a0: &a0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"]
     lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 9)]
     bomb.write_text("\n".join(lines) + "\n")  # 10^9 values when expanded
-    refused(["diff", str(bomb), str(bomb)], "more than 1,000,000 values")
+    refused(["diff", str(bomb), str(bomb)], "more than 100,000 values")
 
 
 def test_a_block_count_beyond_the_bound_is_refused(tmp_path):

@@ -15,6 +15,7 @@ import numpy as np
 
 from estimators.calibration.backtest import BacktestRow, predict_row
 from estimators.calibration.nelder_mead import minimize
+from estimators.errors import PlanInputError
 from estimators.specs.profile import DeviceProfile
 
 FITTED = ("compute_derate", "memory_efficiency")
@@ -69,7 +70,13 @@ def fit(rows: list[BacktestRow]) -> tuple[dict, float]:
 
 
 def crossvalidate(rows: list[BacktestRow]) -> dict:
-    """Leave-one-source-out: refit without each source, predict its rows; errors per row and the MAPE."""
+    """Leave-one-source-out: refit without each source, predict its rows; errors per row and the MAPE. Rows of one
+    source only leave nothing to fit on: a one-line error says so."""
+    sources = sorted({r.source for r in rows})
+    if len(sources) < 2:
+        raise PlanInputError(
+            f"--cv leaves each source out and refits on the others, but every row comes from one source ({sources[0]}): nothing is "
+            "left to fit on. Give rows of two or more sources (the 'source' column; a blank source makes each row its own)")
     errors = {}
     folds = {}
     for source in dict.fromkeys(r.source for r in rows):

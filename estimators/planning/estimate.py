@@ -1,6 +1,7 @@
 """A whole plan for a video system on a cluster: counts, memory, layout, time, cost, energy."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,7 @@ from estimators.counts.text_encoders import text_encoder_flops, text_encoder_gem
 from estimators.counts.vaes import vae_decoder_flops, vae_decoder_params, vae_encoder_flops, vae_encoder_params
 from estimators.errors import PlanInputError
 from estimators.memory.states import FRAGMENTATION_FRACTION, RUNTIME_RESERVED_BYTES
+from estimators.planning.failures import CHECKPOINT_BYTES_PER_PARAM, FailureModel, outlook
 from estimators.planning.request import PlanRequest
 from estimators.planning.results import (
     Clip,
@@ -41,6 +43,9 @@ from estimators.time.step import FWD_BWD_FACTOR, RunSettings
 from estimators.time.time_model import MFU_PRECISION, dominant, stage_warnings, time_model, time_model_assumptions
 from estimators.time.uncertainty import plan_uncertainty
 from estimators.units import GIB, SECONDS_PER_DAY, SECONDS_PER_HOUR, WATTS_PER_KILOWATT
+
+LONG_PLAN_DAYS = 365  # a plan longer than a year is said to be one
+MONTH_DAYS = 30
 
 
 def parameter_counts(system: VideoSystemSpec) -> Params:
@@ -221,6 +226,22 @@ def collectives_assumption(settings: RunSettings) -> str:
             f"{fabric.domain}-GPU domain, {fabric.nic_busbw / 1e9:.0f} GB/s a GPU's NIC across domains (rail-optimised)")
 
 
+def failure_model(num_gpus: int, trained_params: int) -> FailureModel:
+    """The default failure and checkpoint assumptions for a run of this size (estimators/planning/failures.py)."""
+    return FailureModel(num_gpus=num_gpus, checkpoint_bytes=trained_params * CHECKPOINT_BYTES_PER_PARAM)
+
+
+def duration_warnings(cluster: Cluster, elapsed_days: float) -> list[str]:
+    """A plan that runs longer than LONG_PLAN_DAYS: said, with the cluster size that would take a month at this
+    one's rate (linear scaling: an optimistic floor, the search finds the real size)."""
+    if elapsed_days <= LONG_PLAN_DAYS:
+        return []
+    needed = math.ceil(cluster.num_gpus * elapsed_days / MONTH_DAYS / cluster.gpu.node_size) * cluster.gpu.node_size
+    return [f"this plan runs {elapsed_days:,.0f} days ({elapsed_days / LONG_PLAN_DAYS:.1f} years) on {cluster.num_gpus:,} "
+            f"{cluster.gpu.name}: even scaling perfectly, finishing in {MONTH_DAYS} days would take about {needed:,} GPUs; "
+            f"plan estimate --gpus {cluster.gpu.name} --deadline-days {MONTH_DAYS} searches sizes and kinds"]
+
+
 def run_settings(request: PlanRequest) -> RunSettings:
     """The GPU's profile, the attention kernel and the stack, resolved once for the whole plan."""
     return RunSettings.resolve(request.cluster.gpu, global_batch=request.workload.stages[-1].global_batch,
@@ -236,6 +257,7 @@ def plan(request: PlanRequest) -> Plan:
     system = request.system
     totals = RunTotals.of(request.cluster, train_s + pre_s)
     params = parameter_counts(system)
+    failures = outlook(failure_model(request.cluster.num_gpus, params.dit_resident), train_s)
     return Plan(
         model=ModelInfo(name=system.name, exact=system.exact, source=system.source, notes=system.notes),
         cluster=ClusterInfo(gpu=request.cluster.gpu.name, num_gpus=request.cluster.num_gpus, precision=request.precision),
@@ -245,7 +267,8 @@ def plan(request: PlanRequest) -> Plan:
         price=PriceQuote.of(request.cluster.gpu), stages=stages,
         workload=WorkloadInfo(precompute_text=request.workload.precompute_text, precompute_latents=request.workload.precompute_latents),
         assumptions=assumptions(request, settings),
-        warnings=[w for s in stages for w in stage_warnings(s.name, s.mfu, s.step_breakdown_s, s.step_time_s)],
-        uncertainty=plan_uncertainty(request.cluster, stages[-1].step_time_s, train_s, pre_s),
+        warnings=[w for s in stages for w in stage_warnings(s.name, s.mfu, s.step_breakdown_s, s.step_time_s)]
+        + duration_warnings(request.cluster, (train_s + pre_s) / SECONDS_PER_DAY),
+        uncertainty=plan_uncertainty(request.cluster, stages[-1].step_time_s, train_s, pre_s), failures=failures,
         request=request,
     )

@@ -12,16 +12,19 @@ from estimators.specs.bounds import Bound
 # 2^20 GPUs is five times the largest cluster announced by 2025; the layout search of a cluster grows with
 # the divisors of its size (estimators/search/layout_search.py bounds the layouts themselves).
 MAX_GPUS = 1_048_576
+# Every datasheet figure and price is an amount, never negative (a negative price would print a negative cost); a
+# price of 0 is a machine already owned (the CPU profile of the reference model).
+Amount = Annotated[float, Bound(0, 1e30, why="no hardware figure or price comes near it")]
 
 
 class Figure(Spec):
     """One datasheet figure in SI units, with provenance."""
 
-    value: Optional[float] = Field(description="The figure in SI units; null where the part lacks it.")
+    value: Optional[Amount] = Field(description="The figure in SI units; null where the part lacks it.")
     source: str = Field(description="Document the figure was read from.")
     date: datetime.date = Field(description="Date it was read (ISO).")
-    low: Optional[float] = Field(default=None, description="Low end of a quoted range.")
-    high: Optional[float] = Field(default=None, description="High end of a quoted range.")
+    low: Optional[Amount] = Field(default=None, description="Low end of a quoted range.")
+    high: Optional[Amount] = Field(default=None, description="High end of a quoted range.")
 
 
 class GPUSpec(Spec):

@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import yaml
 
-from estimators.catalog.files import DATA_DIR
+from estimators.catalog.files import read_data
 from estimators.errors import PlanInputError
 
 GEMM_IDW_POWER = 2
@@ -45,7 +44,7 @@ REFERENCE = "reference"
 
 @lru_cache(maxsize=None)
 def _data(name: str) -> dict:
-    return yaml.safe_load((DATA_DIR / "kernels" / f"{name}.yaml").read_text())
+    return read_data("kernels", f"{name}.yaml")
 
 
 def architecture(gpu_name: str) -> str | None:

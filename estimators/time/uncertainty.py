@@ -24,16 +24,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
-import yaml
-
-from estimators.catalog.files import DATA_DIR
+from estimators.catalog.files import DATA_DIR, read_data
 from estimators.results import Range
 from estimators.specs.hardware import Cluster
 from estimators.time.kernels import kernel_transfer
 from estimators.time.results import Uncertainty
 from estimators.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, WATTS_PER_KILOWATT
 
-CROSSVALIDATION_FILE = DATA_DIR / "profiles" / "crossvalidation.yaml"
+CROSSVALIDATION_PARTS = ("profiles", "crossvalidation.yaml")
+CROSSVALIDATION_FILE = DATA_DIR.joinpath(*CROSSVALIDATION_PARTS)  # benchmarks/crossvalidate_profiles.py writes it
 EXTRAPOLATION_WIDENING = 2.0
 UNCALIBRATED_GPU_WIDENING = 1.5
 TRANSFERRED_KERNELS_WIDENING = 1.5
@@ -42,7 +41,7 @@ TRANSFERRED_KERNELS_WIDENING = 1.5
 @lru_cache(maxsize=None)
 def crossvalidation() -> dict:
     """The stored leave-one-source-out result."""
-    return yaml.safe_load(CROSSVALIDATION_FILE.read_text())
+    return read_data(*CROSSVALIDATION_PARTS)
 
 
 def file_sha256(path: Path) -> str:
