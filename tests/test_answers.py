@@ -73,21 +73,22 @@ def test_a_plan_longer_than_a_year_warns():
 
 
 def test_a_deadline_choice_whose_high_end_misses_is_flagged_and_a_safer_one_named():
-    # 32 B200 train Mochi's default workload in about 20.2 days; the time model's high end and failures take it past 21
+    # the cheapest B200 size that trains Mochi's default workload within 21 days (48 GPUs, about 13.3 days) reaches
+    # past 21 days at the high end of its time range with failures (B200's range is wide: no calibration run used it)
     doc = run_json("estimate", "--gpus", "B200", "--deadline-days", "21", "--max-gpus", "64")
     choice, safer = doc["choice"], doc["safer"]
-    assert choice["num_gpus"] == 32 and choice["elapsed_days"] <= 21 < choice["elapsed_days_high"]
+    assert choice["elapsed_days"] <= 21 < choice["elapsed_days_high"]
     assert doc["at_risk"] and choice["risk"].startswith("at risk")
     assert safer is not None and safer["elapsed_days_high"] <= 21 and safer["num_gpus"] > choice["num_gpus"]
     assert "AT RISK" in doc["answer"] and f"safer: {safer['num_gpus']} x B200" in doc["answer"]
     # the high end: preprocessing + P90 with failures of the high end of the training range
-    plain = run_json("estimate", "--gpus", "B200x32")
+    plain = run_json("estimate", "--gpus", f"B200x{choice['num_gpus']}")
     high = plain["uncertainty"]["train_time_days"]["high"]
     assert plain["preprocessing_days"] + high < choice["elapsed_days_high"] < plain["preprocessing_days"] + high * 1.05
 
 
 def test_a_safe_choice_is_not_flagged():
-    doc = run_json("estimate", "--gpus", "B200", "--deadline-days", "40", "--max-gpus", "64")
+    doc = run_json("estimate", "--gpus", "B200", "--deadline-days", "60", "--max-gpus", "64")  # every size within 60 days at its high end (32 B200: 33)
     assert not doc["at_risk"] and doc["safer"] is None and doc["choice"]["risk"] == ""
 
 

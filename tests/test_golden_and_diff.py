@@ -80,7 +80,8 @@ def test_diff_prints_rounded_figures_and_lists_the_rest_on_request(tmp_path):
     old, new = _estimate(["--gpus", "H100x512"], a), _estimate(["--gpus", "H100x256"], b)
     text = CliRunner().invoke(app, ["diff", str(a), str(b)]).output
     assert repr(old["step_time_s"]) not in text and f"{old['step_time_s']:.4g}" in text  # 4 significant digits
-    assert f"{new['cost_usd'] / old['cost_usd'] - 1:+.2%}" in text or f"{new['cost_usd'] / old['cost_usd'] - 1:+,.1%}" in text
+    change = new["train_time_days"] / old["train_time_days"] - 1  # half the GPUs: about twice the days
+    assert f"{change:+.2%}" in text or f"{change:+,.1%}" in text
     assert text.index("Headline figures") < text.index("Other figures that moved") and "--all lists them" in text
     every = CliRunner().invoke(app, ["diff", str(a), str(b), "--all"]).output
     assert "--all lists them" not in every and len(every.splitlines()) > len(text.splitlines())
