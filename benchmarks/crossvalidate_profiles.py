@@ -34,6 +34,7 @@ def main() -> None:
     if "--write" in sys.argv:
         document = {
             "by": "source", "file": csv_path.name, "sha256": file_sha256(csv_path), "date": str(date.today()), "fitted": list(FITTED),
+            "gpus": sorted({r.gpu_name for r in rows}),
             "mape": round(cv["mape"], 6), "errors": {k: round(float(v), 6) for k, v in cv["errors"].items()},
         }
         tmp = CROSSVALIDATION_FILE.with_suffix(".tmp")

@@ -2,7 +2,7 @@
 
 What is fitted and how: estimators/calibration/fit.py (compute_derate and memory_efficiency, one value for
 every GPU). With --write, every bundled GPU profile gets the fitted values, the rows they were fitted
-to, and the fixed link figures with their sources; H200 and B200 have no calibration rows and say so.
+to, and where collectives come from; a GPU kind without calibration rows says so.
 
 Usage: python -m benchmarks.fit_profiles [CSV] [--write]
 """
@@ -17,15 +17,20 @@ import yaml
 from estimators.calibration.backtest import read_rows
 from estimators.calibration.fit import FITTED, FIXED_SOURCES, fit, profiles_from
 from estimators.catalog.files import DATA_DIR
+from estimators.catalog.gpus import gpu_catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CSV = ROOT.parent / "shared" / "reference" / "calibration-runs.csv"
-PROFILED_GPUS = ("A100-80G", "H100-SXM", "H200", "B200")
+
+
+def profiled_gpus() -> list[str]:
+    """Every bundled GPU kind."""
+    return sorted({gpu.name for gpu in gpu_catalogue().values()})
 
 
 def write_profiles(values: dict, csv_path: Path, ids: list[str], score: float, rows_gpus: set[str]) -> None:
     """Write every GPU's profile atomically."""
-    for gpu in PROFILED_GPUS:
+    for gpu in profiled_gpus():
         own = "" if gpu in rows_gpus else f" {gpu} has no calibration rows: the shared values apply unchanged."
         provenance = (
             f"{', '.join(FITTED)} fitted by benchmarks/fit_profiles.py to {csv_path.name} (in-sample MAPE {score:.1%}; "

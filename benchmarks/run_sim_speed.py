@@ -8,7 +8,8 @@ import time
 
 import numpy as np
 
-from sim.run_sim import SECONDS_PER_DAY, RunInputs, simulate_runs
+from estimators.units import SECONDS_PER_DAY
+from sim.run_sim import RunInputs, simulate_runs
 
 RUNS = 1000
 PLAN_DAYS = 30

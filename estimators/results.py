@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.1.0"  # semantic version: major when a contract key changes meaning, minor when keys are added
+SCHEMA_VERSION = "1.2.0"  # semantic version: major when a contract key changes meaning, minor when keys are added
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
@@ -21,9 +21,11 @@ class Result(BaseModel):
 
 
 class Document(Result):
-    """A top-level document a command emits (--json)."""
+    """A top-level document a command emits (--json). Each kind overrides ``kind`` with its own literal name
+    (the name `plan schema` takes), so a reader (plan diff) knows what it holds."""
 
     schema_version: str = Field(default=SCHEMA_VERSION, description="Version of the document's shape (semantic versioning).")
+    kind: str = Field(default="document", description="What the document is: the name `plan schema` takes for it.")
 
 
 class Range(Result):

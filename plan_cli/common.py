@@ -12,11 +12,14 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 
+from estimators.catalog.files import malformed_data, users_data_folder
 from estimators.errors import PlanInputError
 from estimators.specs.messages import plain_words
 from plan_cli.validation import COMMAND_CONTEXT, non_finite_keys, option_spelling
 
 EXIT_BAD_INPUT = 2
+# What reading tables of a malformed data folder raises (a missing key, a number where a mapping belongs).
+MALFORMED_DATA = (KeyError, TypeError, IndexError, AttributeError)
 GB = 1e9
 
 # Options shared by every command that plans a run (estimate, simulate).
@@ -24,7 +27,7 @@ Gpus = Annotated[str, typer.Option(help="Cluster as NAMExCOUNT, e.g. H100x512; f
 Model = Annotated[str, typer.Option(help="Preset name or a YAML/JSON model file.")]
 Height = Annotated[Optional[int], typer.Option(help="Clip height in pixels [default: the model's clip].")]
 Width = Annotated[Optional[int], typer.Option(help="Clip width in pixels [default: the model's clip].")]
-Frames = Annotated[Optional[int], typer.Option(help="Frames a clip, by the VAE's rule (Mochi 6k+1, Wan/HunyuanVideo/CogVideoX 4k+1, LTX 8k+1) [default: the model's clip].")]
+Frames = Annotated[Optional[int], typer.Option(help="Frames a clip, by the VAE's rule (Mochi 6k+1, Wan/HunyuanVideo/CogVideoX/Cosmos 4k+1, LTX 8k+1, Step-Video 17k) [default: the model's clip].")]
 Fps = Annotated[Optional[float], typer.Option(help="Frames per second [default: the model's].")]
 TextTokens = Annotated[Optional[int], typer.Option(help="Caption tokens a clip [default: the model's].")]
 Clips = Annotated[int, typer.Option(help="Distinct clips in the dataset.")]
@@ -41,6 +44,7 @@ Objective = Annotated[str, typer.Option(help="Rank searched layouts by 'time' or
 Prices = Annotated[list[str], typer.Option("--price", help="Override a GPU's price: KIND=USD per GPU-hour, e.g. H100=2.49. Repeatable.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
 Kernel = Annotated[Optional[str], typer.Option(help="Attention kernel: cudnn, flash-attention-3, flash-attention-3-fp8, flash-attention-2 or unfused (default: cudnn on Hopper and Blackwell, flash-attention-2 on A100).")]
+ExpertsResident = Annotated[Optional[str], typer.Option(help="A model split into experts by noise level (wan2.2-t2v-a14b): 'one' trains each expert in a run of its own, one expert in memory; 'all' trains them in one run holding every expert [default: the model's].")]
 Stack = Annotated[Optional[str], typer.Option(help="Training stack whose communication overlaps apply: megatron-core (default), pytorch-fsdp2, megatron-lm-2021 or no-overlap.")]
 
 
@@ -61,6 +65,11 @@ def friendly_errors(command):
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except ValidationError as exc:
             typer.echo(f"error: {plain_words(exc, option_spelling())}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except MALFORMED_DATA as exc:
+            if not users_data_folder():
+                raise  # the bundled data are tested: this is a bug, shown in full
+            typer.echo(f"error: {malformed_data(exc)}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         finally:
             COMMAND_CONTEXT.reset(token)

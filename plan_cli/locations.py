@@ -38,8 +38,9 @@ def _first_existing(option: Path | None, option_name: str, env: str, fallback: P
 
 def calibration_csv(option: Path | None) -> Path:
     """The calibration runs for the report's validation page (a text file; its rows are checked by the back-test)."""
-    path = _first_existing(option, "--calibration", CALIBRATION_ENV, PACKAGED_CALIBRATION, Path.is_file)
-    check_text_file(path, "--calibration")
+    # a FIFO or a device "exists" and is then refused as not a regular file, not reported missing
+    path = _first_existing(option, "--calibration", CALIBRATION_ENV, PACKAGED_CALIBRATION, Path.exists)
+    check_text_file(path, "--calibration" if option is not None or not os.environ.get(CALIBRATION_ENV) else f"${CALIBRATION_ENV}")
     return path
 
 

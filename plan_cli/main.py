@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 
 from estimators.calibration.backtest import BacktestResult, CrossValidation
@@ -18,7 +17,9 @@ from estimators.catalog.gpus import parse_gpus
 from estimators.catalog.models import load_model
 from estimators.catalog.prices import parse_price_overrides, with_price
 from estimators.catalog.stacks import default_stack, load_stack
-from estimators.documents.outputs import check_output_folder, resolve_target
+from estimators.documents.docdiff import DiffResult
+from estimators.documents.outputs import check_output, check_output_folder
+from estimators.documents.reference import ProfileResult, ReferenceEvaluation
 from estimators.documents.schema import all_schemas, emitted, json_schema
 from estimators.documents.simulation import SimulationResult
 from estimators.errors import PlanInputError
@@ -35,6 +36,7 @@ from plan_cli.common import (
     AsJson,
     Clips,
     Epochs,
+    ExpertsResident,
     Fps,
     Frames,
     GlobalBatch,
@@ -60,14 +62,16 @@ from plan_cli.common import (
 from plan_cli.inputs import build, build_workload, parse_layout, pinned_knobs
 from plan_cli.locations import calibration_csv, golden_dir
 from plan_cli.reference_cmds import register as register_torch_commands
-from plan_cli.render import print_backtest, print_diff, print_fleet, print_plan, print_simulation
+from plan_cli.render import print_backtest, print_fleet, print_plan, print_simulation, terminal
+from plan_cli.render_diff import DIFF_ROWS_SHOWN, print_diff, print_diff_result
 from plan_cli.serve_cmds import register as register_serve_command
 from plan_cli.validation import (
     CheckedGroup,
-    check_document_size,
+    check_fleet_mode,
     check_input_file,
     check_plan_conflicts,
     check_text_file,
+    input_files,
     non_finite_keys,
     option_label,
     option_spelling,
@@ -76,6 +80,7 @@ from plan_cli.validation import (
 
 # The documents --json emits, by the name `plan schema` takes.
 DOCUMENTS = {"estimate": Plan, "estimate-deadline": FleetAnswer, "simulate": SimulationResult, "backtest": BacktestResult,
+             "diff": DiffResult, "reference-evaluate": ReferenceEvaluation, "profile": ProfileResult,
              "serve": ServePlan, "serve-backtest": ServingBacktestResult, "loadtest": LoadTestResult}
 
 # Plain click help: it wraps every line to the terminal (rich panels cut long option names at 80 columns).
@@ -106,6 +111,7 @@ def plan_options(
     global_batch: GlobalBatch = 512, precision: Precision = "bf16", layout: LayoutText = None, stage: Stages = [],
     workload_file: WorkloadFile = None, online_text: OnlineText = False, online_latents: OnlineLatents = False,
     objective: Objective = "time", price: Prices = [], kernel: Kernel = None, stack: Stack = None,
+    experts_resident: ExpertsResident = None,
 ) -> PlanRequest:
     """The options every planning command shares, validated into a plan request."""
     if precision not in ("bf16", "fp8"):
@@ -120,7 +126,7 @@ def plan_options(
     cluster = cluster.model_copy(update={"gpu": with_price(cluster.gpu, prices)})
     for gpu in kinds or (cluster.gpu,):
         if kernel is not None:
-            attention_kernel(kernel, gpu.name)
+            attention_kernel(kernel, gpu.name, precision)
     load_stack(stack or default_stack())
     if Path(model).suffix:
         check_input_file(Path(model), "--model")
@@ -129,6 +135,9 @@ def plan_options(
     system = load_model(model)
     if not isinstance(system, VideoSystemSpec):
         raise PlanInputError(f"--model {model}: this command plans video systems; GPT files are for 'plan backtest'")
+    if experts_resident not in (None, "one", "all"):
+        raise PlanInputError(f"{option_label('experts_resident')} {experts_resident}: expected one or all")
+    system = system.with_expert_residency(experts_resident)
     fixed_layout, pinned = parse_layout(layout, cluster.num_gpus) if not kinds else (None, pinned_knobs(layout))
     clip = system.default_clip
     base = dict(height=clip.height if height is None else height, width=clip.width if width is None else width,
@@ -173,6 +182,7 @@ def estimate(
 ):
     """Estimate FLOPs, memory, layout, step time, days, GPU-hours, cost and energy of a training plan;
     with --deadline-days/--budget-usd, choose the GPU kind and count too."""
+    check_fleet_mode(searched=deadline_days is not None or budget_usd is not None, fixed_layout=request.layout is not None)
     query = FleetQuery(deadline_days=deadline_days, budget_usd=budget_usd, max_gpus=max_gpus)
     request = build(PlanRequest, {**dict(request), "ranked_layouts": top}, spelled_as({"ranked_layouts": ("top", 1.0)}))
     if deadline_days is not None or budget_usd is not None or request.gpu_kinds:
@@ -181,7 +191,7 @@ def estimate(
     if as_json:
         emit_json(emitted(result))
     else:
-        print_plan(result, Console(width=140))
+        print_plan(result, terminal())
 
 
 def _fleet_estimate(request: PlanRequest, query: FleetQuery, as_json: bool) -> None:
@@ -192,7 +202,7 @@ def _fleet_estimate(request: PlanRequest, query: FleetQuery, as_json: bool) -> N
     if as_json:
         emit_json(emitted(result))
     else:
-        print_fleet(result, Console(width=140))
+        print_fleet(result, terminal())
 
 
 def _require_cluster(request: PlanRequest) -> None:
@@ -224,9 +234,10 @@ def simulate(
     from sim.run_sim import MAX_SEGMENT_ATTEMPTS
 
     _require_cluster(request)
-    for path, option in ((trace, "--trace"), (timeline, "--timeline")):
-        if path is not None:
-            resolve_target(path, option)
+    if trace is not None:
+        check_output(trace, option_label("trace"), "a trace is Chrome/Perfetto JSON", (".json",), input_files())
+    if timeline is not None:
+        check_output(timeline, option_label("timeline"), "a timeline is a PNG picture", (".png",), input_files())
     opts = build(SimOptions, dict(
         runs=runs, seed=seed, schedule=schedule, failures_per_gpu_hour=failures_per_gpu_hour, restart_s=restart_min * MINUTE,
         storage_write_bytes_per_s=storage_write_gbps * GB, storage_read_bytes_per_s=storage_read_gbps * GB,
@@ -241,7 +252,7 @@ def simulate(
     if as_json:
         emit_json(emitted(simulation))
     else:
-        print_simulation(simulation, Console(width=120))
+        print_simulation(simulation, terminal())
 
 
 @app.command()
@@ -263,10 +274,10 @@ def report(
 
     _require_cluster(request)
     sim_options = build(SimOptions, dict(runs=runs, max_segment_attempts=MAX_SEGMENT_ATTEMPTS), option_spelling())
-    resolve_target(output, "-o")
+    calibration = calibration_csv(calibration)
+    check_output(output, option_label("output"), "the report is a PDF", (".pdf",), {**input_files(), "--calibration": calibration})
     if pages_png is not None and not check_output_folder(pages_png, "--pages-png").is_dir():
         raise PlanInputError(f"--pages-png {pages_png}: folder does not exist")
-    calibration = calibration_csv(calibration)
     result = plan(request)
     sim = simulate_plan(result, sim_options)
     n = request.cluster.num_gpus
@@ -289,9 +300,9 @@ def report(
 @app.command()
 @friendly_errors
 def schema(
-    document: Annotated[Optional[str], typer.Argument(help="One document: estimate, estimate-deadline or simulate (default: all).")] = None,
+    document: Annotated[Optional[str], typer.Argument(help=f"One document: {', '.join(DOCUMENTS)} (default: all).")] = None,
 ):
-    """Print the JSON Schema of the documents estimate and simulate emit (--json)."""
+    """Print the JSON Schema of the documents the commands emit (--json)."""
     if document is not None and document not in DOCUMENTS:
         raise PlanInputError(f"unknown document '{document}' (known: {', '.join(DOCUMENTS)})")
     emit_json(all_schemas(DOCUMENTS) if document is None else json_schema(DOCUMENTS[document]))
@@ -321,7 +332,7 @@ def backtest(
     if as_json:
         emit_json(emitted(result))
     else:
-        print_backtest(result, Console(width=120))
+        print_backtest(result, terminal())
 
 
 def _serving_backtest(file: Path, cv: bool, as_json: bool) -> None:
@@ -335,7 +346,7 @@ def _serving_backtest(file: Path, cv: bool, as_json: bool) -> None:
     if as_json:
         emit_json(emitted(result))
     else:
-        print_serving_backtest(result, Console(width=120))
+        print_serving_backtest(result, terminal())
 
 
 @app.command()
@@ -358,7 +369,7 @@ def golden(
         return
     moved = check(directory) + (check_serving(directory) if serving else [])
     if moved:
-        print_diff(moved, Console(width=140), f"Golden estimates that moved beyond {GOLDEN_TOLERANCE:.1%}")
+        print_diff(moved, terminal(), f"Golden estimates that moved beyond {GOLDEN_TOLERANCE:.1%}")
         raise typer.Exit(1)
     typer.echo(f"golden scenarios unchanged (tolerance {GOLDEN_TOLERANCE:.1%})" + ("; serving scenarios too" if serving else ""))
 
@@ -367,27 +378,27 @@ def golden(
 @friendly_errors
 def diff_command(
     old: Annotated[Path, typer.Argument(help="Earlier JSON (e.g. plan estimate --json).")],
-    new: Annotated[Path, typer.Argument(help="Later JSON.")],
+    new: Annotated[Path, typer.Argument(help="Later JSON of the same kind.")],
     tolerance: Annotated[float, typer.Option(help="Ignore relative changes up to this (0.01 = 1%).")] = 0.0,
+    every_row: Annotated[bool, typer.Option("--all", help=f"List every moved figure (default: the headline figures and the {DIFF_ROWS_SHOWN} largest changes).")] = False,
     as_json: AsJson = False,
 ):
-    """Show which figures moved between two JSON documents, and by how much."""
+    """Show which figures moved between two JSON documents of one kind: headline figures first, items matched by name."""
     from estimators.catalog.files import read_mapping
-    from estimators.documents.docdiff import diff
+    from estimators.documents.docdiff import compare
 
     for path in (old, new):
         check_input_file(path, "plan diff")
     documents = [read_mapping(old), read_mapping(new)]
     for path, document in zip((old, new), documents):
-        check_document_size(document, str(path))
         bad = non_finite_keys(document)
         if bad:
             raise PlanInputError(f"{path}: {bad[0]}: not a finite number")
-    moved = diff(*documents, tolerance=tolerance)
+    result = compare(*documents, tolerance=tolerance, old_name=str(old), new_name=str(new))
     if as_json:
-        emit_json({"moved": moved})
+        emit_json(emitted(result))
     else:
-        print_diff(moved, Console(width=140), f"{len(moved)} figures moved ({old} -> {new})")
+        print_diff_result(result, terminal(), every_row)
 
 
 register_torch_commands(app)

@@ -7,13 +7,17 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
-from estimators.documents.outputs import check_output_folder, resolve_target
+from estimators.documents.outputs import check_output, check_output_folder
+from estimators.documents.schema import emitted
 from estimators.errors import PlanInputError
+from estimators.specs.messages import Spelling
 from plan_cli.common import AsJson, emit_json, friendly_errors, input_errors
+from plan_cli.inputs import build
 from plan_cli.progress import phase_progress
-from plan_cli.render import print_profile
+from plan_cli.render import print_profile, terminal
+from plan_cli.validation import option_label
+from reference_model.prompts import VIDEO_FORMATS, GenerateRequest, parse_request
 
 reference_app = typer.Typer(no_args_is_help=True, help="The runnable scaled-down Mochi-like reference system (needs torch).")
 DEFAULT_RUN = Path("runs/reference")
@@ -63,10 +67,16 @@ def reference_generate(
     out: Annotated[Path, typer.Option(help="Run folder with the trained model.")] = DEFAULT_RUN,
 ):
     """Generate a clip from a prompt with the trained reference model."""
-    target = resolve_target(output, "-o")  # a symlink's target is written; the link stays
     pipeline = _torch_module("pipeline")
+    request = build(GenerateRequest, parse_request(prompt), Spelling(origin="prompt JSON" if prompt.strip().startswith("{") else "prompt"))
+    # a symlink's target is written; the link stays
+    target = check_output(output, option_label("output"), "a clip is MP4, WebM or AVI", tuple(f".{f}" for f in VIDEO_FORMATS))
+    written_as = target.suffix.lower().lstrip(".")
+    if request.format is not None and request.format != Path(output).suffix.lower().lstrip("."):
+        raise PlanInputError(f"prompt JSON: format {request.format} but {option_label('output')} {output} ends in .{written_as}: "
+                             "give one (the file's extension decides the container)")
     with input_errors(ValueError, FileNotFoundError):
-        written = pipeline.generate_file(out, prompt, target)
+        written = pipeline.generate_file(out, request, target)
     typer.echo(f"wrote {written['path']}: {written['frames']} frames {written['width']}x{written['height']} at {written['fps']:g} fps ({written['format']})")
 
 
@@ -85,11 +95,11 @@ def reference_evaluate(
     with input_errors(FileNotFoundError):
         result = pipeline.evaluate_run(out)
     if as_json:
-        emit_json(result)
+        emit_json(emitted(result))
     else:
         typer.echo(
-            f"adherence {result['adherence']:.2f} (untrained {result['baseline_adherence']:.2f}); colour {result['colour']:.2f}, "
-            f"direction {result['direction']:.2f}; temporal consistency {result['temporal_consistency']:.2f} on {result['prompts']} held-out prompts"
+            f"adherence {result.adherence:.2f} (untrained {result.baseline_adherence:.2f}); colour {result.colour:.2f}, "
+            f"direction {result.direction:.2f}; temporal consistency {result.temporal_consistency:.2f} on {result.prompts} held-out prompts"
         )
 
 
@@ -107,9 +117,9 @@ def profile(
     with phase_progress(quiet=as_json) as progress:
         result = run_profile(quick, out, lambda done, total: progress("profiling configs", done, total))
     if as_json:
-        emit_json(result)
+        emit_json(emitted(result))
     else:
-        print_profile(result, Console(width=120), out)
+        print_profile(result, terminal(), out)
 
 
 def register(app: typer.Typer) -> None:

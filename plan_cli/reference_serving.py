@@ -14,6 +14,7 @@ from estimators.documents.schema import emitted
 from estimators.errors import PlanInputError
 from estimators.serving.results import LoadTestResult
 from plan_cli.common import AsJson, emit_json, friendly_errors, input_errors
+from plan_cli.render import terminal
 
 DEFAULT_RUN = Path("runs/reference")
 MAX_QUEUE = 1_000
@@ -43,9 +44,14 @@ def serve(
             raise PlanInputError(f"{name} {value}: expected {0 if name == '--port' else 1} to {high:,}")
     if not 1 <= max_frames <= 1_000:
         raise PlanInputError(f"--max-frames {max_frames}: expected 1 to 1,000")
+    if not host.strip():
+        raise PlanInputError("--host '': expected an address (an empty one would listen on every interface)")
     server_module = _torch_module("server")
-    with input_errors(FileNotFoundError, ValueError, OSError):
-        server = server_module.open_server(out, host, port, queue, keep, max_frames)
+    with input_errors(FileNotFoundError, ValueError):
+        try:
+            server = server_module.open_server(out, host, port, queue, keep, max_frames)
+        except OSError as exc:
+            raise PlanInputError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})") from None
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     bound_host, bound_port = server.server_address[:2]
     typer.echo(f"serving on http://{bound_host}:{bound_port} (Ctrl-C to stop)")
@@ -94,7 +100,7 @@ def loadtest(
     if as_json:
         emit_json(emitted(result))
     else:
-        print_loadtest(result, Console(width=120))
+        print_loadtest(result, terminal())
 
 
 def _numbers(text: str, option: str) -> list[float]:

@@ -1,19 +1,35 @@
 """Rich tables for a serving plan (display only: every number comes from the ServePlan)."""
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from estimators.calibration.serving_backtest import ServingBacktestResult
 from estimators.serving.results import FleetOption, KindReplicas, ServePlan
 from estimators.units import GIB
+from plan_cli.render import NARROW_COLUMNS, PlainTable
+
+WORD_COLUMNS = ("", "split", "why not", "placement", "item", "value", "scope", "why not predicted", "gpu", "name", "per", "treatment")
+
+
+def _narrow_table(title: str, columns: list[str], rows: list[list[str]], console: Console, dropped: tuple[str, ...]) -> Table:
+    """A table that leaves out the ``dropped`` columns below NARROW_COLUMNS (--json has every figure)."""
+    keep = [i for i, c in enumerate(columns) if console.width >= NARROW_COLUMNS or c not in dropped]
+    t = _table(title, *(columns[i] for i in keep))
+    for row in rows:
+        t.add_row(*(row[i] for i in keep))
+    return t
 
 
 def _table(title: str, *columns: str) -> Table:
-    table = Table(title=title, title_justify="left")
+    """A titled table as the training tables draw it: figures (and row ids) never wrapped, words wrapped."""
+    drawn = PlainTable(title=Text(title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, min_width=len(title))
     for col in columns:
-        table.add_column(col, justify="left" if col in ("", "split", "why not", "placement", "item", "value", "row", "scope", "why not predicted", "gpu", "name", "per", "treatment") else "right")
-    return table
+        words = col in WORD_COLUMNS
+        drawn.add_column(col, justify="left" if words or col == "row" else "right", overflow="fold", no_wrap=not words)
+    return drawn
 
 
 def clip_table(plan: ServePlan) -> Table:
@@ -27,16 +43,17 @@ def clip_table(plan: ServePlan) -> Table:
     return t
 
 
-def replicas_table(kind: KindReplicas) -> Table:
+def replicas_table(kind: KindReplicas, console: Console) -> Table:
     title = f"{kind.gpu}: one request on replicas of 1-{max((o.gpus for o in kind.by_size), default=0)} GPUs (kernel {kind.kernel})"
-    t = _table(title, "GPUs", "split", "placement", "latency s", "range s", "denoise", "VAE", "text+mp4", "GiB/GPU", "speed-up")
+    columns = ["GPUs", "split", "placement", "latency s", "range s", "denoise", "VAE", "text+mp4", "GiB/GPU", "speed-up"]
+    rows = []
     for o in kind.by_size:
         lat = o.latency
         speed = f"{o.speedup_vs_one_gpu:.2f}x ({o.scaling_efficiency:.0%})" if o.speedup_vs_one_gpu else "-"
-        t.add_row(str(o.gpus), o.split, o.placement, f"{o.service_s:,.1f}", f"{o.service_s_range.low:,.0f}-{o.service_s_range.high:,.0f}",
-                  f"{lat.denoising_s:,.1f}", f"{lat.vae_decode_s:,.1f}", f"{lat.text_encoding_s + lat.container_encoding_s:,.2f}",
-                  f"{o.memory.total / GIB:.1f}", speed)
-    return t
+        rows.append([str(o.gpus), o.split, o.placement, f"{o.service_s:,.1f}", f"{o.service_s_range.low:,.0f}-{o.service_s_range.high:,.0f}",
+                     f"{lat.denoising_s:,.1f}", f"{lat.vae_decode_s:,.1f}", f"{lat.text_encoding_s + lat.container_encoding_s:,.2f}",
+                     f"{o.memory.total / GIB:.1f}", speed])
+    return _narrow_table(title, columns, rows, console, ("placement", "denoise", "VAE", "text+mp4"))
 
 
 def batches_table(kind: KindReplicas) -> Table:
@@ -55,13 +72,12 @@ def splits_table(kind: KindReplicas) -> Table:
     return t
 
 
-def collectives_table(kind: KindReplicas) -> Table:
+def collectives_table(kind: KindReplicas, console: Console) -> Table:
     largest = kind.by_size[-1]
-    t = _table(f"{kind.gpu}: collectives of the {largest.gpus}-GPU replica ({largest.split}) on one GPU", "name", "per", "ranks", "calls",
-               "GB sent", "seconds", "treatment")
-    for c in largest.latency.collectives:
-        t.add_row(c.name, c.per, str(c.ranks), f"{c.calls:.0f}", f"{c.bytes_per_gpu / 1e9:.3f}", f"{c.seconds:.4f}", c.treatment)
-    return t
+    rows = [[c.name, c.per, str(c.ranks), f"{c.calls:.0f}", f"{c.bytes_per_gpu / 1e9:.3f}", f"{c.seconds:.4f}", c.treatment]
+            for c in largest.latency.collectives]
+    return _narrow_table(f"{kind.gpu}: collectives of the {largest.gpus}-GPU replica ({largest.split}) on one GPU",
+                         ["name", "per", "ranks", "calls", "GB sent", "seconds", "treatment"], rows, console, ("calls",))
 
 
 def _fleet_row(o: FleetOption) -> list[str]:
@@ -69,12 +85,10 @@ def _fleet_row(o: FleetOption) -> list[str]:
             f"{o.p99_s:,.0f}", f"${o.cost_per_clip_usd:,.3f}", o.why_not]
 
 
-def fleet_table(plan: ServePlan) -> Table:
-    t = _table("Fleets for the demand: each kind and replica size at its best batch", "gpu", "GPUs", "batch", "split",
-               "replicas (spare)", "p50 s", "p95 s", "p99 s", "$/clip", "why not")
-    for o in plan.candidates:
-        t.add_row(*_fleet_row(o))
-    return t
+def fleet_table(plan: ServePlan, console: Console) -> Table:
+    columns = ["gpu", "GPUs", "batch", "split", "replicas (spare)", "p50 s", "p95 s", "p99 s", "$/clip", "why not"]
+    return _narrow_table("Fleets for the demand: each kind and replica size at its best batch", columns,
+                         [_fleet_row(o) for o in plan.candidates], console, ("batch", "split", "p50 s", "p99 s"))
 
 
 def print_serve_plan(plan: ServePlan, console: Console) -> None:
@@ -83,16 +97,16 @@ def print_serve_plan(plan: ServePlan, console: Console) -> None:
     console.print(clip_table(plan))
     for kind in plan.kinds:
         if kind.by_size:
-            console.print(replicas_table(kind))
+            console.print(replicas_table(kind, console))
             console.print(splits_table(kind))
             if kind.by_size[-1].latency.collectives:
-                console.print(collectives_table(kind))
+                console.print(collectives_table(kind, console))
             if len(kind.by_batch) > 1:
                 console.print(batches_table(kind))
         for line in kind.cannot_serve:
             console.print(f"  cannot serve: {line}")
     if plan.demand is not None:
-        console.print(fleet_table(plan))
+        console.print(fleet_table(plan, console))
         c, r = plan.choice, plan.ranges
         if c is not None:
             console.print(f"choice: {c.gpus} GPUs, {c.gpu_hours_per_day:,.0f} GPU-hours a day ({c.autoscaled_gpu_hours_per_day:,.0f} if "
@@ -113,12 +127,19 @@ def print_serve_plan(plan: ServePlan, console: Console) -> None:
 
 def print_serving_backtest(result: ServingBacktestResult, console: Console) -> None:
     """Published latency against the prediction, row by row; rows left out say why."""
-    t = _table("Serving back-test: published inference latency vs plan serve", "row", "GPUs", "split", "scope", "published s",
-               "predicted s", "error", "why not predicted")
-    for r in result.rows:
-        t.add_row(r.id, f"{r.gpus} x {r.gpu}", r.split, r.scope, f"{r.measured_s:,.1f}",
-                  "-" if r.predicted_s is None else f"{r.predicted_s:,.1f}", "-" if r.error is None else f"{r.error:+.1%}", r.left_out)
+    columns = ["row", "GPUs", "split", "scope", "published s", "predicted s", "error", "why not predicted"]
+    rows = [[r.id, f"{r.gpus} x {r.gpu}", r.split, r.scope, f"{r.measured_s:,.1f}", "-" if r.predicted_s is None else f"{r.predicted_s:,.1f}",
+             "-" if r.error is None else f"{r.error:+.1%}", r.left_out] for r in result.rows]
+    t = _narrow_table("Serving back-test: published inference latency vs plan serve", columns, rows, console,
+                      ("split", "scope", "why not predicted"))
     console.print(t)
     fmt = lambda v: "-" if v is None else f"{v:.1%}"  # noqa: E731
     console.print(f"{result.predicted_rows} rows predicted: MAPE {fmt(result.mape)} (end to end {fmt(result.mape_end_to_end)}, "
                   f"DiT only {fmt(result.mape_dit_only)}); worst {result.worst_row}. Nothing was fitted to these rows.")
+    if console.width < NARROW_COLUMNS:
+        for why in sorted({r.left_out for r in result.rows if r.left_out}):
+            console.print(f"left out: {', '.join(r.id for r in result.rows if r.left_out == why)}: {why}")
+    transferred = sorted({f"{r.gpu}: {r.kernel_transfer}" for r in result.rows if r.kernel_transfer})
+    if transferred:
+        console.print(f"End to end on GPUs with their own kernel tables: MAPE {fmt(result.mape_own_kernel_tables)}; on GPUs whose "
+                      f"tables are transferred ({'; '.join(transferred)}): {fmt(result.mape_transferred_kernel_tables)}.")

@@ -6,22 +6,21 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from estimators.catalog.gpus import parse_gpus
 from estimators.catalog.models import load_model
 from estimators.catalog.prices import parse_price_overrides, with_price
-from estimators.catalog.serving import inference_defaults
 from estimators.documents.outputs import resolve_target
 from estimators.documents.schema import emitted
 from estimators.errors import PlanInputError
-from estimators.serving.plan import serve_plan
+from estimators.serving.plan import serve_plan, serving_kernel
 from estimators.serving.request import MAX_BATCH, ServeRequest, serve_request_for
 from estimators.specs.models import VideoSystemSpec
 from estimators.specs.serving import Demand
 from estimators.time.kernels import attention_kernel
 from plan_cli.common import AsJson, Fps, Frames, Height, Model, Prices, TextTokens, Width, emit_json, friendly_errors
 from plan_cli.inputs import build
+from plan_cli.render import terminal
 from plan_cli.render_serving import print_serve_plan
 from plan_cli.validation import check_input_file, option_label, spelled_as
 
@@ -65,7 +64,8 @@ def _demand(clips_per_hour, hourly_profile, p50_s, p95_s, p99_s, availability) -
 
 
 def serve_request(model: str, gpus: str, frames, height, width, fps, text_tokens, steps, guidance, precision, kernel, vae_precision,
-                  vae_tiling: Optional[bool], batch: str, demand: Optional[Demand], prices: list[str]) -> ServeRequest:
+                  vae_tiling: Optional[bool], batch: str, demand: Optional[Demand], prices: list[str],
+                  experts_resident: Optional[str] = None) -> ServeRequest:
     """The request from the options, the model's official inference settings filling what is not typed."""
     if Path(model).suffix:
         check_input_file(Path(model), "--model")
@@ -77,15 +77,18 @@ def serve_request(model: str, gpus: str, frames, height, width, fps, text_tokens
         raise PlanInputError(f"{option_label('gpus')} '{gpus}': a replica is at most 8 GPUs (one NVLink domain); give kinds to size the fleet")
     overrides = parse_price_overrides(prices)
     kinds = tuple(with_price(g, overrides) for g in (choice.kinds or (choice.cluster.gpu,)))
-    for gpu in kinds:
-        attention_kernel(kernel or inference_defaults(system).attention_kernel, gpu.name)
     batches = _numbers(batch, "--batch", int)
     if len(batches) > MAX_BATCHES or not all(1 <= b <= MAX_BATCH for b in batches):
         raise PlanInputError(f"--batch {batch}: up to {MAX_BATCHES} batches, each 1 to {MAX_BATCH}")
-    return serve_request_for(system, kinds, fixed_replica_gpus=None if choice.cluster is None else choice.cluster.num_gpus,
-                             frames=frames, height=height, width=width, fps=fps, text_tokens=text_tokens, steps=steps, guidance=guidance,
-                             precision=precision, kernel=kernel, vae_precision=vae_precision, vae_tiling=vae_tiling, batches=batches,
-                             demand=demand)
+    request = serve_request_for(system, kinds, fixed_replica_gpus=None if choice.cluster is None else choice.cluster.num_gpus,
+                                frames=frames, height=height, width=width, fps=fps, text_tokens=text_tokens, steps=steps, guidance=guidance,
+                                precision=precision, kernel=kernel, vae_precision=vae_precision, vae_tiling=vae_tiling, batches=batches,
+                                demand=demand, experts_resident=experts_resident)
+    for gpu in kinds:  # a typed kernel that cannot run on a kind is refused before any timing, as training refuses it
+        name = serving_kernel(request, gpu)
+        if name is not None:
+            attention_kernel(name, gpu.name, request.precision)
+    return request
 
 
 def serve(
@@ -99,6 +102,7 @@ def serve(
     vae_precision: Annotated[Optional[str], typer.Option(help="fp32, bf16 or fp16 [default: the model's official setting].")] = None,
     vae_tiling: Annotated[Optional[bool], typer.Option("--vae-tiling/--no-vae-tiling", help="Decode in spatial tiles [default: as the official code].")] = None,
     batch: Annotated[str, typer.Option(help="Requests a replica serves together, to try: e.g. 1,2,4.")] = "1",
+    experts_resident: Annotated[Optional[str], typer.Option(help="A model split into experts (wan2.2-t2v-a14b): 'all' on the GPU, or 'one' with the idle expert on the host, swapped in at the boundary [default: as the official code].")] = None,
     clips_per_hour: Annotated[Optional[float], typer.Option(help="Demand: mean clips an hour (Poisson).")] = None,
     hourly_profile: Annotated[Optional[str], typer.Option(help="24 comma-separated weights of the day's hours; the busiest hour sizes the fleet.")] = None,
     p50_s: Annotated[Optional[float], typer.Option(help="Latency target at the median, seconds.")] = None,
@@ -120,8 +124,10 @@ def serve(
     if report is not None:
         resolve_target(report, "--report")
     demand = _demand(clips_per_hour, hourly_profile, p50_s, p95_s, p99_s, availability)
+    if experts_resident not in (None, "one", "all"):
+        raise PlanInputError(f"--experts-resident {experts_resident}: expected one or all")
     request = serve_request(model, gpus, frames, height, width, fps, text_tokens, steps, guidance, precision, kernel, vae_precision,
-                            vae_tiling, batch, demand, price)
+                            vae_tiling, batch, demand, price, experts_resident)
     plan = serve_plan(request)
     if simulate and plan.choice is not None:
         c = plan.choice
@@ -134,7 +140,7 @@ def serve(
     if as_json:
         emit_json(emitted(plan))
     else:
-        print_serve_plan(plan, Console(width=120))
+        print_serve_plan(plan, terminal())
         if report is not None:
             typer.echo(f"wrote {report}")
 

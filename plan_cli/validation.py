@@ -1,6 +1,7 @@
 """What the command line itself must hold before the specs are built: options that contradict each other,
-input files that are not regular text files of sane size, documents that expand without end, digits
-outside 0-9. Numbers and their bounds are the specs' (estimators/specs/bounds.py); their errors are worded
+input files that are not regular text files of sane size, outputs that would replace an input, options typed
+twice or idle in their mode, digits outside 0-9 (documents that expand without end are the reader's:
+estimators/catalog/files.py). Numbers and their bounds are the specs' (estimators/specs/bounds.py); their errors are worded
 by estimators/specs/messages.py, told here how each option is spelled.
 """
 from __future__ import annotations
@@ -20,7 +21,6 @@ from estimators.errors import PlanInputError
 from estimators.specs.messages import Spelled, Spelling
 
 MAX_INPUT_FILE_BYTES = 16 * 2**20  # model, workload, JSON and CSV inputs are kilobytes; /dev/zero is endless
-MAX_DOCUMENT_NODES = 1_000_000  # values in a document to compare (a YAML alias bomb expands without end)
 UNTYPED_SOURCES = ("DEFAULT", "DEFAULT_MAP")  # click's ParameterSource names of a value the user did not type
 # The running command's context (typer passes it to a parameter annotated typer.Context; common.friendly_errors sets it).
 COMMAND_CONTEXT: ContextVar[Optional[typer.Context]] = ContextVar("plan_command_context", default=None)
@@ -78,6 +78,31 @@ def check_plan_conflicts() -> None:
                      "the workload file describes the stages and encoders; put these settings in it")
 
 
+# Parameters of the commands that name files they read (model: when it names a file, not a preset).
+INPUT_PARAMS = ("model", "workload_file", "calibration", "file", "old", "new", "config")
+
+
+def input_files() -> dict[str, Path]:
+    """The running command's input files that exist, by the option (or argument) that named them."""
+    ctx = COMMAND_CONTEXT.get()
+    params = ctx.params if ctx else {}
+    found = {}
+    for name in INPUT_PARAMS:
+        value = params.get(name)
+        if value and Path(value).is_file():
+            found[option_label(name) if name not in ("file", "old", "new") else name.upper()] = Path(value)
+    return found
+
+
+def check_fleet_mode(searched: bool, fixed_layout: bool) -> None:
+    """Options of plan estimate that would do nothing in the mode the others choose."""
+    if not searched and given(["max_gpus"]):
+        raise PlanInputError(f"{option_label('max_gpus')} bounds the deadline/budget search: give --deadline-days or --budget-usd "
+                             "(with --gpus as kinds, e.g. H100,H200,B200), or leave it out")
+    if fixed_layout and given(["top"]):
+        raise PlanInputError(f"{option_label('top')} lists searched layouts, and a --layout with dp is not searched: leave one out")
+
+
 def check_input_file(path: Path, what: str) -> None:
     """A file to read: a regular file of sane size (not a device, a pipe or a folder), before it is read."""
     if not path.exists():
@@ -100,20 +125,6 @@ def check_text_file(path: Path, what: str) -> None:
         raise PlanInputError(f"{what} {path}: cannot read: {exc.strerror}") from None
 
 
-def check_document_size(document, what: str) -> None:
-    """At most MAX_DOCUMENT_NODES values, counted without expanding shared (aliased) parts more than needed."""
-    pending, seen = [document], 0
-    while pending:
-        node = pending.pop()
-        seen += 1
-        if seen > MAX_DOCUMENT_NODES:
-            raise PlanInputError(f"{what}: more than {MAX_DOCUMENT_NODES:,} values")
-        if isinstance(node, dict):
-            pending.extend(node.values())
-        elif isinstance(node, list):
-            pending.extend(node)
-
-
 def non_finite_keys(document) -> list[str]:
     """Flattened keys (a.b.0) of the NaN and infinite numbers in a document."""
     return [key for key, value in flatten(document).items() if isinstance(value, float) and not math.isfinite(value)]
@@ -127,12 +138,54 @@ def non_ascii_digits(args: Iterable[str]) -> str | None:
     return None
 
 
+def _subcommand(group, ctx, args: list[str]) -> tuple:
+    """The command the arguments name (through nested groups such as `plan reference`) and its own arguments
+    (typer's commands and groups, read through their public attributes)."""
+    command = group
+    while hasattr(command, "get_command") and args:
+        command, args = command.get_command(ctx, args[0]), args[1:]
+    return command, args
+
+
+def repeated_option(command, args: list[str]) -> Optional[str]:
+    """The first option that takes one value and is typed twice with different values (click keeps the last one
+    silently), as a message; a flag and its --no- form count as one option. Repeatable options are not checked
+    here (--stage adds a stage; --price checks its own kinds)."""
+    single = {opt: param for param in command.params if param.param_type_name == "option" and not param.multiple
+              and not getattr(param, "count", False) for opt in (*param.opts, *param.secondary_opts)}
+    seen: dict[str, tuple[str, str]] = {}
+    tokens = iter(args)
+    for token in tokens:
+        if token == "--":
+            break
+        name, equals, value = token.partition("=") if token.startswith("--") else (token, "", "")
+        param = single.get(name)
+        if param is None:
+            continue
+        if param.is_flag:
+            value = name
+        elif not equals:
+            value = next(tokens, "")
+        first = seen.setdefault(param.name, (name, value))
+        if first[1] != value:
+            if param.is_flag:
+                return f"{first[0]} and {name} contradict each other: give one"
+            return f"{name} given twice ({first[1]}, then {value}): give it once"
+    return None
+
+
 class CheckedGroup(typer.core.TyperGroup):
-    """The `plan` command group: refuses non-ASCII digits anywhere on the command line, before parsing."""
+    """The `plan` command group: refuses, before parsing, non-ASCII digits anywhere on the command line and an
+    option typed twice with different values."""
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
         bad = non_ascii_digits(args)
         if bad is not None:
             typer.echo(f"error: '{bad}': write numbers with the digits 0-9", err=True)
+            raise typer.Exit(2)
+        command, own = _subcommand(self, ctx, args)
+        repeated = repeated_option(command, own) if command is not None else None
+        if repeated is not None:
+            typer.echo(f"error: {repeated}", err=True)
             raise typer.Exit(2)
         return super().parse_args(ctx, args)

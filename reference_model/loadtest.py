@@ -32,16 +32,29 @@ PROMPTS = ("a large red circle moves right quickly on a dark flat background", "
 
 def loopback_url(url: str) -> str:
     """The URL without a trailing slash; refused unless it names a loopback address."""
-    parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname, port = parts.hostname, parts.port
+    except ValueError:  # a bad IPv6 literal or port
+        raise PlanInputError(f"--url {url}: expected http://HOST:PORT") from None
+    if parts.scheme != "http" or not hostname:
         raise PlanInputError(f"--url {url}: expected http://HOST:PORT")
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 80)}
+        addresses = {info[4][0] for info in socket.getaddrinfo(hostname, port or 80)}
     except (socket.gaierror, UnicodeError):
-        raise PlanInputError(f"--url {url}: cannot resolve {parts.hostname}") from None
+        raise PlanInputError(f"--url {url}: cannot resolve {hostname}") from None
     if not all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses):
         raise PlanInputError(f"--url {url}: only loopback servers (127.0.0.0/8, ::1) may be load-tested")
     return url.rstrip("/")
+
+
+def reachable(base: str) -> None:
+    """A one-line refusal when no server answers at ``base`` (before minutes of measuring the device)."""
+    try:
+        _call("GET", f"{base}/clips/probe")  # an unknown id: any server of ours answers 404
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise PlanInputError(f"--url {base}: no server answers ({reason})") from None
 
 
 @dataclass

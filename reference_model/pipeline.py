@@ -1,18 +1,24 @@
 """The reference system end to end: train into a run folder, generate video files, evaluate (used by the CLI)."""
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
-import yaml
 
+from estimators.catalog.files import read_mapping
+from estimators.documents.reference import ReferenceEvaluation
 from reference_model.evaluate import held_out_specs, score
+from reference_model.prompts import GenerateRequest
 from reference_model.sample import generate
-from reference_model.system import CONFIG_DIR, ReferenceConfig, ReferenceSystem, load_config
+from reference_model.system import (
+    CONFIG_DIR,
+    ReferenceConfig,
+    ReferenceSystem,
+    load_config,
+)
 from reference_model.train import Progress, load_trained, run_training
 from reference_model.video_io import format_of, write_video
 
@@ -39,34 +45,30 @@ def trained_system(out: Path) -> ReferenceSystem:
     return load_trained(ReferenceSystem.build(load_config(str(out / CONFIG_COPY))), out)
 
 
-def parse_prompt(text: str, config: ReferenceConfig) -> dict:
-    """Plain text, or JSON {"prompt", "frames", "fps", "seed", "format"} with the clip's defaults."""
-    request = {"prompt": text, "frames": config.clip.frames, "fps": config.clip.fps, "seed": 0, "format": None}
-    stripped = text.strip()
-    if stripped.startswith("{"):
-        given = json.loads(stripped)
-        unknown = set(given) - set(request)
-        if unknown or "prompt" not in given:
-            raise ValueError(f"prompt JSON needs 'prompt' and may have frames, fps, seed, format (unknown: {sorted(unknown)})")
-        request.update(given)
+def clip_request(request: GenerateRequest, config: ReferenceConfig) -> dict:
+    """The request with the trained clip's defaults, its frames held to the causal VAE's rule."""
+    frames = config.clip.frames if request.frames is None else request.frames
     t = config.vae.temporal_compression
-    if request["frames"] < 1 or (request["frames"] - 1) % t:
-        raise ValueError(f"frames={request['frames']}: the causal VAE needs {t}k+1 frames")
-    return request
+    if (frames - 1) % t:
+        below = (frames - 1) // t * t + 1
+        raise ValueError(f"prompt JSON: frames={frames}: the causal VAE needs {t}k+1 frames (e.g. {below} or {below + t})")
+    fps = config.clip.fps if request.fps is None else request.fps
+    return {"prompt": request.prompt, "frames": frames, "fps": float(fps), "seed": request.seed or 0}
 
 
-def generate_file(out: Path, prompt_text: str, path: Path) -> dict:
-    """Generate one clip for a prompt and write it; returns what was written."""
+def generate_file(out: Path, request: GenerateRequest, path: Path) -> dict:
+    """Generate one clip for a checked request and write it; returns what was written (the frame rate as stored)."""
     system = trained_system(out)
-    request = parse_prompt(prompt_text, system.config)
-    fmt = format_of(path, request["format"])
+    clip = clip_request(request, system.config)
+    fmt = format_of(path, request.format)
     sampling = system.config.sampling
-    video = generate(system, [request["prompt"]], request["frames"], request["seed"], sampling.steps, sampling.guidance)[0]
-    write_video(video, path, request["fps"], fmt)
-    return {"path": str(path), "frames": int(video.shape[0]), "height": int(video.shape[1]), "width": int(video.shape[2]), "fps": request["fps"], "format": fmt}
+    video = generate(system, [clip["prompt"]], clip["frames"], clip["seed"], sampling.steps, sampling.guidance)[0]
+    rate = write_video(video, path, clip["fps"], fmt)
+    return {"path": str(path), "frames": int(video.shape[0]), "height": int(video.shape[1]), "width": int(video.shape[2]),
+            "fps": float(rate), "format": fmt}
 
 
-def evaluate_run(out: Path) -> dict:
+def evaluate_run(out: Path) -> ReferenceEvaluation:
     """Scores of the run's latest checkpoint and of an untrained DiT (same VAE) on held-out prompts."""
     system = trained_system(out)
     cfg = system.config
@@ -84,13 +86,12 @@ def evaluate_run(out: Path) -> dict:
     baseline_system.vae.eval()
     baseline = scores(baseline_system)
     step = torch.load(out / "dit.pt")["step"]
-    return {
-        "adherence": trained["adherence"], "baseline_adherence": baseline["adherence"],
-        "temporal_consistency": trained["temporal_consistency"], "baseline_temporal_consistency": baseline["temporal_consistency"],
-        "colour": trained["colour"], "direction": trained["direction"],
-        "baseline_colour": baseline["colour"], "baseline_direction": baseline["direction"],
-        "prompts": len(specs), "checkpoint_step": int(step), "config": yaml.safe_load((out / CONFIG_COPY).read_text())["training"],
-    }
+    return ReferenceEvaluation(
+        adherence=trained["adherence"], baseline_adherence=baseline["adherence"],
+        temporal_consistency=trained["temporal_consistency"], baseline_temporal_consistency=baseline["temporal_consistency"],
+        colour=trained["colour"], direction=trained["direction"], baseline_colour=baseline["colour"], baseline_direction=baseline["direction"],
+        prompts=len(specs), checkpoint_step=int(step), config=read_mapping(out / CONFIG_COPY)["training"],
+    )
 
 
 def sample_strip(out: Path, prompts: list[str], path: Path) -> None:

@@ -23,6 +23,7 @@ import torch
 from scipy.optimize import least_squares
 
 from estimators.counts.problem import video_problem
+from estimators.documents.reference import ProfileResult
 from estimators.search.evaluate import evaluate
 from estimators.specs.asymm_dit import AsymmDiTSpec
 from estimators.specs.hardware import GPUSpec
@@ -180,7 +181,7 @@ def median_abs_error(predicted, measured) -> float:
 
 
 def run_profile(quick: bool, out: Path, progress: Optional[Callable[[int, int], None]] = None, distributed: bool = True,
-                configs_count: Optional[int] = None) -> dict:
+                configs_count: Optional[int] = None) -> ProfileResult:
     """The whole profile: microbenchmarks, grid, calibration, held-out errors, collectives; files in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     device = measure_device_cached()
@@ -201,16 +202,13 @@ def run_profile(quick: bool, out: Path, progress: Optional[Callable[[int, int], 
     collectives = distributed_collectives() if distributed else []
     machine = {"platform": platform.platform(), "processor": gpu.peak_flops_fp32.source, "threads": torch.get_num_threads(), "torch": torch.__version__}
     write_outputs(out, table, pd.DataFrame(layers), device, fitted, machine)
-    return {
-        "step_time_median_abs_error": median_abs_error(held.predicted_step_s, held.step_s),
-        "activation_memory_median_abs_error": median_abs_error(held.predicted_activation_bytes, held.activation_bytes),
-        "calibration_step_time_median_abs_error": median_abs_error(table[~table.held_out].predicted_step_s, table[~table.held_out].step_s),
-        "held_out_configs": int(len(held)),
-        "collectives": collectives,
-        "device_profile": fitted.model_dump(),
-        "machine": machine,
-        "files": sorted(p.name for p in out.iterdir()),
-    }
+    return ProfileResult(
+        step_time_median_abs_error=median_abs_error(held.predicted_step_s, held.step_s),
+        activation_memory_median_abs_error=median_abs_error(held.predicted_activation_bytes, held.activation_bytes),
+        calibration_step_time_median_abs_error=median_abs_error(table[~table.held_out].predicted_step_s, table[~table.held_out].step_s),
+        held_out_configs=int(len(held)), collectives=collectives, device_profile=fitted, machine=machine,
+        files=sorted(p.name for p in out.iterdir()),
+    )
 
 
 def write_outputs(out: Path, steps: pd.DataFrame, layers: pd.DataFrame, device: dict, fitted: DeviceProfile, machine: dict) -> None:

@@ -33,16 +33,19 @@ from typing import Optional
 from urllib.parse import parse_qs, urlsplit
 
 import torch
+from pydantic import ValidationError
 
-from reference_model.pipeline import parse_prompt, trained_system
+from estimators.errors import PlanInputError
+from estimators.specs.messages import Spelling, plain_words
+from reference_model.pipeline import clip_request, trained_system
+from reference_model.prompts import MAX_PROMPT_CHARS, GenerateRequest
+from reference_model.prompts import parse_request as prompt_fields
 from reference_model.sample import generate
 from reference_model.system import ReferenceSystem
-from reference_model.video_io import format_of, write_video
+from reference_model.video_io import write_video
 
 MAX_BODY_BYTES = 16 * 1024
-MAX_PROMPT_CHARS = 2_000
 MAX_WAIT_S = 60.0
-MAX_FPS = 120.0
 DEFAULT_FORMAT = "mp4"
 CONTENT_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "avi": "video/x-msvideo"}
 ID_BYTES = 24
@@ -179,41 +182,36 @@ class ClipService:
 
 
 def parse_request(body: bytes, content_type: str, service: ClipService) -> dict:
-    """A clip request from a POST body: the prompt and its settings, checked against the server's bounds."""
+    """A clip request from a POST body: plain text or the JSON `plan reference generate` takes, read by the
+    same strict, bounded spec (reference_model/prompts.py) and the VAE's frame rule, then the server's bounds."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise RequestError(HTTPStatus.BAD_REQUEST, "the body must be UTF-8 text") from None
     if content_type.startswith("application/json") and not text.lstrip().startswith("{"):
         raise RequestError(HTTPStatus.BAD_REQUEST, "a JSON body must be an object")
+    origin = "prompt JSON" if text.lstrip().startswith("{") else "prompt"
     try:
-        request = parse_prompt(text, service.system.config)
-    except (ValueError, TypeError) as exc:
+        fields = prompt_fields(text)
+    except (ValueError, PlanInputError) as exc:
         raise RequestError(HTTPStatus.BAD_REQUEST, str(exc).splitlines()[0]) from None
-    return checked(request, service.max_frames)
+    if len(str(fields.get("prompt", ""))) > MAX_PROMPT_CHARS:
+        raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"prompt: at most {MAX_PROMPT_CHARS} characters")
+    try:
+        request = GenerateRequest(**fields)
+        clip = clip_request(request, service.system.config)
+    except ValidationError as exc:
+        raise RequestError(HTTPStatus.BAD_REQUEST, plain_words(exc, Spelling(origin=origin), model=GenerateRequest)) from None
+    except (ValueError, TypeError, PlanInputError) as exc:
+        raise RequestError(HTTPStatus.BAD_REQUEST, str(exc).splitlines()[0]) from None
+    return checked({**clip, "format": request.format}, service.max_frames)
 
 
 def checked(request: dict, max_frames: int) -> dict:
-    """Types and bounds of a parsed request (format filled in)."""
-    prompt, frames, fps, seed = request["prompt"], request["frames"], request["fps"], request["seed"]
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise RequestError(HTTPStatus.BAD_REQUEST, "prompt: expected non-empty text")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"prompt: at most {MAX_PROMPT_CHARS} characters")
-    for name, value in (("frames", frames), ("seed", seed)):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise RequestError(HTTPStatus.BAD_REQUEST, f"{name}: expected a whole number")
-    if not 1 <= frames <= max_frames:
+    """The server's own bounds on a parsed request (format filled in)."""
+    if not 1 <= request["frames"] <= max_frames:
         raise RequestError(HTTPStatus.BAD_REQUEST, f"frames: 1 to {max_frames} on this server")
-    if not 0 <= seed < 2**63:
-        raise RequestError(HTTPStatus.BAD_REQUEST, "seed: 0 to 2^63 - 1")
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 1 <= fps <= MAX_FPS:
-        raise RequestError(HTTPStatus.BAD_REQUEST, f"fps: a number from 1 to {MAX_FPS:g}")
-    try:
-        fmt = format_of(Path("clip"), request["format"] or DEFAULT_FORMAT)
-    except (ValueError, AttributeError):
-        raise RequestError(HTTPStatus.BAD_REQUEST, "format: mp4, webm or avi") from None
-    return {**request, "format": fmt}
+    return {**request, "format": request["format"] or DEFAULT_FORMAT}
 
 
 class Handler(BaseHTTPRequestHandler):

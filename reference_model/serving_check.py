@@ -33,7 +33,7 @@ from estimators.specs.profile import DeviceProfile
 from estimators.specs.serving import ContainerEncoding, ServingClip, ServingDevice
 from estimators.time.compute_rates import compute_rates
 from reference_model.dit import AsymmDiT
-from reference_model.loadtest import drive, loopback_url, unloaded_latency
+from reference_model.loadtest import drive, loopback_url, reachable, unloaded_latency
 from reference_model.microbench import measure_device
 from reference_model.system import ReferenceConfig, load_config
 from reference_model.video_io import write_video
@@ -179,6 +179,8 @@ def run_loadtest(run: Path, url: Optional[str], rates: Optional[list[float]], lo
     """Measure the device, start (or reach) the server, drive it at each rate, compare with the prediction."""
     config = load_config(str(run / "config.yaml"))
     frames = config.clip.frames
+    if url:
+        reachable(loopback_url(url))
     machine, figures = measure_machine(config)
     predicted = predicted_latency(config, machine, frames)
     server = None if url else SpawnedServer(run, queue=max(requests, 16))

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import yaml
 from pydantic import Field
 
+from estimators.catalog.files import read_mapping
 from estimators.specs.asymm_dit import AsymmDiTSpec
 from estimators.specs.base import Spec
 from estimators.specs.text_encoders import T5EncoderSpec
@@ -68,7 +68,7 @@ def load_config(name_or_path: str) -> ReferenceConfig:
     path = Path(name_or_path)
     if not path.suffix:
         path = CONFIG_DIR / f"{name_or_path}.yaml"
-    return ReferenceConfig.model_validate(yaml.safe_load(path.read_text()))
+    return ReferenceConfig.model_validate(read_mapping(path))
 
 
 @dataclass

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from estimators.counts.geometry import ClipGeometry
 from estimators.documents.simulation import DataPipeline, StorageBytes
+from estimators.planning.failures import CHECKPOINT_BYTES_PER_PARAM
 
 BITS_PER_BYTE = 8
 CACHE_BYTES_PER_VALUE = 2  # latents and embeddings cached in bf16
-CHECKPOINT_BYTES_PER_PARAM = 2 + 12  # bf16 weights + fp32 master, momentum, variance
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,8 @@ class DataInputs:
     checkpoints_kept: int
     precompute_text: bool
     precompute_latents: bool
-    samples_per_s: float  # training throughput
+    samples_per_s: float  # training throughput of the compute (before any wait on storage)
+    global_batch: int
     num_gpus: int
     storage_read_bytes_per_s: float  # aggregate read bandwidth of the shared storage
 
@@ -68,5 +69,7 @@ def read_demand(d: DataInputs) -> DataPipeline:
     clip = clip_bytes(d)
     per_clip = (clip.latents if d.precompute_latents else clip.raw) + (clip.text if d.precompute_text else 0.0)
     total = per_clip * d.samples_per_s
+    step_s = d.global_batch / d.samples_per_s
     return DataPipeline(bytes_per_sample=per_clip, read_bytes_per_s=total, read_bytes_per_s_per_gpu=total / d.num_gpus,
-                        storage_read_bytes_per_s=d.storage_read_bytes_per_s, data_bound=total > d.storage_read_bytes_per_s)
+                        storage_read_bytes_per_s=d.storage_read_bytes_per_s, data_bound=total > d.storage_read_bytes_per_s,
+                        read_s_per_step=per_clip * d.global_batch / d.storage_read_bytes_per_s, compute_s_per_step=step_s)

@@ -10,12 +10,19 @@ from pydantic import Field, PositiveInt
 from estimators.counts.text_encoders import text_encoder_gemm_width
 from estimators.documents.simulation import Checkpoint, Failures, Percentiles, SimulatedStep, SimulationResult
 from estimators.errors import PlanInputError
+from estimators.planning.failures import (
+    CHECKPOINT_BYTES_PER_PARAM,
+    DEFAULT_RESTART_S,
+    DEFAULT_STORAGE_READ_BYTES_PER_S,
+    DEFAULT_STORAGE_WRITE_BYTES_PER_S,
+    young_daly_interval_s,
+)
 from estimators.planning.results import Plan, StagePlan
-from estimators.units import SECONDS_PER_HOUR
 from estimators.specs.base import Spec
 from estimators.specs.bounds import Bound
-from sim.data_pipeline import CHECKPOINT_BYTES_PER_PARAM, DataInputs, read_demand, storage_bytes
-from sim.run_sim import SECONDS_PER_DAY, RunInputs, check_simulation_size, goodput, simulate_runs, young_daly_interval_s
+from estimators.units import SECONDS_PER_DAY, SECONDS_PER_HOUR
+from sim.data_pipeline import DataInputs, read_demand, storage_bytes
+from sim.run_sim import RunInputs, check_simulation_size, goodput, simulate_runs
 from sim.step_sim import StepInputs, StepResult, simulate_step
 from sim.trace import write_timeline_png, write_trace
 
@@ -26,7 +33,9 @@ MAX_PICTURED_EVENTS = 50_000
 FULL_RECOMPUTE_EXTRA_FORWARD = 1
 FORWARD_PASSES, BACKWARD_PASSES = 1, 2
 MINUTE = 60.0
-Bandwidth = Annotated[float, Bound(0, 1e15, above=True)]  # bytes/s: a million GB/s
+# bytes/s, from 10 MB/s (slower than one hard disk: storage that slow would stretch a plan to years) to a million GB/s
+MIN_BANDWIDTH = 1e7
+Bandwidth = Annotated[float, Bound(MIN_BANDWIDTH, 1e15, hint=" GB/s (10 MB/s: storage slower than one hard disk would stretch a plan to years)")]
 YOUNG_DALY_HINT = " (leave the option out for Young/Daly's interval)"
 
 
@@ -38,9 +47,9 @@ class SimOptions(Spec):
     schedule: Optional[Literal["gpipe", "1f1b", "interleaved"]] = Field(
         default=None, description="Pipeline schedule; None: 1f1b, or interleaved when the layout has vpp > 1.")
     failures_per_gpu_hour: Optional[Annotated[float, Bound(0, 10)]] = Field(default=None, description="None: Llama 3's rate.")
-    restart_s: Annotated[float, Bound(0, 100_000 * MINUTE, above=True)] = Field(default=600.0, description="Detect and restart.")
-    storage_write_bytes_per_s: Bandwidth = Field(default=20e9, description="Aggregate checkpoint write bandwidth.")
-    storage_read_bytes_per_s: Bandwidth = Field(default=40e9, description="Aggregate storage read bandwidth.")
+    restart_s: Annotated[float, Bound(0, 100_000 * MINUTE, above=True)] = Field(default=DEFAULT_RESTART_S, description="Detect and restart.")
+    storage_write_bytes_per_s: Bandwidth = Field(default=DEFAULT_STORAGE_WRITE_BYTES_PER_S, description="Aggregate checkpoint write bandwidth.")
+    storage_read_bytes_per_s: Bandwidth = Field(default=DEFAULT_STORAGE_READ_BYTES_PER_S, description="Aggregate storage read bandwidth.")
     host_copy_bytes_per_s: Bandwidth = Field(default=25e9, description="GPU -> host snapshot for asynchronous checkpoints.")
     asynchronous_checkpoints: bool = False
     interval_s: Optional[Annotated[float, Bound(0, 1e7 * MINUTE, above=True, hint=YOUNG_DALY_HINT)]] = Field(
@@ -83,8 +92,8 @@ def simulate_stage_step(stage: StagePlan, schedule: Optional[str]) -> tuple[Step
 
 
 def checkpoint_bytes(result: Plan) -> float:
-    """A checkpoint of the trained DiT: weights and optimizer states."""
-    return result.params.dit * CHECKPOINT_BYTES_PER_PARAM
+    """A checkpoint of the trained DiT (the experts a run holds): weights and optimizer states."""
+    return result.params.dit_resident * CHECKPOINT_BYTES_PER_PARAM
 
 
 def run_inputs(result: Plan, work_s: float, opts: SimOptions) -> RunInputs:
@@ -100,16 +109,17 @@ def run_inputs(result: Plan, work_s: float, opts: SimOptions) -> RunInputs:
     )
 
 
-def data_inputs(result: Plan, opts: SimOptions, samples_per_s: float) -> DataInputs:
-    """Data-pipeline inputs of the last stage (the largest clips)."""
-    system, workload, stage = result.request.system, result.request.workload, result.last.stage
+def data_inputs(result: Plan, stage_plan: StagePlan, opts: SimOptions, samples_per_s: float) -> DataInputs:
+    """Data-pipeline inputs of one stage at a training throughput."""
+    system, workload, stage = result.request.system, result.request.workload, stage_plan.stage
     clips = stage.num_clips if stage.num_clips is not None else stage.num_samples
     return DataInputs(
         num_clips=clips, clip_seconds=stage.frames / stage.fps, raw_bitrate_bits_per_s=opts.raw_bitrate_bits_per_s,
-        geometry=result.last.geometry, latent_channels=system.vae.latent_channels, text_tokens=stage.text_tokens,
-        text_width=text_encoder_gemm_width(system.text_encoders[0]), trained_params=result.params.dit, checkpoints_kept=opts.checkpoints_kept,
+        geometry=stage_plan.geometry, latent_channels=system.vae.latent_channels, text_tokens=stage.text_tokens,
+        text_width=text_encoder_gemm_width(system.text_encoders[0]), trained_params=result.params.dit_resident, checkpoints_kept=opts.checkpoints_kept,
         precompute_text=workload.precompute_text, precompute_latents=workload.precompute_latents,
-        samples_per_s=samples_per_s, num_gpus=result.cluster.num_gpus, storage_read_bytes_per_s=opts.storage_read_bytes_per_s,
+        samples_per_s=samples_per_s, global_batch=stage.global_batch, num_gpus=result.cluster.num_gpus,
+        storage_read_bytes_per_s=opts.storage_read_bytes_per_s,
     )
 
 
@@ -117,10 +127,19 @@ def _percentiles(values: np.ndarray) -> Percentiles:
     return Percentiles(p10=float(np.percentile(values, 10)), p50=float(np.percentile(values, 50)), p90=float(np.percentile(values, 90)))
 
 
+def data_wait_s(result: Plan, stage: StagePlan, opts: SimOptions, compute_step_s: float) -> float:
+    """Seconds a step of ``stage`` waits on storage: the loader reads the next step's clips while this one
+    computes (prefetching, as PyTorch's DataLoader and Megatron's loaders do), so a step takes the longer of
+    its compute and its reads."""
+    demand = read_demand(data_inputs(result, stage, opts, stage.global_batch / compute_step_s))
+    return max(demand.read_s_per_step - compute_step_s, 0.0)
+
+
 def simulate_plan(result: Plan, opts: SimOptions, progress: Optional[Callable[[int], None]] = None) -> SimulationResult:
     """Step simulation of every stage, a Monte Carlo of the whole run, and the data pipeline."""
     steps = [simulate_stage_step(s, opts.schedule) for s in result.stages]
-    work_s = sum(sim.step_time_s * s.stage.num_steps for (sim, _), s in zip(steps, result.stages))
+    waits = [data_wait_s(result, s, opts, sim.step_time_s) for (sim, _), s in zip(steps, result.stages)]
+    work_s = sum((sim.step_time_s + wait) * s.stage.num_steps for (sim, _), wait, s in zip(steps, waits, result.stages))
     run = run_inputs(result, work_s, opts)
     check_simulation_size(run, opts.runs, opts.max_segment_attempts)
     walls = simulate_runs(run, opts.runs, opts.seed, progress)
@@ -133,11 +152,12 @@ def simulate_plan(result: Plan, opts: SimOptions, progress: Optional[Callable[[i
     if opts.timeline_path:
         write_timeline_png(last_sim.events, opts.timeline_path, f"{result.model.name}: one step, {schedule}")
     good = goodput(work_s, walls)
-    data = data_inputs(result, opts, result.last.global_batch / last_sim.step_time_s)
+    data = data_inputs(result, result.last, opts, result.last.global_batch / last_sim.step_time_s)
     return SimulationResult(
         goodput=float(np.median(good)), goodput_percentiles=_percentiles(good), wall_clock_days=_percentiles(walls / SECONDS_PER_DAY),
         failure_free_days=work_s / SECONDS_PER_DAY,
-        step=SimulatedStep(schedule=schedule, step_time_s=last_sim.step_time_s, analytic_step_time_s=result.last.step_time_s,
+        step=SimulatedStep(schedule=schedule, step_time_s=last_sim.step_time_s + waits[-1], compute_step_time_s=last_sim.step_time_s,
+                           data_wait_s=waits[-1], analytic_step_time_s=result.last.step_time_s,
                            bubble_fraction=last_sim.bubble_fraction, exposed_comm_fraction=last_sim.exposed_comm_fraction),
         checkpoint_interval_s=run.effective_interval_s,
         young_daly_interval_s=young_daly_interval_s(run.stall_s, run.mtbf_s),

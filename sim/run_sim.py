@@ -9,7 +9,9 @@ memory and writes in the background (a failure during the background write loses
 Young (1974) / Daly (2006): the interval minimising expected waste is about sqrt(2 delta M) for
 checkpoint cost delta and mean time between failures M (Daly: sqrt(2 delta M) - delta when delta < 2M).
 Default failure rate: Llama 3 pre-training, 419 unexpected interruptions in 54 days on 16,384 H100s
-(Dubey et al. 2024, sec. 3.3.4) = 419 / (54 x 24 x 16,384) per GPU-hour.
+(Dubey et al. 2024, sec. 3.3.4) = 419 / (54 x 24 x 16,384) per GPU-hour. The rate, the restart and the
+interval come from estimators/planning/failures.py, whose closed form gives this process's mean and P90
+for plans that are not simulated (the deadline search, the one-line answer).
 """
 from __future__ import annotations
 
@@ -20,14 +22,9 @@ from typing import Callable, Optional
 import numpy as np
 
 from estimators.errors import PlanInputError
+from estimators.planning.failures import DEFAULT_RESTART_S, LLAMA3_FAILURES_PER_GPU_HOUR, young_daly_interval_s
+from estimators.units import SECONDS_PER_HOUR
 
-LLAMA3_INTERRUPTIONS = 419
-LLAMA3_DAYS = 54
-LLAMA3_GPUS = 16_384
-HOURS_PER_DAY = 24
-SECONDS_PER_HOUR = 3_600
-SECONDS_PER_DAY = 86_400
-LLAMA3_FAILURES_PER_GPU_HOUR = LLAMA3_INTERRUPTIONS / (LLAMA3_DAYS * HOURS_PER_DAY * LLAMA3_GPUS)
 # Segment attempts a command's Monte Carlo may march through: about 1.2 microseconds each here, so a few
 # seconds (the default plan, 1,000 runs, takes 74,000).
 MAX_SEGMENT_ATTEMPTS = 3_000_000
@@ -40,7 +37,7 @@ class RunInputs:
     work_s: float  # failure-free training time (steps x step time)
     num_gpus: int
     failures_per_gpu_hour: float = LLAMA3_FAILURES_PER_GPU_HOUR
-    restart_s: float = 600.0  # detection + job restart (planning assumption)
+    restart_s: float = DEFAULT_RESTART_S  # detection + job restart (planning assumption)
     checkpoint_write_s: float = 60.0  # full checkpoint to storage
     checkpoint_read_s: float = 60.0
     snapshot_s: float = 5.0  # async: copy of the state to host memory (the only stall)
@@ -64,14 +61,6 @@ class RunInputs:
         return self.snapshot_s if self.asynchronous else self.checkpoint_write_s
 
 
-def young_daly_interval_s(stall_s: float, mtbf_s: float) -> float:
-    """Daly's first-order optimum sqrt(2 delta M) - delta (Young's sqrt(2 delta M) when delta << M)."""
-    if math.isinf(mtbf_s):
-        return math.inf
-    young = math.sqrt(2 * stall_s * mtbf_s)
-    return young - stall_s if stall_s < 2 * mtbf_s else mtbf_s
-
-
 def expected_segment_attempts(inp: RunInputs) -> float:
     """Mean loop iterations of one run: segments x attempts each.
 
@@ -79,7 +68,7 @@ def expected_segment_attempts(inp: RunInputs) -> float:
     failures), so each takes exp(e / MTBF) attempts on average; the exponent is capped to stay finite.
     """
     interval = inp.effective_interval_s
-    if not (interval > 0 and math.isfinite(inp.work_s)):
+    if not (interval > 0 and math.isfinite(inp.work_s / interval)):  # a subnormal interval overflows the segment count
         return math.inf
     exposure = interval + inp.stall_s + (inp.checkpoint_write_s - inp.snapshot_s if inp.asynchronous else 0.0)
     return math.ceil(inp.work_s / interval) * math.exp(min(exposure / inp.mtbf_s, 700.0))

@@ -15,10 +15,13 @@ TEXT_MODELS = {
     "umt5": (transformers.UMT5Config, transformers.UMT5EncoderModel),
     "clip_text": (transformers.CLIPTextConfig, transformers.CLIPTextModel),
     "llama": (transformers.LlamaConfig, transformers.LlamaModel),
+    "qwen2_5_vl_text": (transformers.Qwen2_5_VLTextConfig, transformers.Qwen2_5_VLTextModel),
+    "bert": (transformers.BertConfig, transformers.BertModel),
 }
 VAE_MODELS = {
     "wan": diffusers.AutoencoderKLWan,
     "hunyuanvideo": diffusers.AutoencoderKLHunyuanVideo,
+    "hunyuanvideo15": diffusers.AutoencoderKLHunyuanVideo15,
     "cogvideox": diffusers.AutoencoderKLCogVideoX,
     "ltx_video": diffusers.AutoencoderKLLTXVideo,
 }

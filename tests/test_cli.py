@@ -68,8 +68,8 @@ def test_summary_prints_tables():
     for heading in ("Model and workload", "FLOPs per sample", "Memory per GPU", "Layout and time", "Assumptions", "why others lose"):
         assert heading in result.output
     text = " ".join(result.output.split())
-    assert "counted per micro-batch or per step" in text  # the TP/CP rows are per micro-batch, DP per step
-    assert "basis: on-demand rental" in text
+    assert "per micro-batch (mb) or per step, as marked" in text  # the TP/CP rows are per micro-batch, DP per step
+    assert "on-demand rental, US dollars per GPU-hour" in text  # the price basis, under Assumptions
 
 
 def test_multi_stage_summary_has_a_row_per_stage_and_totals():
@@ -77,7 +77,9 @@ def test_multi_stage_summary_has_a_row_per_stage_and_totals():
     result = runner.invoke(app, ["estimate", *args])
     assert result.exit_code == 0, result.output
     doc = run_json(*args)
-    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") == 11}
+    names = {stage["name"] for stage in doc["stages"]} | {"total"}
+    stages_table = result.output.split("Stages and totals")[1].split("Layout of each stage")[0]
+    rows = {line.split()[0]: line for line in stages_table.splitlines() if line.split() and line.split()[0] in names}
     for stage in doc["stages"]:
         assert f"{stage['mfu']:.1%}" in rows[stage["name"]] and f"${stage['cost_usd']:,.0f}" in rows[stage["name"]]
     assert f"${doc['cost_usd']:,.0f}" in rows["total"]
@@ -121,10 +123,11 @@ def test_mfu_counts_the_trained_model_only():
     assert online["mfu"] == pytest.approx(f["train_step_model"] * 512 / (online["step_time_s"] * peak_flops * 512))
 
 
-def test_a_family_holding_the_best_layout_names_that_layout():
+def test_a_family_holding_the_best_layout_is_named_on_the_first_row_not_repeated():
     doc = run_json("--gpus", "H100x512")
     ranking = doc["search"]["ranking"]
-    best = ranking[0]["layout"]
-    for row in ranking[5:]:
-        if row["verdict"] == "this is the best layout":
-            assert row["layout"] == best, row["label"]
+    best = ranking[0]
+    # the best layout (tp2 cp4 ... none) recomputes nothing: the 'No activation recompute' family is named on it
+    assert best["layout"]["recompute"] == "none" and "also the best of: No activation recompute" in best["verdict"]
+    assert all(row["layout"] != best["layout"] for row in ranking[1:]), "a row repeats the winner"
+    assert all("this is the best layout" not in row["verdict"] for row in ranking)

@@ -1,7 +1,10 @@
 """Fuzz of the `plan` front door (hypothesis through typer's CliRunner: estimate, simulate, report,
 golden, diff, schema): whatever a user types, a command answers within a time bound with exit code
 0 or 2 (1 only where a command means "moved", plan golden), never a traceback, and every JSON
-document it prints is strict JSON of finite numbers.
+document it prints is strict JSON of finite numbers. Files reach the shapes that get past a parser:
+YAML alias chains and recursive aliases, keys given twice, nesting hundreds deep (model, workload and
+diff inputs); outputs that are the command's own inputs (by name, symlink or hard link) are refused and
+leave the input as it was.
 
 The options are tables (option name -> strategy of the text typed after it): a new option is one row.
 """
@@ -83,12 +86,46 @@ def workload_file(stage: dict, extra: dict) -> callable:
     return write
 
 
+HOSTILE_KINDS = ("alias_chain", "recursive_alias", "duplicate_key", "nested_yaml", "nested_json", "duplicate_json_key")
+
+
+def hostile_text(kind: str, size: int, depth: int) -> tuple[str, str]:
+    """(suffix, text) of a document that a plain parser would expand, recurse into or silently take the last key of."""
+    if kind == "alias_chain":  # size anchors, each repeating the one before ten times: 10^size values
+        lines = ["a0: &a0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"] + [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]"
+                                                             for i in range(1, size)]
+        return ".yaml", "\n".join(lines) + "\n"
+    if kind == "recursive_alias":
+        return ".yaml", "dit: &d {blocks: [" * 1 + "*d" + "]}\n"
+    if kind == "duplicate_key":
+        data = {**MOCHI, "vae": MOCHI_VAE, "text_encoder": T5_XXL}
+        text = yaml.safe_dump(data)
+        return ".yaml", text + text.splitlines()[min(size, len(text.splitlines()) - 1)] + "\n"
+    if kind == "nested_yaml":
+        return ".yaml", "dit: " + "[" * depth + "]" * depth + "\n"
+    if kind == "nested_json":
+        return ".json", '{"dit": ' + "[" * depth + "]" * depth + "}"
+    return ".json", '{"family": "video_dit", "family": "gpt"}'
+
+
+def hostile_file(kind: str, size: int, depth: int) -> callable:
+    def write(folder: Path) -> str:
+        suffix, text = hostile_text(kind, size, depth)
+        path = folder / f"hostile-{kind}-{size}-{depth}{suffix}"
+        path.write_text(text)
+        return str(path)
+    return write
+
+
+HOSTILE = st.builds(hostile_file, st.sampled_from(HOSTILE_KINDS), st.integers(1, 9), st.integers(1, 400))
 MODEL = st.one_of(
+    HOSTILE,
     st.sampled_from(["mochi-10b", "cogvideox-2b", "cogvideox-5b", "no-such-model", f"{FILES}/missing.yaml", f"{FILES}/not-yaml.yaml"]),
     st.lists(st.tuples(st.sampled_from(["dit", "text_encoder", "vae", "vae_stage"]), st.integers(0, 40), FILE_VALUES),
              min_size=1, max_size=2).map(model_file),
 )
 WORKLOAD = st.one_of(
+    HOSTILE,
     st.sampled_from([f"{FILES}/missing.yaml", f"{FILES}/not-yaml.yaml", f"{FILES}/binary.bin"]),
     st.builds(workload_file, st.dictionaries(st.sampled_from(STAGE_KEYS), FILE_VALUES, max_size=2),
               st.dictionaries(st.sampled_from(["precompute_text", "cfg_dropout", "preprocess_passes", "bogus"]), FILE_VALUES, max_size=1)),
@@ -235,9 +272,43 @@ def test_schema_holds_any_name(document):
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(old=st.dictionaries(st.text(max_size=4), JSON_VALUES, max_size=4),
-       new=st.dictionaries(st.text(max_size=4), JSON_VALUES, max_size=4), tolerance=NUMBER)
-def test_diff_holds_any_documents(files, old, new, tolerance):
+       new=st.one_of(st.dictionaries(st.text(max_size=4), JSON_VALUES, max_size=4), HOSTILE), tolerance=NUMBER,
+       kinds=st.tuples(*[st.sampled_from([None, "estimate", "simulate", 3])] * 2))
+def test_diff_holds_any_documents(files, old, new, tolerance, kinds):
     a, b = files / "a.json", files / "b.json"
-    a.write_text(json.dumps(old))
-    b.write_text(json.dumps(new))
+    a.write_text(json.dumps({**old, **({} if kinds[0] is None else {"kind": kinds[0]})}))
+    if callable(new):
+        b = Path(new(files))
+    else:
+        b.write_text(json.dumps({**new, **({} if kinds[1] is None else {"kind": kinds[1]})}))
     check_call(["diff", str(a), str(b), "--tolerance", tolerance, "--json"])
+
+
+# Outputs that are inputs: the model or workload file named as an output, by its own name, a symlink or a hard link.
+SAME_FILE_OUTPUTS = [("report", "-o", ".pdf"), ("simulate", "--trace", ".json"), ("simulate", "--timeline", ".png")]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(output=st.sampled_from(SAME_FILE_OUTPUTS), how=st.sampled_from(["same name", "symlink", "hard link"]),
+       which=st.sampled_from(["--model", "--workload"]), as_json=st.booleans())
+def test_an_output_that_is_an_input_never_replaces_it(files, output, how, which, as_json):
+    command, option, suffix = output
+    folder = files / f"same-{abs(hash((output, how, which, as_json)))}"
+    folder.mkdir(exist_ok=True)
+    source = folder / ("input.json" if as_json else "input.yaml")  # a valid input: only its being the output is wrong
+    base = {"height": 480, "width": 848, "frames": 163, "text_tokens": 256, "steps": 100, "global_batch": 512}
+    data = {**MOCHI, "vae": MOCHI_VAE, "text_encoder": T5_XXL} if which == "--model" else {"stages": [base]}
+    source.write_text(json.dumps(data) if as_json else yaml.safe_dump(data))
+    before = source.read_bytes()
+    # the output named as its format wants (a link), or the input's own name (refused for its extension where that differs)
+    target = {"same name": source, "symlink": folder / f"link{suffix}", "hard link": folder / f"hard{suffix}"}[how]
+    if how == "symlink" and not target.exists():
+        target.symlink_to(source)
+    elif how == "hard link" and not target.exists():
+        os.link(source, target)
+    event(f"{command} {option} {how}")
+    result = runner.invoke(app, [command, "--gpus", "H100x8", which, str(source), option, str(target), "--runs", "5"])
+    assert "Traceback" not in result.output and result.exit_code == 2, result.output
+    if how != "same name" or source.suffix == suffix:
+        assert f"is the {which} input file" in result.stderr, result.stderr
+    assert source.read_bytes() == before, "an input file was replaced"

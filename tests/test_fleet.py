@@ -30,8 +30,9 @@ def test_unreachable_deadline_says_so_and_names_the_fastest():
     assert doc["choice"] is None
     fastest = doc["fastest"]
     assert fastest["elapsed_days"] > 10
-    assert "No H100-SXM cluster of up to 64 GPUs meets the 10-day deadline; its fastest is" in doc["answer"]
-    assert f"{fastest['num_gpus']} GPUs in {fastest['elapsed_days']:.2f} days" in doc["answer"]
+    assert doc["answer"].startswith("No plan searched meets the 10-day deadline. Nearest: 64 x H100-SXM for")
+    assert "No H100-SXM cluster of up to 64 GPUs meets the 10-day deadline; its fastest is" in doc["explanation"][0]
+    assert f"{fastest['num_gpus']} GPUs in {fastest['elapsed_days']:.2f} days" in doc["explanation"][0]
     assert all(c["elapsed_days"] >= fastest["elapsed_days"] for c in doc["candidates"])
 
 

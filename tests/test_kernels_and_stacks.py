@@ -57,8 +57,10 @@ def test_fp8_attention_only_with_an_fp8_kernel_and_only_forward():
 
 
 def test_kernels_without_data_are_refused_in_one_line():
-    with pytest.raises(PlanInputError, match="no published benchmark"):
+    with pytest.raises(PlanInputError, match="flash-attention-3 does not run on A100-80G"):
         attention_kernel("flash-attention-3", "A100-80G")
+    with pytest.raises(PlanInputError, match="no published benchmark"):
+        attention_kernel("cudnn", "A100-80G")
     assert default_kernel("A100-80G") == "flash-attention-2" and default_kernel("H100-SXM") == "cudnn"
     assert "unfused" in kernel_names()
 

@@ -50,12 +50,12 @@ def test_two_process_gloo_bytes_equal_the_estimators():
 
 def test_profile_writes_tables_and_reports_held_out_errors(tmp_path):
     result = run_profile(True, tmp_path, distributed=False, configs_count=4)
-    assert result["held_out_configs"] == 2
-    assert 0 <= result["activation_memory_median_abs_error"] < 0.05
-    assert result["step_time_median_abs_error"] >= 0
+    assert result.held_out_configs == 2
+    assert 0 <= result.activation_memory_median_abs_error < 0.05
+    assert result.step_time_median_abs_error >= 0
     for name in ("steps.csv", "layers.csv", "microbenchmarks.csv", "cpu-profile.yaml", "cpu-hardware.yaml", "predicted-vs-measured.png"):
         assert (tmp_path / name).exists()
-    assert json.loads(json.dumps(result))  # plain data
+    assert json.loads(json.dumps(result.model_dump(mode="json")))  # plain data
 
 
 def test_profile_json_contract(tmp_path, monkeypatch):
@@ -67,4 +67,7 @@ def test_profile_json_contract(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert {"step_time_median_abs_error", "activation_memory_median_abs_error", "collectives"} <= set(doc)
+    import jsonschema
+
+    jsonschema.validate(doc, json.loads(CliRunner().invoke(__import__("plan_cli.main", fromlist=["app"]).app, ["schema", "profile"]).stdout))
     assert {"name", "measured_bytes", "predicted_bytes"} <= set(doc["collectives"][0])

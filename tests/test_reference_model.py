@@ -115,8 +115,39 @@ def test_evaluate_reports_against_baseline(tiny_run):
     doc = json.loads(result.stdout)
     for key in ("adherence", "baseline_adherence", "temporal_consistency"):
         assert 0 <= doc[key] <= 1
+    import jsonschema
+
+    jsonschema.validate(doc, json.loads(CliRunner().invoke(app, ["schema", "reference-evaluate"]).stdout))
+    assert doc["kind"] == "reference-evaluate" and doc["schema_version"]
 
 
 def test_generate_without_a_run_is_one_line_error(tmp_path):
     result = CliRunner().invoke(app, ["reference", "generate", "a red circle", "-o", str(tmp_path / "x.mp4"), "--out", str(tmp_path / "none")])
     assert result.exit_code == 2 and result.stderr.startswith("error:")
+
+
+def test_the_readme_reference_commands_run_on_a_trained_run(tiny_run, tmp_path, monkeypatch):
+    import shlex
+
+    from tests.test_readme_commands import NEEDING_TORCH
+
+    out, _ = tiny_run
+    monkeypatch.chdir(tmp_path)
+    commands = [c for c in NEEDING_TORCH if c.split()[1] == "reference" and c.split()[2] in ("generate", "evaluate")]
+    assert len(commands) >= 3
+    for command in commands:
+        result = CliRunner().invoke(app, shlex.split(command)[1:] + ["--out", str(out)])
+        assert result.exit_code == 0, f"{command}: {result.output}"
+    frames, fps = read_video(tmp_path / "blue.webm")
+    assert frames.shape[0] == 25 and fps == 12  # the README's JSON prompt: 25 frames at 12 fps
+
+
+@pytest.mark.parametrize("fps", [12.5, 29.97])
+def test_the_frame_rate_printed_is_the_one_written(tiny_run, tmp_path, fps):
+    out, _ = tiny_run
+    path = tmp_path / "clip.mp4"
+    result = CliRunner().invoke(app, ["reference", "generate", json.dumps({"prompt": "a red circle", "fps": fps}), "-o", str(path),
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    _, written = read_video(path)
+    assert written == pytest.approx(fps) and f"at {fps:g} fps" in result.output

@@ -90,3 +90,22 @@ def test_schema_version_is_required_in_every_document_schema():
 def test_unknown_schema_document_is_one_line_error():
     result = runner.invoke(app, ["schema", "nope"])
     assert result.exit_code == 2 and result.stderr.startswith("error:")
+
+
+def test_every_document_plan_schema_lists_requires_its_version_and_kind():
+    from plan_cli.main import DOCUMENTS
+
+    everything = json.loads(runner.invoke(app, ["schema"]).stdout)["documents"]
+    assert set(everything) == set(DOCUMENTS) >= {"backtest", "diff", "reference-evaluate", "profile"}
+    for name, schema in everything.items():
+        assert {"schema_version", "kind"} <= set(schema["required"]), name
+        assert schema["properties"]["kind"]["const"] == name
+
+
+def test_a_diff_document_validates_against_its_schema(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(command_json(("estimate", "--gpus", "H100x64"))))
+    b.write_text(json.dumps(command_json(("estimate", "--gpus", "H100x128"))))
+    doc = command_json(("diff", str(a), str(b)))
+    jsonschema.validate(doc, schema_of("diff"))
+    assert doc["schema_version"] == SCHEMA_VERSION and doc["kind"] == "diff"

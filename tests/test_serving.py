@@ -190,8 +190,13 @@ def test_serving_backtest_judges_the_model():
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     predicted = [r for r in doc["rows"] if r["error"] is not None]
-    assert len(predicted) >= 20 and doc["mape"] < 0.10
-    assert all(abs(r["error"]) < 0.25 for r in predicted if r["scope"] == "end_to_end")
+    own = [r for r in predicted if r["kernel_transfer"] is None]
+    assert len(own) >= 20 and sum(abs(r["error"]) for r in own) / len(own) < 0.10
+    assert all(abs(r["error"]) < 0.25 for r in own if r["scope"] == "end_to_end")
+    assert doc["mape_own_kernel_tables"] < 0.10
+    # H20's kernel tables are H100's efficiencies on its lower peak (a stated transfer): its rows are scored apart
+    transferred = [r for r in predicted if r["kernel_transfer"] is not None]
+    assert {r["gpu"] for r in transferred} == {"H20"} and doc["mape_transferred_kernel_tables"] is not None
     assert all(r["left_out"] for r in doc["rows"] if r["error"] is None)
 
 
@@ -239,6 +244,9 @@ SERVE_OPTIONS = [
     ("--clips-per-hour", st.sampled_from(["10", "0", "-5", "inf", "1e30"])), ("--p95-s", st.sampled_from(["600", "0", "nan", "1e-9"])),
     ("--availability", st.sampled_from(["0.99", "1", "0.1", "abc"])), ("--hourly-profile", st.sampled_from(["1", ",".join(["1"] * 24), ",".join(["0"] * 24)])),
     ("--kernel", st.sampled_from(["cudnn", "flash-attention-3", "warp"])), ("--vae-precision", st.sampled_from(["fp32", "int4"])),
+    ("--model", st.sampled_from(["wan2.2-t2v-a14b", "hunyuanvideo-1.5", "cosmos-predict2-14b", "open-sora-2.0", "step-video-t2v-30b"])),
+    ("--gpus", st.sampled_from(["H800x2", "H20", "L40Sx4", "GB200x2", "MI300Xx2", "MI355X", "GB200x72"])),
+    ("--experts-resident", st.sampled_from(["one", "all", "two", ""])),
 ]
 
 
@@ -255,3 +263,53 @@ def test_serve_holds_whatever_is_typed(chosen):
     assert "Traceback" not in result.output
     if result.exit_code == 2:
         assert result.stderr.strip(), f"{args}: exit 2 without a message"
+
+
+def test_experts_held_as_the_official_code_holds_them():
+    # Wan 2.2 A14B: two 14B experts, one a step; wan/text2video.py keeps both on the GPU unless --offload_model,
+    # which swaps the idle one to the host once, at the boundary
+    def one_gpu(resident):
+        doc = serve_json("--model", "wan2.2-t2v-a14b", "--gpus", "H100x1", "--experts-resident", resident, "--no-simulate")
+        return doc["kinds"][0]["by_size"][0]
+
+    both, one = one_gpu("all"), one_gpu("one")
+    assert both["memory"]["dit_weights"] == pytest.approx(2 * one["memory"]["dit_weights"])
+    assert both["latency"]["denoising_s"] == pytest.approx(one["latency"]["denoising_s"])  # one expert's forward a step either way
+    link = 64e9 * 0.8  # devices.yaml: PCIe Gen5, 64 GB/s each way at 80%
+    assert one["latency"]["offload_transfers_s"] - both["latency"]["offload_transfers_s"] == pytest.approx(2 * one["memory"]["dit_weights"] / link)
+    refused = runner.invoke(app, ["serve", "--model", "wan2.1-t2v-14b", "--experts-resident", "one"])
+    assert refused.exit_code == 2 and "no experts" in refused.stderr
+
+
+def test_official_kernel_falls_back_where_it_has_no_benchmark():
+    from estimators.serving.machine import serving_kernel_for
+    from estimators.time.kernels import default_kernel
+
+    # Wan's official FlashAttention-2 has no published B200 benchmark: cuDNN, the kernel training takes there
+    assert serving_kernel_for("B200", "bf16", None, "flash-attention-2") == default_kernel("B200") == "cudnn"
+    assert serving_kernel_for("H100-SXM", "bf16", None, "flash-attention-2") == "flash-attention-2"
+    doc = serve_json("--model", "wan2.1-t2v-14b", "--gpus", "B200x1", "--no-simulate")
+    assert doc["kinds"][0]["kernel"] == "cudnn" and any("has no published benchmark on B200" in a for a in doc["assumptions"])
+    typed = runner.invoke(app, ["serve", "--model", "wan2.1-t2v-14b", "--gpus", "B200", "--kernel", "flash-attention-3"])
+    assert typed.exit_code == 2 and "flash-attention-3" in typed.stderr  # a typed kernel is refused where it cannot run
+
+
+def test_every_gpu_kind_serves_or_says_why():
+    doc = serve_json("--model", "wan2.1-t2v-1.3b", "--gpus", "H800,H20,L40S,GB200,MI300X,MI325X,MI355X", "--no-simulate")
+    assert len(doc["kinds"]) == 7
+    for kind in doc["kinds"]:
+        assert kind["by_size"] or kind["cannot_serve"], kind["gpu"]
+        assert all(math.isfinite(o["service_s"]) and o["service_s"] > 0 for o in kind["by_size"])
+
+
+def test_plan_diff_matches_serving_fleets_by_kind_and_size(tmp_path):
+    old, new = tmp_path / "a.json", tmp_path / "b.json"
+    for path, clips in ((old, "600"), (new, "900")):
+        path.write_text(json.dumps(serve_json("--model", "cogvideox-2b", "--clips-per-hour", clips, "--p95-s", "600", "--gpus", "H100",
+                                              "--no-simulate")))
+    result = runner.invoke(app, ["diff", str(old), str(new), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["documents_kind"] == "serve"
+    assert any(c["key"].startswith("candidates[H100-SXMx1x1].") for c in doc["moved"]), [c["key"] for c in doc["moved"]][:5]
+    assert [c["key"] for c in doc["headline"]][:2] == ["answer", "choice.gpu"]

@@ -3,6 +3,7 @@ measured p50/p95 against the serving model's prediction for this CPU, with a gen
 is shared with other runs)."""
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -153,3 +154,14 @@ def test_serve_command_refuses_bad_options(tmp_path):
         assert result.exit_code == 2 and result.stderr.startswith("error:"), result.output
     result = runner.invoke(app, ["reference", "loadtest", "--out", str(tmp_path / "none")])
     assert result.exit_code == 2 and "plan reference train" in result.stderr
+    # an empty host would listen on every interface
+    result = runner.invoke(app, ["reference", "serve", "--out", str(tmp_path), "--host", ""])
+    assert result.exit_code == 2 and "--host" in result.stderr
+
+
+def test_loadtest_refuses_a_server_that_does_not_answer_before_measuring(run):
+    start = time.monotonic()
+    for url, words in (("http://127.0.0.1:1", "no server answers"), ("http://[::1", "expected http://HOST:PORT")):
+        result = CliRunner().invoke(app, ["reference", "loadtest", "--out", str(run), "--url", url, "--rates", "1", "--requests", "1"])
+        assert result.exit_code == 2 and words in result.stderr, result.output
+    assert time.monotonic() - start < 30  # refused before minutes of device measurement

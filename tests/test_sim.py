@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from estimators.planning.failures import young_daly_interval_s
 from plan_cli.main import app
-from sim.run_sim import RunInputs, fitted_optimal_interval_s, goodput, simulate_runs, young_daly_interval_s
+from sim.run_sim import RunInputs, fitted_optimal_interval_s, goodput, simulate_runs
 from sim.step_sim import StepInputs, simulate_step
 
 
@@ -78,6 +79,6 @@ def test_trace_and_timeline_files(tmp_path):
 
 
 def test_data_bound_plan_is_flagged():
-    result = CliRunner().invoke(app, ["simulate", "--runs", "5", "--online-latents", "--storage-read-gbps", "0.001", "--json"])
+    result = CliRunner().invoke(app, ["simulate", "--runs", "5", "--online-latents", "--storage-read-gbps", "0.01", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["data_pipeline"]["data_bound"]

@@ -121,7 +121,8 @@ def test_too_many_stages_are_one_line_naming_the_option():
     (["estimate", "--frames", "0"], "--frames 0: must be at least 1"),
     (["estimate", "--top", "1001"], "--top 1001: at most 1,000 (a bound of this planner that keeps every command answering within seconds)"),
     (["estimate", "--gpus", "H100,B200", "--max-gpus", "0", "--deadline-days", "9"], "--max-gpus 0: must be at least 1"),
-    (["simulate", "--storage-read-gbps", "0"], "--storage-read-gbps 0.0: must be more than 0"),
+    (["simulate", "--storage-read-gbps", "0"],
+     "--storage-read-gbps 0.0: must be at least 0.01 GB/s (10 MB/s: storage slower than one hard disk would stretch a plan to years)"),
     (["diff", "a.json", "b.json", "--tolerance", "-1"], "--tolerance -1.0: must be at least 0"),
 ])
 def test_options_are_checked_by_the_spec_they_configure(tmp_path, monkeypatch, args, line):

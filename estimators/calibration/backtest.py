@@ -21,7 +21,7 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Literal, Optional, Union
 
 import numpy as np
 from pydantic import Field, ValidationError
@@ -198,7 +198,7 @@ def parse_row(raw: dict, base: Path) -> BacktestRow:
         raise PlanInputError(plain_words(exc, Spelling(origin=f"row {rid}"))) from None
 
 
-def _csv_text(path: Path) -> str:
+def csv_text(path: Path) -> str:
     """The file as text, or a one-line error when it is missing, binary or not UTF-8."""
     try:
         data = path.read_bytes()
@@ -215,8 +215,11 @@ def _csv_text(path: Path) -> str:
 def read_rows(path: Path) -> list[BacktestRow]:
     """Every row of a calibration-style CSV."""
     try:
-        reader = csv.DictReader(io.StringIO(_csv_text(path)))
+        reader = csv.DictReader(io.StringIO(csv_text(path)))
         header = reader.fieldnames or []
+        twice = sorted({c for c in header if header.count(c) > 1})
+        if twice:
+            raise PlanInputError(f"{path}: column {twice[0]} appears twice in the header (a row's value would be ambiguous)")
         missing = [c for c in ROW_COLUMNS if c not in header]
         if missing:
             raise PlanInputError(f"{path}: not a back-test CSV (missing columns {', '.join(missing)})")
@@ -230,8 +233,9 @@ def read_rows(path: Path) -> list[BacktestRow]:
     return rows
 
 
-def evaluate_row(row: BacktestRow, profiles: dict[str, DeviceProfile] | None = None) -> tuple[float, Layout]:
-    """Predicted step seconds and the layout: the fastest fitting candidate (or fastest valid if none fits).
+def evaluate_row(row: BacktestRow, profiles: dict[str, DeviceProfile] | None = None) -> tuple[float, Layout, bool]:
+    """Predicted step seconds, the layout and whether it fits in memory: the fastest fitting candidate (or the
+    fastest valid one, flagged, when none fits: the published run did fit, so the memory model or the row is off).
 
     ``profiles`` overrides the bundled device profiles by GPU name (used by the calibration fit).
     """
@@ -245,7 +249,7 @@ def evaluate_row(row: BacktestRow, profiles: dict[str, DeviceProfile] | None = N
     pool = ok if ok.any() else evaluation.valid
     step = evaluation.time.step_time_s
     best = int(np.argmin(np.where(pool, step, np.inf)))
-    return float(step[best]), row.layouts.layout(best)
+    return float(step[best]), row.layouts.layout(best), bool(ok.any())
 
 
 def predict_row(row: BacktestRow, profiles: dict[str, DeviceProfile] | None = None) -> float:
@@ -277,6 +281,8 @@ class BacktestRowResult(Result):
     chosen: dict[str, Union[int, str]] = Field(description="The values chosen for the fields the row leaves blank.")
     layout: Layout
     in_sample: bool = Field(description="The bundled device profile was fitted to this row.")
+    fits: bool = Field(description="Some layout the row allows fits in memory; when none does, the fastest valid one is timed, and the "
+                                   "row is scored apart (mape_not_fitting).")
 
 
 class ConstantMfuBaseline(Result):
@@ -295,10 +301,16 @@ class CrossValidation(Result):
 class BacktestResult(Document):
     """`plan backtest --json`: every row, the MAPE, the worst row, the constant-MFU baseline (and --cv)."""
 
+    kind: Literal["backtest"] = "backtest"
+
     rows: list[BacktestRowResult]
-    mape: float
-    max_abs_error: float
-    baseline: ConstantMfuBaseline
+    mape: float = Field(description="Over the rows whose layout fits in memory (all rows when none does).")
+    max_abs_error: float = Field(description="The worst of the rows mape is over.")
+    mape_in_sample: Optional[float] = Field(description="Over the fitting rows the bundled profile was fitted to (None: no such row).")
+    mape_out_of_sample: Optional[float] = Field(description="Over the fitting rows the fit did not see (None: no such row).")
+    rows_not_fitting: list[str] = Field(description="Rows whose layout does not fit in memory in the model: timed anyway, scored apart.")
+    mape_not_fitting: Optional[float]
+    baseline: ConstantMfuBaseline = Field(description="On the rows mape is over.")
     cv: Optional[CrossValidation] = None
 
 
@@ -312,17 +324,27 @@ def backtest(path: Path, profiles: dict[str, DeviceProfile] | None = None, rows:
     rows = rows if rows is not None else read_rows(path)
     measured = np.array([r.measured_step_s for r in rows])
     results = [evaluate_row(r, profiles) for r in rows]
-    predicted = np.array([p for p, _ in results])
+    predicted = np.array([p for p, _, _ in results])
     errors = predicted / measured - 1
-    mfu, baseline = constant_mfu_baseline(rows, measured)
+    fits = np.array([fit for _, _, fit in results])
+    scored = fits if fits.any() else np.ones(len(rows), dtype=bool)
+    in_sample = np.array([profiles is None and r.id in load_profile(r.gpu_name).fitted_rows for r in rows])
+    kept = [r for r, keep in zip(rows, scored) if keep]
+    mfu, baseline = constant_mfu_baseline(kept, measured[scored])
     return BacktestResult(
         rows=[
             BacktestRowResult(id=r.id, source=r.source, kernel=r.kernel, stack=r.stack, predicted_step_s=float(p),
-                              measured_step_s=float(m), error=float(e), chosen=_chosen(r, lay), layout=lay,
-                              in_sample=profiles is None and r.id in load_profile(r.gpu_name).fitted_rows)
-            for r, (p, lay), m, e in zip(rows, results, measured, errors)
+                              measured_step_s=float(m), error=float(e), chosen=_chosen(r, lay), layout=lay, in_sample=bool(inside),
+                              fits=fit)
+            for r, (p, lay, fit), m, e, inside in zip(rows, results, measured, errors, in_sample)
         ],
-        mape=float(np.mean(np.abs(errors))),
-        max_abs_error=float(np.max(np.abs(errors))),
-        baseline=ConstantMfuBaseline(constant_mfu=mfu, mape=float(np.mean(np.abs(baseline / measured - 1)))),
+        mape=_mape(errors, scored), max_abs_error=float(np.max(np.abs(errors[scored]))),
+        mape_in_sample=_mape(errors, scored & in_sample), mape_out_of_sample=_mape(errors, scored & ~in_sample),
+        rows_not_fitting=[r.id for r, fit in zip(rows, fits) if not fit], mape_not_fitting=_mape(errors, ~fits),
+        baseline=ConstantMfuBaseline(constant_mfu=mfu, mape=float(np.mean(np.abs(baseline / measured[scored] - 1)))),
     )
+
+
+def _mape(errors: np.ndarray, rows: np.ndarray) -> Optional[float]:
+    """Mean absolute error of the selected rows (None when none is selected)."""
+    return float(np.mean(np.abs(errors[rows]))) if rows.any() else None

@@ -15,18 +15,17 @@ import numpy as np
 
 from estimators.calibration.backtest import BacktestRow, predict_row
 from estimators.calibration.nelder_mead import minimize
+from estimators.errors import PlanInputError
 from estimators.specs.profile import DeviceProfile
 
 FITTED = ("compute_derate", "memory_efficiency")
 BOUNDS = {name: (0.3, 1.0) for name in FITTED}
 START = {"compute_derate": 0.9, "memory_efficiency": 0.6}
-# NVLink: nccl-tests all_reduce busbw on 8 x A100 SXM4, 230-250 of 300 GB/s (alayanew.com 'NCCL-tests in
-# practice', 2026-05-06): 0.80. NIC: no inter-node figure read; taken equal (stated as an assumption).
-# Latencies: NCCL's order of magnitude; they matter only for tiny messages.
-FIXED = {"nvlink_efficiency": 0.80, "nic_efficiency": 0.80, "nvlink_latency_s": 1.0e-5, "nic_latency_s": 2.0e-5}
+# Collectives are not fitted and not in the profile: each GPU kind's published bus bandwidths
+# (data/hardware) and NCCL's tuning model (data/collectives/algorithms.yaml) time them.
 FIXED_SOURCES = (
-    "nvlink_efficiency 0.80 from nccl-tests all_reduce busbw on 8 x A100 SXM4 (230-250 of 300 GB/s, alayanew.com, 2026-05-06); "
-    "nic_efficiency 0.80 assumed equal (no inter-node figure read); latencies 10 us / 20 us (NCCL order of magnitude)"
+    "collectives from the GPU kind's published bus bandwidths (data/hardware) through NCCL's / RCCL's algorithm "
+    "model (data/collectives/algorithms.yaml)"
 )
 MAX_ITERATIONS = 400
 TOLERANCE = 1e-3
@@ -49,7 +48,7 @@ def profiles_from(values: dict, gpus, provenance: str = "fit", date: str = "", r
     """A DeviceProfile for each GPU name from fitted values."""
     return {
         g: DeviceProfile(gpu=g, provenance=provenance, date=date, fitted=FITTED, fitted_rows=rows,
-                         **{k: float(values[k]) for k in FITTED}, **FIXED)
+                         **{k: float(values[k]) for k in FITTED})
         for g in gpus
     }
 
@@ -71,7 +70,13 @@ def fit(rows: list[BacktestRow]) -> tuple[dict, float]:
 
 
 def crossvalidate(rows: list[BacktestRow]) -> dict:
-    """Leave-one-source-out: refit without each source, predict its rows; errors per row and the MAPE."""
+    """Leave-one-source-out: refit without each source, predict its rows; errors per row and the MAPE. Rows of one
+    source only leave nothing to fit on: a one-line error says so."""
+    sources = sorted({r.source for r in rows})
+    if len(sources) < 2:
+        raise PlanInputError(
+            f"--cv leaves each source out and refits on the others, but every row comes from one source ({sources[0]}): nothing is "
+            "left to fit on. Give rows of two or more sources (the 'source' column; a blank source makes each row its own)")
     errors = {}
     folds = {}
     for source in dict.fromkeys(r.source for r in rows):

@@ -10,11 +10,13 @@ FasterCache...), which the model does not represent. ``scope`` says what the lat
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import Field, ValidationError
 
+from estimators.calibration.backtest import csv_text
 from estimators.catalog.gpus import load_gpu
 from estimators.catalog.models import load_model, preset_names
 from estimators.catalog.serving import inference_defaults
@@ -22,10 +24,11 @@ from estimators.errors import PlanInputError
 from estimators.results import Document, Result
 from estimators.serving.forward import Placement
 from estimators.serving.latency import clip_latency, serve_problem
-from estimators.serving.machine import gpu_machine
+from estimators.serving.machine import gpu_machine, serving_kernel_for
 from estimators.serving.parallel import Split, why_invalid
 from estimators.serving.replica import best_placement
 from estimators.specs.serving import ServingClip
+from estimators.time.kernels import kernel_transfer
 
 REQUIRED = ("id", "model", "frames", "height", "width", "steps", "guidance", "gpu", "gpus", "scope", "latency_s", "source", "quote", "date")
 SCOPES = ("end_to_end", "dit_only")
@@ -46,36 +49,44 @@ class ServingRow(Result):
     error: Optional[float] = Field(description="predicted / measured - 1.")
     placement: Optional[str]
     left_out: str = Field(description="Why the row is not predicted ('' when it is).")
+    kernel_transfer: Optional[str] = Field(default=None, description="How the GPU kind's kernel tables are transferred from another "
+                                           "GPU's benchmarks (None: its own); such rows are scored apart.")
     source: str
 
 
 class ServingBacktestResult(Document):
     """`plan backtest serving-latencies.csv --json`: error per row and the MAPE overall and by scope."""
 
+    kind: Literal["serve-backtest"] = "serve-backtest"
     file: str
     rows: list[ServingRow]
     predicted_rows: int
     mape: Optional[float]
     mape_end_to_end: Optional[float]
     mape_dit_only: Optional[float]
+    mape_own_kernel_tables: Optional[float] = Field(description="End-to-end rows on GPU kinds whose kernel tables are their own benchmarks.")
+    mape_transferred_kernel_tables: Optional[float] = Field(description="End-to-end rows on GPU kinds whose kernel tables are transferred.")
     worst_row: Optional[str]
 
 
 def read_serving_rows(path: Path) -> list[dict]:
-    """The CSV's rows as dicts; one-line errors for a missing column or an empty file."""
+    """The CSV's rows as dicts; one-line errors for a missing or repeated column or an empty file."""
     try:
-        with path.open(newline="") as f:
-            reader = csv.DictReader(f)
-            missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-            if missing:
-                raise PlanInputError(f"{path}: missing column {missing[0]} (a serving back-test needs {', '.join(REQUIRED)})")
-            rows = []
-            for row in reader:
-                rows.append(row)
-                if len(rows) > MAX_ROWS:
-                    raise PlanInputError(f"{path}: more than {MAX_ROWS:,} rows")
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise PlanInputError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+        reader = csv.DictReader(io.StringIO(csv_text(path)))
+        header = reader.fieldnames or []
+        twice = sorted({c for c in header if header.count(c) > 1})
+        if twice:
+            raise PlanInputError(f"{path}: column {twice[0]} appears twice in the header (a row's value would be ambiguous)")
+        missing = [c for c in REQUIRED if c not in header]
+        if missing:
+            raise PlanInputError(f"{path}: missing column {missing[0]} (a serving back-test needs {', '.join(REQUIRED)})")
+        rows = []
+        for row in reader:
+            rows.append(row)
+            if len(rows) > MAX_ROWS:
+                raise PlanInputError(f"{path}: more than {MAX_ROWS:,} rows")
+    except csv.Error as exc:
+        raise PlanInputError(f"{path}: not a readable CSV ({exc})") from None
     if not rows:
         raise PlanInputError(f"{path}: no rows")
     return rows
@@ -84,9 +95,8 @@ def read_serving_rows(path: Path) -> list[dict]:
 def is_serving_csv(path: Path) -> bool:
     """True when a CSV has the serving back-test's columns (latency_s and scope)."""
     try:
-        with path.open(newline="") as f:
-            header = next(csv.reader(f), [])
-    except (OSError, UnicodeDecodeError, csv.Error):
+        header = next(csv.reader(io.StringIO(csv_text(path))), [])
+    except (PlanInputError, csv.Error):
         return False
     return "latency_s" in header and "scope" in header
 
@@ -131,7 +141,8 @@ def predict_row(row: dict) -> tuple[float, str]:
     clip = ServingClip(frames=_int(row, "frames"), height=_int(row, "height"), width=_int(row, "width"), fps=defaults.clip.fps,
                        text_tokens=defaults.clip.text_tokens)
     tiling = {"yes": defaults.vae_tiling, "no": None}.get((row.get("vae_tiling") or "").strip(), defaults.vae_tiling)
-    machine = gpu_machine(load_gpu(row["gpu"]), "bf16", row.get("kernel") or defaults.attention_kernel)
+    gpu = load_gpu(row["gpu"])
+    machine = gpu_machine(gpu, "bf16", serving_kernel_for(gpu.name, "bf16", row.get("kernel"), defaults.attention_kernel))
     sp = serve_problem(system, clip, _int(row, "steps"), row["guidance"], row.get("vae_precision") or defaults.vae_precision, tiling,
                        machine.activation_bytes)
     split = Split(cfg=_int(row, "cfg"), ulysses=_int(row, "ulysses"), ring=_int(row, "ring"))
@@ -171,11 +182,15 @@ def serving_backtest(path: Path, rows: Optional[list[dict]] = None) -> ServingBa
                 raise PlanInputError(f"row {row['id']}: {exc.errors()[0]['msg']}") from None
         out.append(ServingRow(id=row["id"], model=row["model"], gpu=row["gpu"], gpus=_int(row, "gpus"), split=split.label, scope=row["scope"],
                               measured_s=measured, predicted_s=predicted, error=None if predicted is None else predicted / measured - 1,
-                              placement=mode, left_out=why, source=row["source"]))
+                              placement=mode, left_out=why, source=row["source"],
+                              kernel_transfer=None if why else kernel_transfer(load_gpu(row["gpu"]).name)))
     scored = [r for r in out if r.error is not None]
+    end_to_end = [r for r in scored if r.scope == "end_to_end"]
     worst = max(scored, key=lambda r: abs(r.error)) if scored else None
     return ServingBacktestResult(
         file=str(path), rows=out, predicted_rows=len(scored), mape=_mape(scored),
-        mape_end_to_end=_mape([r for r in scored if r.scope == "end_to_end"]), mape_dit_only=_mape([r for r in scored if r.scope == "dit_only"]),
+        mape_end_to_end=_mape(end_to_end), mape_dit_only=_mape([r for r in scored if r.scope == "dit_only"]),
+        mape_own_kernel_tables=_mape([r for r in end_to_end if r.kernel_transfer is None]),
+        mape_transferred_kernel_tables=_mape([r for r in end_to_end if r.kernel_transfer is not None]),
         worst_row=None if worst is None else f"{worst.id} {worst.error:+.1%}",
     )

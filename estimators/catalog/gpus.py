@@ -13,7 +13,7 @@ from typing import Optional
 
 from pydantic import ValidationError
 
-from estimators.catalog.files import DATA_DIR, read_mapping
+from estimators.catalog.files import data_folder, data_origin, read_mapping
 from estimators.errors import PlanInputError
 from estimators.specs.hardware import Cluster, GPUSpec
 from estimators.specs.messages import Spelled, Spelling, plain_words
@@ -25,12 +25,13 @@ _COUNTED = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*?)[xX](?P<count>-?[0
 def gpu_catalogue() -> dict[str, GPUSpec]:
     """Every bundled GPU by upper-cased name and alias."""
     catalogue: dict[str, GPUSpec] = {}
-    for path in sorted((DATA_DIR / "hardware").glob("*.yaml")):
-        data = read_mapping(path)
+    for path in sorted((data_folder() / "hardware").glob("*.yaml")):
+        origin = data_origin(path)
+        data = read_mapping(path, origin)
         try:
             gpu = GPUSpec.model_validate(data)
         except ValidationError as exc:
-            raise PlanInputError(plain_words(exc, Spelling(origin=str(path), document=True), data)) from None
+            raise PlanInputError(plain_words(exc, Spelling(origin=origin, document=True), data)) from None
         for key in (gpu.name, *gpu.aliases):
             catalogue[key.upper()] = gpu
     return catalogue

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from estimators.catalog.files import DATA_DIR, read_mapping
+from estimators.catalog.files import data_folder, data_origin, read_mapping
 from estimators.errors import PlanInputError
 from estimators.specs.messages import Spelling, document_problems, plain_words
 from estimators.specs.models import GPTSpec, VideoSystemSpec
@@ -16,23 +16,23 @@ COMPONENT_KEYS = ("text_encoder", "vae")
 
 def preset_names() -> list[str]:
     """Names of the bundled model presets."""
-    return sorted(p.stem for p in (DATA_DIR / "models").glob("*.yaml"))
+    return sorted(p.stem for p in (data_folder() / "models").glob("*.yaml"))
 
 
 def component_names() -> list[str]:
     """Names of the bundled text encoders and VAEs."""
-    return sorted(p.stem for p in (DATA_DIR / "components").glob("*.yaml"))
+    return sorted(p.stem for p in (data_folder() / "components").glob("*.yaml"))
 
 
 def _resolve_component(value: Any, where: str, problems: list[str]) -> Any:
     """A bundled component's mapping for its name; anything else is left for validation."""
     if not isinstance(value, str):
         return value
-    path = DATA_DIR / "components" / f"{value}.yaml"
+    path = data_folder() / "components" / f"{value}.yaml"
     if not path.exists():
         problems.append(f"{where}: unknown component '{value}' (bundled: {', '.join(component_names())})")
         return {}
-    return read_mapping(path)
+    return read_mapping(path, data_origin(path))
 
 
 def _resolve_components(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
@@ -70,17 +70,18 @@ def _is_unresolved(problem: str, problems: list[str]) -> bool:
 def load_model(name_or_path: str) -> VideoSystemSpec | GPTSpec:
     """A preset name (``mochi-10b``) or a YAML/JSON file describing a video system or a GPT."""
     path = Path(name_or_path)
-    preset = DATA_DIR / "models" / f"{name_or_path}.yaml"
+    preset = data_folder() / "models" / f"{name_or_path}.yaml"
     if name_or_path in preset_names():
         path = preset
     elif path.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise PlanInputError(f"unknown model '{name_or_path}' (presets: {', '.join(preset_names())}; or a .yaml/.json file)")
     elif not path.exists():
         raise PlanInputError(f"model file not found: {name_or_path}")
-    data = read_mapping(path)
+    origin = data_origin(path) if path == preset else str(path)
+    data = read_mapping(path, origin)
     if data.get("family") == "gpt":
         try:
             return GPTSpec.model_validate(data)
         except ValidationError as exc:
-            raise PlanInputError(plain_words(exc, Spelling(origin=str(path), document=True), data)) from None
-    return validate_system(data, str(path))
+            raise PlanInputError(plain_words(exc, Spelling(origin=origin, document=True), data)) from None
+    return validate_system(data, origin)

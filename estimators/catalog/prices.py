@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 from functools import lru_cache
 
-from estimators.catalog.files import DATA_DIR, read_mapping
+from estimators.catalog.files import read_data
 from estimators.catalog.gpus import load_gpu
 from estimators.errors import PlanInputError
 from estimators.results import Result
@@ -20,7 +20,7 @@ OVERRIDE_SOURCE = "--price override"
 @lru_cache(maxsize=None)
 def price_basis() -> str:
     """The basis of the bundled prices, in words (printed with every cost)."""
-    return " ".join(str(read_mapping(DATA_DIR / "price_basis.yaml")["basis"]).split())
+    return " ".join(str(read_data("price_basis.yaml").get("basis", "")).split())
 
 
 def parse_price_overrides(texts: list[str]) -> dict[str, float]:
@@ -36,7 +36,10 @@ def parse_price_overrides(texts: list[str]) -> dict[str, float]:
             raise PlanInputError(f"--price '{text}': {usd!r} is not a number") from None
         if not value > 0 or value == float("inf"):
             raise PlanInputError(f"--price '{text}': the price must be a positive number of dollars per GPU-hour")
-        prices[load_gpu(kind.strip()).name] = value
+        name = load_gpu(kind.strip()).name
+        if prices.get(name, value) != value:
+            raise PlanInputError(f"--price {name} given twice ({prices[name]:g}, then {value:g}): give one price per GPU kind")
+        prices[name] = value
     return prices
 
 

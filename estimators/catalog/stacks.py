@@ -7,16 +7,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import yaml
-
-from estimators.catalog.files import DATA_DIR
+from estimators.catalog.files import read_data
 from estimators.errors import PlanInputError
 from estimators.specs.stack import TrainingStack
 
 
 @lru_cache(maxsize=None)
 def _data() -> dict:
-    return yaml.safe_load((DATA_DIR / "stacks" / "stacks.yaml").read_text())
+    return read_data("stacks", "stacks.yaml")
 
 
 def stack_names() -> tuple[str, ...]:

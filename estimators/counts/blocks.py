@@ -21,6 +21,7 @@ from estimators.counts.flops import attention_flops, matmul_flops
 from estimators.counts.params import linear_params
 from estimators.specs.dit_blocks import (
     AttentionOptions,
+    ContextEmbedder,
     CrossBlock,
     JointBlock,
     MLPOptions,
@@ -149,7 +150,7 @@ def block_params(spec: VideoDiTSpec, block) -> int:
         return (
             2 * norm_params(block.norm, d) + norm_params(block.cross_norm, d)
             + attention_params(block.attention, d, d, d, d, hd)
-            + attention_params(block.cross_attention, d, d, d, d, hd)
+            + attention_params(block.cross_attention, d, spec.text_stream_width, d, d, hd)
             + mlp_params(block.mlp, d) + mod
         )
     if isinstance(block, JointBlock):
@@ -184,7 +185,7 @@ def block_flops(spec: VideoDiTSpec, block, visual: int, text: int) -> dict[str, 
         # self q, k, v, out; cross q and out; MLP
         out["linear_visual"] = (matmul_flops(visual, d, QKV * d) + 3 * matmul_flops(visual, d, d)
                                 + mlp_forward_flops(block.mlp, visual, d))
-        out["linear_text"] = matmul_flops(text, d, KV * d)  # the cross-attention's keys and values
+        out["linear_text"] = matmul_flops(text, spec.text_stream_width, KV * d)  # the cross-attention's keys and values
         return out
     out["attention"] = attention_flops(visual + text, visual + text, spec.attn_width)
     if isinstance(block, JointBlock):
@@ -231,13 +232,51 @@ def learned_rope_params(spec: VideoDiTSpec) -> int:
     return ROPE_AXES * spec.num_heads * (spec.head_dim // 2) if spec.rope == "learned_3d" else 0
 
 
+def caption_projection_params(spec: VideoDiTSpec) -> int:
+    """Text features -> the text width: one linear, a 2-layer MLP, or nothing (keys and values from the features)."""
+    dy = spec.text_stream_width
+    if spec.caption_projection == "none":
+        return 0
+    mlp = linear_params(dy, dy, True) if spec.caption_projection == "mlp" else 0
+    return linear_params(spec.text_feature_dim, dy, True) + mlp
+
+
+def context_layer_widths(spec: VideoDiTSpec, group: ContextEmbedder) -> list[int]:
+    """In and out widths of a context projection's linears in order: features, hidden..., text width."""
+    return [group.feature_dim, *group.hidden, spec.text_stream_width]
+
+
+def context_embedder_params(spec: VideoDiTSpec, group: ContextEmbedder) -> int:
+    """A context projection: its norms and its chain of linears."""
+    widths = context_layer_widths(spec, group)
+    linears = sum(linear_params(a, b, group.bias) for a, b in zip(widths, widths[1:]))
+    return norm_params(group.norm_in, group.feature_dim) + linears + norm_params(group.norm_out, widths[-1])
+
+
+def context_embedder_flops(spec: VideoDiTSpec, group: ContextEmbedder) -> int:
+    """A context projection run on its group's tokens."""
+    widths = context_layer_widths(spec, group)
+    return sum(matmul_flops(group.tokens, a, b) for a, b in zip(widths, widths[1:]))
+
+
+def timestep_embed_params(cond) -> int:
+    """Timestep MLP freq -> c -> outputs x c (biases unless Cosmos), and the norm of its sinusoidal input."""
+    c = cond.width
+    mlp = linear_params(cond.timestep_freq_dim, c, cond.timestep_bias) + linear_params(c, cond.timestep_outputs * c, cond.timestep_bias)
+    return mlp + norm_params(cond.timestep_norm, cond.timestep_freq_dim)
+
+
+def condition_embed_params(spec: VideoDiTSpec) -> int:
+    """A second patch embedding of a conditioning input added to the visual tokens (Open-Sora 2.0 cond_in)."""
+    channels = spec.condition_embed_channels
+    return linear_params(channels * spec.patch_pixels, spec.width, True) if channels else 0
+
+
 def embedder_params(spec: VideoDiTSpec) -> dict[str, int]:
     """Everything outside the blocks except the final layer."""
     d, dy, cond = spec.width, spec.text_stream_width, spec.conditioning
     c = cond.width
-    caption = linear_params(spec.text_feature_dim, dy, True)
-    if spec.caption_projection == "mlp":
-        caption += linear_params(dy, dy, True)
+    caption = caption_projection_params(spec)
     refiner = 0
     if spec.token_refiner is not None:
         r = spec.token_refiner
@@ -245,9 +284,12 @@ def embedder_params(spec: VideoDiTSpec) -> dict[str, int]:
                    + r.num_layers * refiner_block_params(spec))
     return {
         "patch_embed": linear_params(spec.in_channels * spec.patch_pixels, d, spec.patch_bias),
+        "condition_embed": condition_embed_params(spec),
         "caption_proj": caption,
+        "context_embed": sum(context_embedder_params(spec, group) for group in spec.context_embedders),
+        "context_type_embed": spec.context_type_embeddings * dy,
         "token_refiner": refiner,
-        "timestep_embed": _two_layer(cond.timestep_freq_dim, c, c),
+        "timestep_embed": timestep_embed_params(cond),
         "guidance_embed": _two_layer(cond.timestep_freq_dim, c, c) if cond.guidance_embed else 0,
         "pooled_text_embed": _two_layer(cond.pooled_text_dim, c, c) if cond.pooled_text_dim else 0,
         "shared_modulation": linear_params(c, cond.shared_modulation_outputs * d, True) if cond.shared_modulation_outputs else 0,
@@ -256,13 +298,22 @@ def embedder_params(spec: VideoDiTSpec) -> dict[str, int]:
     }
 
 
+def final_modulation_params(spec: VideoDiTSpec) -> int:
+    """The final layer's vectors: a projection with bias, a learned table, or a low-rank pair without biases."""
+    final, c = spec.final_layer, spec.conditioning.width
+    vectors = final.modulation_outputs * spec.width
+    if final.modulation == "per_block":
+        return linear_params(c, vectors, True)
+    if final.modulation == "shared_table":
+        return vectors
+    return c * final.modulation_rank + final.modulation_rank * vectors
+
+
 def final_layer_params(spec: VideoDiTSpec) -> int:
     """Final norms, modulation and the projection to latent patches."""
     d, final = spec.width, spec.final_layer
-    vectors = final.modulation_outputs * d
-    mod = linear_params(spec.conditioning.width, vectors, True) if final.modulation == "per_block" else vectors
     norms = sum(norm_params(kind, d) for kind in final.norms)
-    return norms + mod + linear_params(d, spec.out_channels * spec.patch_pixels, True)
+    return norms + final_modulation_params(spec) + linear_params(d, spec.out_channels * spec.patch_pixels, final.bias)
 
 
 def video_dit_params(spec: VideoDiTSpec) -> dict[str, int]:
@@ -295,14 +346,23 @@ def learned_rope_flops(spec: VideoDiTSpec, visual: int) -> int:
     return matmul_flops(visual, ROPE_AXES, spec.num_heads * spec.head_dim // 2) if spec.rope == "learned_3d" else 0
 
 
+def caption_projection_flops(spec: VideoDiTSpec, rows: int) -> int:
+    """The caption projection on ``rows`` caption rows (none: the blocks project the features themselves)."""
+    dy = spec.text_stream_width
+    if spec.caption_projection == "none":
+        return 0
+    mlp = matmul_flops(rows, dy, dy) if spec.caption_projection == "mlp" else 0
+    return matmul_flops(rows, spec.text_feature_dim, dy) + mlp
+
+
 def embedder_flops(spec: VideoDiTSpec, visual: int, text: int) -> int:
-    """Patch and caption embedding, caption pooling, learned rotary angles, token refiner and the
-    per-sample conditioning MLPs."""
-    d, dy, cond = spec.width, spec.text_stream_width, spec.conditioning
+    """Patch (and conditioning) embedding, caption and context projections, caption pooling, learned rotary
+    angles, token refiner and the per-sample conditioning MLPs."""
+    d, cond = spec.width, spec.conditioning
     c, caption = cond.width, caption_rows(spec, text)
-    flops = matmul_flops(visual, spec.in_channels * spec.patch_pixels, d) + matmul_flops(caption, spec.text_feature_dim, dy)
-    if spec.caption_projection == "mlp":
-        flops += matmul_flops(caption, dy, dy)
+    flops = matmul_flops(visual, spec.in_channels * spec.patch_pixels, d) + caption_projection_flops(spec, caption)
+    flops += matmul_flops(visual, spec.condition_embed_channels * spec.patch_pixels, d)
+    flops += sum(context_embedder_flops(spec, group) for group in spec.context_embedders)
     flops += caption_pool_flops(spec, caption) + learned_rope_flops(spec, visual)
     if spec.token_refiner is not None:
         r = spec.token_refiner
@@ -311,7 +371,7 @@ def embedder_flops(spec: VideoDiTSpec, visual: int, text: int) -> int:
                      + mlp_forward_flops(mlp, text, d) + matmul_flops(1, d, 2 * d))
         flops += (_two_layer_flops(1, r.timestep_freq_dim, d, d) + _two_layer_flops(1, spec.text_feature_dim, d, d)
                   + r.num_layers * per_block)
-    flops += _two_layer_flops(1, cond.timestep_freq_dim, c, c)
+    flops += _two_layer_flops(1, cond.timestep_freq_dim, c, cond.timestep_outputs * c)
     if cond.guidance_embed:
         flops += _two_layer_flops(1, cond.timestep_freq_dim, c, c)
     if cond.pooled_text_dim:
@@ -319,19 +379,33 @@ def embedder_flops(spec: VideoDiTSpec, visual: int, text: int) -> int:
     return flops + matmul_flops(1, c, cond.shared_modulation_outputs * d)
 
 
+def final_modulation_flops(spec: VideoDiTSpec) -> int:
+    """The final modulation of one sample (one row; a table is only added)."""
+    final, c = spec.final_layer, spec.conditioning.width
+    vectors = final.modulation_outputs * spec.width
+    if final.modulation == "per_block":
+        return matmul_flops(1, c, vectors)
+    if final.modulation == "shared_table":
+        return 0
+    return matmul_flops(1, c, final.modulation_rank) + matmul_flops(1, final.modulation_rank, vectors)
+
+
 def final_layer_flops(spec: VideoDiTSpec, visual: int) -> int:
     """Final modulation (one row) and the projection of every visual token to its patch."""
-    d, final = spec.width, spec.final_layer
-    mod = matmul_flops(1, spec.conditioning.width, final.modulation_outputs * d) if final.modulation == "per_block" else 0
-    return mod + matmul_flops(visual, d, spec.out_channels * spec.patch_pixels)
+    return final_modulation_flops(spec) + matmul_flops(visual, spec.width, spec.out_channels * spec.patch_pixels)
+
+
+def block_text_tokens(spec: VideoDiTSpec, text: int) -> int:
+    """Text-side tokens in every block: the caption's ``text`` and the context embedders' groups."""
+    return text + spec.context_tokens
 
 
 def video_dit_forward_flops(spec: VideoDiTSpec, visual: int, text: int) -> dict[str, int]:
-    """Whole forward for one sample of ``visual`` + ``text`` tokens, by kind of work (keys as flops.dit_forward_flops
-    plus ``cross_attention``)."""
+    """Whole forward for one sample of ``visual`` tokens and ``text`` caption tokens (the blocks see the context
+    groups' tokens too), by kind of work (keys as flops.dit_forward_flops plus ``cross_attention``)."""
     totals = {"attention": 0, "cross_attention": 0, "linear_visual": 0, "linear_text": 0, "modulation": 0}
     for group in spec.blocks:
-        for key, value in block_flops(spec, group, visual, text).items():
+        for key, value in block_flops(spec, group, visual, block_text_tokens(spec, text)).items():
             totals[key] += group.count * value
     totals["embeddings"] = embedder_flops(spec, visual, text)
     totals["final_layer"] = final_layer_flops(spec, visual)
@@ -457,9 +531,11 @@ def block_saved(spec: VideoDiTSpec, block, recompute: str) -> tuple[SavedPerToke
             return SavedPerToken(d, 0), SavedPerToken(0, 0)
         if recompute == "selective":
             return SavedPerToken(4 * d + 6 * d + first, 2 * heads), SavedPerToken(KV * d, 0)
+        # a modulated cross-attention (Cosmos) keeps its norm's pre-scale copy and its gated output as well
+        cross_gate = d if block.cross_modulated else 0
         visual = (_norm_saved(block.norm, True, d) + _attention_saved(block.attention, d, QKV, spec.rope) + d
-                  + _norm_saved(block.cross_norm, False, d) + _attention_saved(block.cross_attention, d, 1, "none")
-                  + _norm_saved(block.norm, True, d) + _mlp_saved(mlp) + d)
+                  + _norm_saved(block.cross_norm, block.cross_modulated, d) + _attention_saved(block.cross_attention, d, 1, "none")
+                  + cross_gate + _norm_saved(block.norm, True, d) + _mlp_saved(mlp) + d)
         stats = (2 * norm_stats + NORM_STATS_PER_ROW[block.cross_norm] + _qk_stats(block.attention, heads, 2)
                  + _qk_stats(block.cross_attention, heads, 1) + 2 * heads)
         text = _attention_saved(block.cross_attention, d, KV, "none")

@@ -63,10 +63,12 @@ class LayerSummary:
     trained_params: int
 
 
-def layer_summary(spec: VideoDiTSpec, visual: int, text: int) -> LayerSummary:
-    """The DiT on one clip of ``visual`` + ``text`` tokens, reduced to per-layer quantities."""
+def layer_summary(spec: VideoDiTSpec, visual: int, caption: int) -> LayerSummary:
+    """The DiT on one clip of ``visual`` tokens and ``caption`` text tokens, reduced to per-layer quantities (the
+    text stream holds the caption's tokens and the context embedders' groups)."""
     layers = spec.num_layers
-    forward = blocks.video_dit_forward_flops(spec, visual, text)
+    forward = blocks.video_dit_forward_flops(spec, visual, caption)
+    text = blocks.block_text_tokens(spec, caption)
     saved = {"visual": {}, "text": {}}
     for mode in RECOMPUTE_MODES:
         sums = {"visual": [0, 0], "text": [0, 0]}

@@ -103,8 +103,17 @@ def frozen_encoder_costs(system: VideoSystemSpec, geo: ClipGeometry, text_tokens
 
 
 def video_problem(system: VideoSystemSpec, stage: TrainingStage, workload: Workload, activation_bytes: int = BF16_BYTES) -> TrainingProblem:
-    """The DiT of a video system on one training stage's clips (activations of ``activation_bytes``)."""
+    """The DiT of a video system on one training stage's clips (activations of ``activation_bytes``).
+
+    A model split into experts by noise level (Wan 2.2) runs each sample through one expert, so FLOPs, saved
+    activations and the largest layer are one expert's; the trained states (weights, gradients, optimizer
+    moments, the gradient exchange, the optimizer step) are those of the experts a run holds at once: one,
+    or all of them (VideoSystemSpec.resident_experts). With all resident, each layer group of a pipeline stage
+    holds every expert's copy; under ZeRO-3 every expert's layers are counted as gathered each micro-batch (so
+    block_params_total scales too: true when a micro-batch mixes noise levels, an upper bound otherwise).
+    """
     dit = system.dit
+    resident = system.resident_experts
     geo = clip_geometry(system.vae, dit, stage.frames, stage.height, stage.width)
     summary = layer_summary(dit, geo.visual_tokens, stage.text_tokens)
     streams = tuple(
@@ -123,9 +132,9 @@ def video_problem(system: VideoSystemSpec, stage: TrainingStage, workload: Workl
         attention_seq=summary.attention_seq,
         other_flops=summary.other_flops,
         selective_recompute_flops_per_layer=0.0,
-        trained_params=summary.trained_params,
+        trained_params=resident * summary.trained_params,
         layer_params=summary.layer_params,
-        block_params_total=summary.block_params_total,
+        block_params_total=resident * summary.block_params_total,
         frozen_flops=frozen_flops,
         frozen_weight_bytes=frozen_weights,
         frozen_working_bytes=frozen_working,

@@ -1,8 +1,9 @@
 """Exact parameters and forward FLOPs of the frozen text encoders (conventions of params.py and flops.py).
 
 One spec in, dispatch on its family. Shapes follow transformers' ``T5EncoderModel`` / ``UMT5EncoderModel``
-(Raffel et al. 2020; Chung et al. 2023), ``CLIPTextModel`` (Radford et al. 2021) and ``LlamaModel``
-(Touvron et al. 2023; Llama 3, Dubey et al. 2024). FLOPs count what FlopCounterMode counts: matmuls and
+(Raffel et al. 2020; Chung et al. 2023), ``CLIPTextModel`` (Radford et al. 2021), ``LlamaModel``
+(Touvron et al. 2023; Llama 3, Dubey et al. 2024) and ``Qwen2_5_VLTextModel`` (q/k/v biases), ``BertModel``
+(Devlin et al. 2019), and Step-Video's Step-LLM (stepvideo/text_encoder/stepllm.py: GQA, SwiGLU, no final norm). FLOPs count what FlopCounterMode counts: matmuls and
 attention products at 2 per multiply-add; norms, activations, softmax, embedding look-ups and the
 relative-position bias add are not counted.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from estimators.counts.flops import attention_flops, matmul_flops
 from estimators.counts.params import linear_params
 from estimators.specs.text_encoders import (
+    BertEncoderSpec,
     CLIPTextEncoderSpec,
     DecoderLLMEncoderSpec,
     T5EncoderSpec,
@@ -75,14 +77,16 @@ def clip_text_flops(spec: CLIPTextEncoderSpec, tokens: int) -> dict[str, int]:
 
 
 def decoder_llm_params(spec: DecoderLLMEncoderSpec) -> dict[str, int]:
-    """Llama decoder without LM head: per layer q, o (d x heads*hd), k, v (d x kv_heads*hd), SwiGLU
-    (3 d ff), two RMSNorm scales; a final RMSNorm. All layers of the checkpoint are counted (loaded)."""
+    """Llama decoder without LM head: per layer q, o (d x heads*hd), k, v (d x kv_heads*hd) (Qwen2: q, k, v with
+    biases), SwiGLU (3 d ff), two RMSNorm scales; a final RMSNorm unless the model has none (Step-LLM). All
+    layers of the checkpoint are counted (loaded)."""
     d, q_width, kv_width = spec.hidden_size, spec.num_heads * spec.head_dim, spec.num_kv_heads * spec.head_dim
-    per_layer = 2 * d * q_width + 2 * d * kv_width + (GATED_INPUT_PROJECTIONS + 1) * d * spec.intermediate_size + 2 * d
+    qkv_biases = (q_width + 2 * kv_width) if spec.qkv_bias else 0
+    per_layer = 2 * d * q_width + 2 * d * kv_width + qkv_biases + (GATED_INPUT_PROJECTIONS + 1) * d * spec.intermediate_size + 2 * d
     return {
         "embedding": spec.vocab_size * d,
         "layers": spec.num_layers * per_layer,
-        "final_norm": d,
+        "final_norm": d if spec.final_norm else 0,
     }
 
 
@@ -105,8 +109,31 @@ def decoder_llm_flops(spec: DecoderLLMEncoderSpec, tokens: int) -> dict[str, int
     }
 
 
-_PARAMS = {"t5_encoder": t5_encoder_params, "clip_text": clip_text_params, "decoder_llm": decoder_llm_params}
-_FLOPS = {"t5_encoder": t5_encoder_flops, "clip_text": clip_text_flops, "decoder_llm": decoder_llm_flops}
+def bert_params(spec: BertEncoderSpec) -> dict[str, int]:
+    """BERT: word, position and token-type embeddings and their LayerNorm; per layer q, k, v, out, the MLP's two
+    layers (all with bias) and two LayerNorms; the pooler's dense layer."""
+    h, i = spec.hidden_size, spec.intermediate_size
+    norm = LAYER_NORM_PARAMS_PER_CHANNEL * h
+    per_layer = 4 * linear_params(h, h, True) + linear_params(h, i, True) + linear_params(i, h, True) + 2 * norm
+    return {
+        "embedding": (spec.vocab_size + spec.max_positions + spec.type_vocab_size) * h + norm,
+        "layers": spec.num_layers * per_layer,
+        "pooler": linear_params(h, h, True) if spec.pooler else 0,
+    }
+
+
+def bert_flops(spec: BertEncoderSpec, tokens: int) -> dict[str, int]:
+    """BERT forward over ``tokens`` positions; the pooler on the first token (one row)."""
+    h, i = spec.hidden_size, spec.intermediate_size
+    per_layer_linear = matmul_flops(tokens, h, 4 * h) + matmul_flops(tokens, h, i) + matmul_flops(tokens, i, h)
+    return {
+        "linear": spec.num_layers * per_layer_linear + (matmul_flops(1, h, h) if spec.pooler else 0),
+        "attention": spec.num_layers * attention_flops(tokens, tokens, h),
+    }
+
+
+_PARAMS = {"t5_encoder": t5_encoder_params, "clip_text": clip_text_params, "decoder_llm": decoder_llm_params, "bert": bert_params}
+_FLOPS = {"t5_encoder": t5_encoder_flops, "clip_text": clip_text_flops, "decoder_llm": decoder_llm_flops, "bert": bert_flops}
 
 
 def text_encoder_params(spec) -> dict[str, int]:
@@ -122,14 +149,17 @@ def text_encoder_flops(spec, tokens: int) -> dict[str, int]:
 def text_encoder_tokens(spec, dit_text_tokens: int) -> int:
     """Tokens the encoder runs on for a DiT that reads ``dit_text_tokens`` text tokens.
 
-    CLIP pads every prompt to its positions (77); an LLM encoder runs its template before the caption
-    (HunyuanVideo: 95 + 256 = 351, diffusers HunyuanVideoPipeline); T5 runs on the DiT's tokens.
+    CLIP pads every prompt to its positions (77), a BERT encoder to its ``tokens``; an LLM encoder runs its
+    template before the caption (HunyuanVideo: 95 + 256 = 351, diffusers HunyuanVideoPipeline); T5 runs on the
+    DiT's tokens unless it pads every prompt to fixed tokens (HunyuanVideo 1.5's ByT5: 256).
     """
     if isinstance(spec, CLIPTextEncoderSpec):
         return spec.max_positions
+    if isinstance(spec, BertEncoderSpec):
+        return spec.tokens
     if isinstance(spec, DecoderLLMEncoderSpec):
         return spec.template_tokens + dit_text_tokens
-    return dit_text_tokens
+    return spec.fixed_tokens or dit_text_tokens
 
 
 def text_encoder_gemm_width(spec) -> int:
@@ -138,7 +168,7 @@ def text_encoder_gemm_width(spec) -> int:
         return spec.d_model
     if isinstance(spec, CLIPTextEncoderSpec):
         return spec.width
-    return spec.hidden_size
+    return spec.hidden_size  # decoder LLM, BERT
 
 
 def text_encoder_working_elements(spec, tokens: int) -> int:
@@ -147,4 +177,4 @@ def text_encoder_working_elements(spec, tokens: int) -> int:
         return tokens * spec.d_ff
     if isinstance(spec, CLIPTextEncoderSpec):
         return tokens * spec.mlp_dim
-    return tokens * spec.intermediate_size
+    return tokens * spec.intermediate_size  # decoder LLM, BERT

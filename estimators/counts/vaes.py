@@ -14,7 +14,9 @@ from estimators.counts.flops import FLOPS_PER_MAC, attention_flops, matmul_flops
 from estimators.counts.params import linear_params
 from estimators.counts.vae_cogvideox import cogvideox_decoder, cogvideox_encoder
 from estimators.counts.vae_hunyuan import hunyuan_decoder, hunyuan_encoder
+from estimators.counts.vae_hunyuan15 import hunyuan15_decoder, hunyuan15_encoder
 from estimators.counts.vae_ltx import ltx_decoder, ltx_encoder
+from estimators.counts.vae_step import step_decoder, step_encoder
 from estimators.counts.vae_tally import Tally
 from estimators.counts.vae_wan import wan_decoder, wan_encoder
 from estimators.specs.vaes import VAEStage, VideoVAESpec
@@ -131,8 +133,10 @@ def mochi_encoder_working_elements(spec: VideoVAESpec, frames: int, height: int,
 
 
 # Walkers of the diffusers architectures: (spec, frames, height, width) -> Tally.
-_ENCODER_WALKS = {"wan_vae": wan_encoder, "hunyuanvideo_vae": hunyuan_encoder, "cogvideox_vae": cogvideox_encoder, "ltx_video_vae": ltx_encoder}
-_DECODER_WALKS = {"wan_vae": wan_decoder, "hunyuanvideo_vae": hunyuan_decoder, "cogvideox_vae": cogvideox_decoder, "ltx_video_vae": ltx_decoder}
+_ENCODER_WALKS = {"wan_vae": wan_encoder, "hunyuanvideo_vae": hunyuan_encoder, "hunyuanvideo15_vae": hunyuan15_encoder,
+                  "step_video_vae": step_encoder, "cogvideox_vae": cogvideox_encoder, "ltx_video_vae": ltx_encoder}
+_DECODER_WALKS = {"wan_vae": wan_decoder, "hunyuanvideo_vae": hunyuan_decoder, "hunyuanvideo15_vae": hunyuan15_decoder,
+                  "step_video_vae": step_decoder, "cogvideox_vae": cogvideox_decoder, "ltx_video_vae": ltx_decoder}
 
 
 def _smallest_clip_walk(walks: dict, spec, latent: bool) -> Tally:

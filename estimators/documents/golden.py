@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from estimators.catalog.files import read_document
 from estimators.documents.docdiff import diff
 from estimators.documents.outputs import write_bytes
 from estimators.errors import PlanInputError
@@ -22,7 +23,7 @@ from estimators.specs.workload import TrainingStage
 GOLDEN_TOLERANCE = 1e-3  # 0.1%: far above float noise, far below any real change of a model or figure
 # What a scenario may set: plan_request's choices and a stage's fields.
 SCENARIO_KEYS = (set(inspect.signature(plan_request).parameters) - {"stage"}) | set(TrainingStage.model_fields)
-TEXT_KEYS = ("gpus", "model", "precision")
+TEXT_KEYS = ("gpus", "model", "precision", "experts_resident")
 FIGURES = ("step_time_s", "mfu", "tflops_per_gpu", "train_time_days", "gpu_hours", "cost_usd", "energy_kwh")
 
 
@@ -42,10 +43,10 @@ def scenario_figures(scenario: dict) -> dict:
 
 
 def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise PlanInputError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    """A scenarios or expected file through the one reader (repeated keys and deep nesting refused)."""
+    if not path.is_file():
+        raise PlanInputError(f"cannot read {path}: {'not a regular file' if path.exists() else 'no such file'}")
+    return read_document(path)
 
 
 def _check_scenario(scenario, path: Path, seen: set) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from estimators.catalog.files import read_document
 from estimators.catalog.gpus import parse_gpus
 from estimators.catalog.models import load_model
 from estimators.documents.docdiff import diff
@@ -35,10 +36,10 @@ def has_serving_scenarios(directory: Path) -> bool:
 
 
 def _read(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise PlanInputError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    """A scenarios or expected file through the one reader (repeated keys and deep nesting refused)."""
+    if not path.is_file():
+        raise PlanInputError(f"cannot read {path}: {'not a regular file' if path.exists() else 'no such file'}")
+    return read_document(path)
 
 
 def load_serving_scenarios(directory: Path) -> list[dict]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -45,6 +45,26 @@ def resolve_target(path: Path, what: str) -> Path:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise PlanInputError(f"{what} {given}: cannot write into folder {folder} (permission denied)")
     return target
+
+
+def check_output(path: Path, what: str, kind: str, suffixes: tuple[str, ...], inputs: Mapping[str, Path] = {}) -> Path:
+    """resolve_target, and: the name ends in one of ``suffixes`` (the format written: a PDF is never written into
+    'plan.docx'), and the file is none of the command's ``inputs`` (label -> path; compared after symlinks and
+    by inode, so a link or a hard link to the model file is caught too)."""
+    target = resolve_target(path, what)
+    if Path(path).suffix.lower() not in suffixes:
+        raise PlanInputError(f"{what} {path}: {kind}; give a file name ending in {' or '.join(suffixes)}")
+    for label, source in inputs.items():
+        if _same_file(Path(source), target):
+            raise PlanInputError(f"{what} {path}: that is the {label} input file; writing there would replace it: give another name")
+    return target
+
+
+def _same_file(source: Path, target: Path) -> bool:
+    try:
+        return Path(os.path.realpath(source)) == target or (target.exists() and os.path.samefile(source, target))
+    except OSError:
+        return False
 
 
 def check_output_folder(path: Path, what: str) -> Path:

@@ -51,13 +51,17 @@ def largest_risks(result: Plan, sim: Optional[SimulationResult], count: int = 3)
                   f"Time model: training {days.low:.2f}-{days.high:.2f} days ({days.basis})."))
     if sim is not None:
         tail = sim.wall_clock_days.p90 / max(sim.failure_free_days, 1e-12) - 1
-        risks.append((tail, f"Failures: P90 wall clock {sim.wall_clock_days.p90:.2f} days, {tail:.1%} over "
-                            f"failure-free (goodput {sim.goodput:.1%})."))
+        risks.append((tail, f"Failures: P90 training wall clock {sim.wall_clock_days.p90:.2f} days, {tail:.1%} over the failure-free "
+                            f"{sim.failure_free_days:.2f} days (simulated; goodput {sim.goodput:.1%})."))
         if sim.data_pipeline.data_bound:
-            risks.append((1.0, "Data: the input pipeline cannot feed the GPUs at the planned rate (DATA-BOUND)."))
-    memory = result.memory_per_gpu_bytes
+            risks.append((1.0, f"Data: storage cannot feed the GPUs at the planned rate (DATA-BOUND): a step waits "
+                               f"{sim.step.data_wait_s:.2f} s on reads."))
+    peak = result.most_memory
+    memory = peak.memory_per_gpu_bytes
     headroom = 1 - memory.total / memory.capacity
+    where = f" in stage {peak.name}" if len(result.stages) > 1 else ""
     if headroom < TIGHT_HEADROOM_FRACTION:
         risks.append((TIGHT_HEADROOM_FRACTION - headroom,
-                      f"Memory: {headroom:.0%} headroom per GPU; a longer caption or allocator spike may need recompute or more parallelism."))
+                      f"Memory: {headroom:.0%} headroom per GPU{where}; a longer caption or allocator spike may need recompute or more "
+                      "parallelism."))
     return [text for _, text in sorted(risks, key=lambda r: -r[0])[:count]]

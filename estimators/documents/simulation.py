@@ -2,6 +2,8 @@
 run with failures and checkpoints, storage and the data pipeline. Built by sim/plan_sim.py."""
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from estimators.results import Document, Result
@@ -15,7 +17,9 @@ class Percentiles(Result):
 
 class SimulatedStep(Result):
     schedule: str
-    step_time_s: float
+    step_time_s: float = Field(description="A step as trained: compute, or the storage reads when they take longer.")
+    compute_step_time_s: float = Field(description="The simulated step of the GPUs alone.")
+    data_wait_s: float = Field(description="What a step waits on storage reads beyond its compute (0 unless data-bound).")
     analytic_step_time_s: float
     bubble_fraction: float
     exposed_comm_fraction: float
@@ -50,11 +54,15 @@ class DataPipeline(Result):
     read_bytes_per_s: float
     read_bytes_per_s_per_gpu: float
     storage_read_bytes_per_s: float
-    data_bound: bool
+    data_bound: bool = Field(description="The reads a step needs take longer than its compute: the step waits on storage.")
+    read_s_per_step: float = Field(description="Seconds storage takes to deliver one step's clips.")
+    compute_s_per_step: float = Field(description="Seconds the GPUs compute one step (what the reads overlap with).")
 
 
 class SimulationResult(Document):
     """`plan simulate --json`: simulated step, Monte Carlo of the run, storage and data pipeline."""
+
+    kind: Literal["simulate"] = "simulate"
 
     goodput: float = Field(description="Median share of wall-clock time spent on useful steps.")
     goodput_percentiles: Percentiles

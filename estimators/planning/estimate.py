@@ -1,6 +1,7 @@
 """A whole plan for a video system on a cluster: counts, memory, layout, time, cost, energy."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,10 +14,13 @@ from estimators.counts.text_encoders import text_encoder_flops, text_encoder_gem
 from estimators.counts.vaes import vae_decoder_flops, vae_decoder_params, vae_encoder_flops, vae_encoder_params
 from estimators.errors import PlanInputError
 from estimators.memory.states import FRAGMENTATION_FRACTION, RUNTIME_RESERVED_BYTES
+from estimators.planning.failures import CHECKPOINT_BYTES_PER_PARAM, FailureModel, outlook
 from estimators.planning.request import PlanRequest
 from estimators.planning.results import (
     Clip,
     ClusterInfo,
+    ExpertShare,
+    ExpertsPlan,
     LatentShape,
     ModelInfo,
     Params,
@@ -40,13 +44,33 @@ from estimators.time.time_model import MFU_PRECISION, dominant, stage_warnings, 
 from estimators.time.uncertainty import plan_uncertainty
 from estimators.units import GIB, SECONDS_PER_DAY, SECONDS_PER_HOUR, WATTS_PER_KILOWATT
 
+LONG_PLAN_DAYS = 365  # a plan longer than a year is said to be one
+MONTH_DAYS = 30
+
 
 def parameter_counts(system: VideoSystemSpec) -> Params:
-    """Exact parameters of each component, with the DiT's parts and the text encoders one by one."""
+    """Exact parameters of each component, with the DiT's parts and the text encoders one by one (a model split
+    into experts holds the DiT's architecture once per expert)."""
     dit = dit_params(system.dit)
+    each = sum(dit.values())
     encoders = [sum(text_encoder_params(encoder).values()) for encoder in system.text_encoders]
-    return Params(dit=sum(dit.values()), text_encoder=sum(encoders), vae_encoder=sum(vae_encoder_params(system.vae).values()),
-                  vae_decoder=sum(vae_decoder_params(system.vae).values()), dit_breakdown=dit, text_encoder_breakdown=encoders)
+    return Params(dit=system.expert_count * each, text_encoder=sum(encoders), vae_encoder=sum(vae_encoder_params(system.vae).values()),
+                  vae_decoder=sum(vae_decoder_params(system.vae).values()), dit_breakdown=dit, text_encoder_breakdown=encoders,
+                  dit_per_expert=each, dit_resident=system.resident_experts * each)
+
+
+def experts_plan(system: VideoSystemSpec, stages: tuple[StagePlan, ...], params: Params) -> ExpertsPlan | None:
+    """Each expert's share of the samples, steps and training days (None for a model without experts)."""
+    split = system.experts
+    if split is None:
+        return None
+    samples = sum(s.stage.num_samples for s in stages)
+    steps = sum(s.steps for s in stages)
+    days = sum(s.train_time_days for s in stages)
+    shares = tuple(ExpertShare(name=e.name, noise_levels=e.noise_levels, share=e.share, samples=round(e.share * samples),
+                               steps=e.share * steps, train_time_days=e.share * days) for e in split.experts)
+    return ExpertsPlan(count=split.count, residency=split.residency, resident=split.resident, params_each=params.dit_per_expert,
+                       experts=shares, source=split.source)
 
 
 def published_comparison(system: VideoSystemSpec, counts: Params) -> dict[str, PublishedComparison]:
@@ -122,7 +146,7 @@ def stage_plan(request: PlanRequest, settings: RunSettings, stage: TrainingStage
         name=stage.name,
         clip=Clip(height=stage.height, width=stage.width, frames=stage.frames, fps=stage.fps, seconds=stage.frames / stage.fps),
         latent_shape=LatentShape(frames=geo.latent_frames, height=geo.latent_height, width=geo.latent_width),
-        tokens_per_sample=Tokens(visual=geo.visual_tokens, text=stage.text_tokens),
+        tokens_per_sample=Tokens(visual=geo.visual_tokens, text=stage.text_tokens, context=request.system.dit.context_tokens),
         flops_per_sample=flops,
         memory_per_gpu_bytes=evaluation.memory.breakdown(best, gpu.hbm_bytes.value),
         layout=layout, steps=stage.num_steps, global_batch=stage.global_batch,
@@ -181,7 +205,7 @@ def assumptions(request: PlanRequest, settings: RunSettings) -> list[str]:
         f"device profile {prof.gpu}: {prof.provenance} ({prof.date})",
         *time_model_assumptions(settings),
         f"compute: published kernel benchmarks x {prof.compute_derate:.2f} (fitted); element-wise ops at {prof.memory_efficiency:.0%} of HBM bandwidth (fitted)",
-        f"links: NVLink at {prof.nvlink_efficiency:.0%}, NIC at {prof.nic_efficiency:.0%} of datasheet bandwidth",
+        collectives_assumption(settings),
         "mixed-precision AdamW: 16 bytes/parameter (bf16 weights + grads, fp32 master, m, v), ZeRO shards over dp x cp",
         f"memory overhead: {RUNTIME_RESERVED_BYTES / GIB:.0f} GiB CUDA/NCCL reserve + {FRAGMENTATION_FRACTION:.0%} allocator fragmentation",
         "flash attention (no S^2 scores stored); attention is bidirectional and counted in full S^2",
@@ -191,6 +215,31 @@ def assumptions(request: PlanRequest, settings: RunSettings) -> list[str]:
         f"price: {price.line()}; source: {price.source}",
         "per-sample figures at the top level describe the last stage; totals add all stages",
     ]
+
+
+def collectives_assumption(settings: RunSettings) -> str:
+    """How collectives are timed on this GPU kind, in one line."""
+    fabric = settings.fabric
+    nvls = f", in-switch all-reduce {fabric.nvls_busbw / 1e9:.0f} GB/s" if fabric.nvls_busbw else ""
+    return (f"collectives: {fabric.library} algorithms ({', '.join(fabric.algorithms)}) chosen per call by the library's tuning model, "
+            f"at published bus bandwidths: {fabric.scale_up_name} ring {fabric.scale_up_busbw / 1e9:.0f} GB/s{nvls} inside a "
+            f"{fabric.domain}-GPU domain, {fabric.nic_busbw / 1e9:.0f} GB/s a GPU's NIC across domains (rail-optimised)")
+
+
+def failure_model(num_gpus: int, trained_params: int) -> FailureModel:
+    """The default failure and checkpoint assumptions for a run of this size (estimators/planning/failures.py)."""
+    return FailureModel(num_gpus=num_gpus, checkpoint_bytes=trained_params * CHECKPOINT_BYTES_PER_PARAM)
+
+
+def duration_warnings(cluster: Cluster, elapsed_days: float) -> list[str]:
+    """A plan that runs longer than LONG_PLAN_DAYS: said, with the cluster size that would take a month at this
+    one's rate (linear scaling: an optimistic floor, the search finds the real size)."""
+    if elapsed_days <= LONG_PLAN_DAYS:
+        return []
+    needed = math.ceil(cluster.num_gpus * elapsed_days / MONTH_DAYS / cluster.gpu.node_size) * cluster.gpu.node_size
+    return [f"this plan runs {elapsed_days:,.0f} days ({elapsed_days / LONG_PLAN_DAYS:.1f} years) on {cluster.num_gpus:,} "
+            f"{cluster.gpu.name}: even scaling perfectly, finishing in {MONTH_DAYS} days would take about {needed:,} GPUs; "
+            f"plan estimate --gpus {cluster.gpu.name} --deadline-days {MONTH_DAYS} searches sizes and kinds"]
 
 
 def run_settings(request: PlanRequest) -> RunSettings:
@@ -208,16 +257,18 @@ def plan(request: PlanRequest) -> Plan:
     system = request.system
     totals = RunTotals.of(request.cluster, train_s + pre_s)
     params = parameter_counts(system)
+    failures = outlook(failure_model(request.cluster.num_gpus, params.dit_resident), train_s)
     return Plan(
         model=ModelInfo(name=system.name, exact=system.exact, source=system.source, notes=system.notes),
         cluster=ClusterInfo(gpu=request.cluster.gpu.name, num_gpus=request.cluster.num_gpus, precision=request.precision),
-        params=params, params_vs_published=published_comparison(system, params),
+        params=params, params_vs_published=published_comparison(system, params), experts=experts_plan(system, stages, params),
         train_time_days=train_s / SECONDS_PER_DAY, preprocessing_days=pre_s / SECONDS_PER_DAY,
         gpu_hours=totals.gpu_hours, cost_usd=totals.cost_usd, cost_usd_range=totals.cost_usd_range, energy_kwh=totals.energy_kwh,
         price=PriceQuote.of(request.cluster.gpu), stages=stages,
         workload=WorkloadInfo(precompute_text=request.workload.precompute_text, precompute_latents=request.workload.precompute_latents),
         assumptions=assumptions(request, settings),
-        warnings=[w for s in stages for w in stage_warnings(s.name, s.mfu, s.step_breakdown_s, s.step_time_s)],
-        uncertainty=plan_uncertainty(request.cluster, stages[-1].step_time_s, train_s, pre_s),
+        warnings=[w for s in stages for w in stage_warnings(s.name, s.mfu, s.step_breakdown_s, s.step_time_s)]
+        + duration_warnings(request.cluster, (train_s + pre_s) / SECONDS_PER_DAY),
+        uncertainty=plan_uncertainty(request.cluster, stages[-1].step_time_s, train_s, pre_s), failures=failures,
         request=request,
     )

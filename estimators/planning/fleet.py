@@ -4,16 +4,20 @@ against a deadline and/or a budget.
 Every candidate is a full plan (``estimate.plan``), so its figures are exactly those ``plan estimate``
 gives for that cluster. A plan meets a deadline when its elapsed days (training plus the one-off
 preprocessing on the same cluster) are within it; it meets a budget when its cost at the point price
-is within it.
+is within it. Each plan also has a high end: preprocessing plus the P90 wall clock, with failures and
+checkpoints (planning/failures.py), of the high end of its training-time range, and its cost at the
+quoted price over those days. A choice whose high end misses the deadline or the budget is said to be at
+risk, and the plan that meets it even at its high end is named.
 """
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import Field
 
 from estimators.errors import PlanInputError
-from estimators.planning.estimate import plan
+from estimators.planning.estimate import failure_model, plan
+from estimators.planning.failures import HOURS_PER_DAY, outlook
 from estimators.planning.request import PlanRequest
 from estimators.planning.results import Plan, StagePlan
 from estimators.results import Document, Result
@@ -21,6 +25,7 @@ from estimators.search.alternatives import short_label
 from estimators.specs.base import Spec
 from estimators.specs.bounds import Bound
 from estimators.specs.hardware import Cluster, GPUSpec
+from estimators.units import SECONDS_PER_DAY
 
 DEFAULT_MAX_GPUS = 2048  # 256 nodes of 8: beyond a 512-clip global batch most GPUs would only add model parallelism
 SIZE_GRID_FACTORS = (2, 3)  # node counts 2^k and 3 x 2^(k-1): 1, 2, 3, 4, 6, 8, 12, ... (steps of at most 1.5x)
@@ -49,14 +54,25 @@ class FleetOption(Result):
     train_time_days: float
     preprocessing_days: float
     elapsed_days: float = Field(description="Training + one-off preprocessing on the same cluster: what a deadline limits.")
+    elapsed_days_low: float = Field(description="Preprocessing + the low end of the training-time range (failure-free).")
+    elapsed_days_high: float = Field(description="Preprocessing + the P90 wall clock, with failures and checkpoints, of the high end "
+                                                 "of the training-time range.")
     gpu_hours: float
     cost_usd: float
-    cost_usd_range: tuple[float, float]
+    cost_usd_range: tuple[float, float] = Field(description="[low, high]: the time range at the price range (failure-free).")
+    cost_usd_high: float = Field(description="At the quoted price over elapsed_days_high: what a budget must cover at the high end.")
     usd_per_gpu_hour: float
+    steps: int = Field(description="Optimizer steps of the whole workload (every plan trains the same).")
     why_not: str = ""
+    risk: str = Field(default="", description="How the high end misses the query (empty when it meets it).")
 
-    def judged(self, why_not: str) -> "FleetOption":
-        return self.model_copy(update={"why_not": why_not})
+    def judged(self, query: "FleetQuery", why_not: str) -> "FleetOption":
+        return self.model_copy(update={"why_not": why_not, "risk": query.risk(self)})
+
+
+def _range_text(o: FleetOption) -> str:
+    """'20.20 days (17.44-24.62)'."""
+    return f"{o.elapsed_days:,.2f} days ({o.elapsed_days_low:,.2f}-{o.elapsed_days_high:,.2f})"
 
 
 class FleetQueryInfo(Result):
@@ -72,9 +88,15 @@ class FleetQueryInfo(Result):
 class FleetAnswer(Document):
     """`plan estimate --deadline-days/--budget-usd --json`: the choice, runners-up of each kind, the chosen plan."""
 
+    kind: Literal["estimate-deadline"] = "estimate-deadline"
+
     query: FleetQueryInfo
-    answer: str
+    answer: str = Field(description="One line: what to rent, for how long, at what cost, with ranges; at risk or not.")
+    explanation: list[str] = Field(description="What each GPU kind can do against the query, one line each.")
     choice: Optional[FleetOption]
+    at_risk: bool = Field(description="The choice's high end (time range and failures, P90) misses the deadline or the budget.")
+    safer: Optional[FleetOption] = Field(description="When the choice is at risk: the plan that meets the query even at its high end "
+                                                     "(None: none searched does).")
     nearest: Optional[FleetOption]
     fastest: FleetOption
     candidates: list[FleetOption]
@@ -93,11 +115,15 @@ def evaluate_option(base: PlanRequest, gpu: GPUSpec, num_gpus: int) -> Optional[
     except PlanInputError:
         return None
     labels = [f"{s.name}: {_label(s)}" for s in result.stages]
+    price = gpu.price_usd_per_gpu_hour.value
+    train_high_days = result.uncertainty.train_time_days.high
+    high = result.preprocessing_days + outlook(failure_model(num_gpus, result.params.dit_resident), train_high_days * SECONDS_PER_DAY).p90_days
     return FleetOption(
         gpu=gpu.name, num_gpus=num_gpus, layout="; ".join(labels) if len(labels) > 1 else _label(result.stages[0]),
         train_time_days=result.train_time_days, preprocessing_days=result.preprocessing_days,
-        elapsed_days=result.train_time_days + result.preprocessing_days, gpu_hours=result.gpu_hours,
-        cost_usd=result.cost_usd, cost_usd_range=result.cost_usd_range, usd_per_gpu_hour=gpu.price_usd_per_gpu_hour.value,
+        elapsed_days=result.elapsed_days, elapsed_days_low=result.preprocessing_days + result.uncertainty.train_time_days.low,
+        elapsed_days_high=high, gpu_hours=result.gpu_hours, cost_usd=result.cost_usd, cost_usd_range=result.cost_usd_range,
+        cost_usd_high=high * HOURS_PER_DAY * num_gpus * price, usd_per_gpu_hour=price, steps=sum(s.steps for s in result.stages),
     )
 
 
@@ -118,6 +144,22 @@ class FleetQuery(Spec):
         return (self.deadline_days is None or o.elapsed_days <= self.deadline_days) and (
             self.budget_usd is None or o.cost_usd <= self.budget_usd
         )
+
+    def meets_at_high_end(self, o: FleetOption) -> bool:
+        return (self.deadline_days is None or o.elapsed_days_high <= self.deadline_days) and (
+            self.budget_usd is None or o.cost_usd_high <= self.budget_usd
+        )
+
+    def risk(self, o: FleetOption) -> str:
+        """How a plan that meets the query misses it at its high end, in words ('' when it does not)."""
+        if not self.meets(o) or self.meets_at_high_end(o):
+            return ""
+        misses = []
+        if self.deadline_days is not None and o.elapsed_days_high > self.deadline_days:
+            misses.append(f"{o.elapsed_days_high:,.2f} days > {self.deadline_days:g}")
+        if self.budget_usd is not None and o.cost_usd_high > self.budget_usd:
+            misses.append(f"${o.cost_usd_high:,.0f} > ${self.budget_usd:,.0f}")
+        return "at risk: its high end (time range and failures, P90) misses: " + "; ".join(misses)
 
     def preference(self, o: FleetOption) -> tuple:
         """Sort key among plans that meet the query: cheapest when a deadline is given, else fastest."""
@@ -179,7 +221,7 @@ def _runners_up(query: FleetQuery, options: list[FleetOption]) -> list[FleetOpti
 
 
 def answer(base: PlanRequest, kinds: tuple[GPUSpec, ...], query: FleetQuery) -> FleetAnswer:
-    """The choice, the runners-up of each kind with why they lose, and a one-paragraph answer."""
+    """The choice (with its risk and a safer plan), the runners-up of each kind with why they lose, one line of answer."""
     if query.deadline_days is None and query.budget_usd is None:
         raise PlanInputError("give --deadline-days and/or --budget-usd to search GPU kinds and sizes")
     by_kind = search_options(base, kinds, query)
@@ -188,7 +230,10 @@ def answer(base: PlanRequest, kinds: tuple[GPUSpec, ...], query: FleetQuery) -> 
         raise PlanInputError(f"no cluster of up to {query.max_gpus} GPUs of {', '.join(by_kind)} has a valid layout that fits in memory")
     meeting = [o for o in everything if query.meets(o)]
     choice = min(meeting, key=query.preference) if meeting else None
-    listed = [o for options in by_kind.values() for o in _runners_up(query, options)]
+    at_risk = choice is not None and not query.meets_at_high_end(choice)
+    safe = [o for o in everything if query.meets_at_high_end(o)]
+    safer = min(safe, key=query.preference) if at_risk and safe else None
+    listed = [o for options in by_kind.values() for o in _runners_up(query, options)] + ([safer] if safer else [])
     nearest = None if choice else min(everything, key=lambda o: (query.shortfall(o), o.cost_usd))
     fastest = min(everything, key=lambda o: o.elapsed_days)
     chosen = next((g for g in kinds if choice is not None and g.name == choice.gpu), None)
@@ -197,21 +242,59 @@ def answer(base: PlanRequest, kinds: tuple[GPUSpec, ...], query: FleetQuery) -> 
                              gpus=list(by_kind), sizes_searched={g.name: sizes(g, query.max_gpus) for g in kinds},
                              sizes_with_a_fitting_layout={k: [o.num_gpus for o in v] for k, v in by_kind.items()},
                              plans_evaluated=len(everything)),
-        answer=_answer_text(query, by_kind, choice, nearest, fastest),
-        choice=choice.judged(_why_not(query, choice, choice)) if choice else None,
-        nearest=nearest.judged(_why_not(query, nearest, None)) if nearest else None,
-        fastest=fastest.judged(_why_not(query, fastest, choice)),
-        candidates=[o.judged(_why_not(query, o, choice)) for o in sorted(listed, key=lambda o: (o.gpu, o.num_gpus))],
+        answer=_answer_line(query, choice, safer, nearest, fastest, everything),
+        explanation=_kind_lines(query, by_kind),
+        choice=choice.judged(query, _why_not(query, choice, choice)) if choice else None,
+        at_risk=at_risk, safer=safer.judged(query, _why_not(query, safer, choice)) if safer else None,
+        nearest=nearest.judged(query, _why_not(query, nearest, None)) if nearest else None,
+        fastest=fastest.judged(query, _why_not(query, fastest, choice)),
+        candidates=[o.judged(query, _why_not(query, o, choice)) for o in sorted(set(listed), key=lambda o: (o.gpu, o.num_gpus))],
         plan=plan(on_cluster(base, chosen, choice.num_gpus)) if choice else None,
     )
 
 
-def _answer_text(query: FleetQuery, by_kind: dict, choice: Optional[FleetOption], nearest: Optional[FleetOption], fastest: FleetOption) -> str:
-    wanted = " and ".join(
+def _wanted(query: FleetQuery) -> str:
+    return " and ".join(
         ([f"the {query.deadline_days:g}-day deadline"] if query.deadline_days is not None else [])
         + ([f"the ${query.budget_usd:,.0f} budget"] if query.budget_usd is not None else [])
     )
-    lines = []
+
+
+def _rent(o: FleetOption) -> str:
+    low, high = o.cost_usd_range
+    return f"{o.num_gpus:,} x {o.gpu} for {_range_text(o)} at ${o.cost_usd:,.0f} (${low:,.0f}-${high:,.0f})"
+
+
+def _answer_line(query: FleetQuery, choice: Optional[FleetOption], safer: Optional[FleetOption], nearest: Optional[FleetOption],
+                 fastest: FleetOption, everything: list[FleetOption]) -> str:
+    """One line: the plan to rent with its ranges (days: time range, then failures at P90), and its risk; or what
+    the query can have instead."""
+    wanted = _wanted(query)
+    if choice is not None:
+        goal = "Cheapest plan meeting" if query.deadline_days is not None else "Fastest plan within"
+        line = f"{goal} {wanted}: rent {_rent(choice)}, layout {choice.layout}."
+        if query.risk(choice):
+            line += f" AT RISK: {query.risk(choice).split(': ', 1)[1]}; " + (
+                f"safer: {_rent(safer)}." if safer else "no plan searched meets it at its high end.")
+        return line
+    if query.deadline_days is None:
+        return f"No plan searched fits {wanted}. " + _what_the_budget_buys(query.budget_usd, everything)
+    named = [("Nearest", nearest)] + ([("Fastest", fastest)] if fastest != nearest else [])
+    return f"No plan searched meets {wanted}. " + " ".join(f"{what}: {_rent(o)}." for what, o in named)
+
+
+def _what_the_budget_buys(budget_usd: float, everything: list[FleetOption]) -> str:
+    """What a budget that no plan fits buys: GPU-hours, and the share of the cheapest plan's training."""
+    cheapest = min(everything, key=lambda o: o.cost_usd)
+    share = budget_usd / cheapest.cost_usd
+    return (f"It buys {budget_usd / cheapest.usd_per_gpu_hour:,.0f} {cheapest.gpu} GPU-hours at ${cheapest.usd_per_gpu_hour:.2f}: "
+            f"{share:.0%} of the cheapest plan ({cheapest.num_gpus:,} x {cheapest.gpu}, {cheapest.elapsed_days:,.2f} days, "
+            f"${cheapest.cost_usd:,.0f}), about {int(share * cheapest.steps):,} of its {cheapest.steps:,} steps.")
+
+
+def _kind_lines(query: FleetQuery, by_kind: dict) -> list[str]:
+    """For each kind that cannot meet the query: its best attempt, or that nothing fits."""
+    wanted, lines = _wanted(query), []
     for kind, options in by_kind.items():
         if options and not any(query.meets(o) for o in options):
             by_deadline = query.deadline_days is not None
@@ -221,12 +304,4 @@ def _answer_text(query: FleetQuery, by_kind: dict, choice: Optional[FleetOption]
                          f"for ${best.cost_usd:,.0f}.")
         elif not options:
             lines.append(f"No {kind} cluster of up to {query.max_gpus} GPUs has a valid layout that fits in memory.")
-    if choice is not None:
-        goal = "cheapest plan meeting" if query.deadline_days is not None else "fastest plan within"
-        lines.insert(0, f"The {goal} {wanted}: {choice.num_gpus} x {choice.gpu} ({choice.layout}), "
-                        f"{choice.elapsed_days:.2f} days, ${choice.cost_usd:,.0f}.")
-    else:
-        named = [("Nearest", nearest)] + ([("Fastest", fastest)] if fastest != nearest else [])
-        lines.insert(0, f"No plan searched meets {wanted}. " + " ".join(
-            f"{what}: {o.num_gpus} x {o.gpu}, {o.elapsed_days:.2f} days, ${o.cost_usd:,.0f}." for what, o in named))
-    return " ".join(lines)
+    return lines

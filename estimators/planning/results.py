@@ -7,7 +7,7 @@ the last stage (computed from it, never stored twice); totals add every stage.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import Field, computed_field
 from pydantic.json_schema import SkipJsonSchema
@@ -15,6 +15,7 @@ from pydantic.json_schema import SkipJsonSchema
 from estimators.catalog.prices import PriceQuote
 from estimators.counts.geometry import ClipGeometry
 from estimators.memory.per_gpu import MemoryBreakdown
+from estimators.planning.failures import FailureOutlook
 from estimators.planning.request import PlanRequest
 from estimators.results import Document, Result
 from estimators.search.alternatives import SearchSummary
@@ -22,7 +23,7 @@ from estimators.search.layout_search import SearchResult
 from estimators.specs.layout import Layout
 from estimators.specs.workload import TrainingStage
 from estimators.time.results import CollectiveCall, Dominant, StepBreakdown, TimeModel, Uncertainty
-from estimators.units import SECONDS_PER_DAY
+from estimators.units import GIB, SECONDS_PER_DAY
 
 
 class ModelInfo(Result):
@@ -41,12 +42,36 @@ class ClusterInfo(Result):
 class Params(Result):
     """Exact parameter counts."""
 
-    dit: int
+    dit: int = Field(description="The DiT's parameters; a model split into experts: all experts together.")
     text_encoder: int = Field(description="All frozen text encoders together.")
     vae_encoder: int
     vae_decoder: int
-    dit_breakdown: dict[str, int]
+    dit_breakdown: dict[str, int] = Field(description="The DiT's parts (of one expert when the model has experts).")
     text_encoder_breakdown: list[int] = Field(description="Each text encoder in order.")
+    dit_per_expert: int = Field(description="One expert's parameters (dit itself without experts).")
+    dit_resident: int = Field(description="DiT parameters one training run holds and checkpoints (the resident experts').")
+
+
+class ExpertShare(Result):
+    """One expert of a model split by noise level: its noise levels and its part of the training."""
+
+    name: str
+    noise_levels: tuple[float, float] = Field(description="[low, high) noise level sigma it denoises.")
+    share: float = Field(description="Share of the training samples (and of the training time) on its noise levels.")
+    samples: int = Field(description="Training samples on its noise levels, all stages.")
+    steps: float = Field(description="Its optimizer steps at the stages' global batches, all stages (share x steps).")
+    train_time_days: float = Field(description="Its share of the training days.")
+
+
+class ExpertsPlan(Result):
+    """How a model split into experts is trained: experts, residency and each expert's share."""
+
+    count: int
+    residency: str = Field(description="'one': a run per expert, one expert's states in memory; 'all': one run holding every expert.")
+    resident: int = Field(description="Experts whose weights, gradients and optimizer states a run holds at once.")
+    params_each: int
+    experts: tuple[ExpertShare, ...]
+    source: str
 
 
 class PublishedComparison(Result):
@@ -60,7 +85,9 @@ class PublishedComparison(Result):
 
 class Tokens(Result):
     visual: int
-    text: int
+    text: int = Field(description="Caption tokens (the text encoder's, through the caption projection).")
+    context: int = Field(default=0, description="Further text-side tokens every block sees besides the caption's (context embedders: "
+                         "HunyuanVideo 1.5's ByT5 glyph tokens, Step-Video's Hunyuan-CLIP tokens).")
 
 
 class LatentShape(Result):
@@ -144,10 +171,13 @@ class StagePlan(Result):
 class Plan(Document):
     """`plan estimate --json`: the last stage's per-sample figures at the top level, totals over all stages."""
 
+    kind: Literal["estimate"] = "estimate"
+
     model: ModelInfo
     cluster: ClusterInfo
     params: Params
     params_vs_published: dict[str, PublishedComparison]
+    experts: Optional[ExpertsPlan] = Field(default=None, description="A model split into experts by noise level (None: one DiT).")
     train_time_days: float = Field(description="All stages.")
     preprocessing_days: float
     gpu_hours: float = Field(description="GPUs x (training + preprocessing) hours, all stages.")
@@ -160,12 +190,41 @@ class Plan(Document):
     assumptions: list[str]
     warnings: list[str]
     uncertainty: Uncertainty
+    failures: FailureOutlook = Field(description="Training wall clock with failures and checkpoints (closed form; plan simulate draws it).")
     request: SkipJsonSchema[PlanRequest] = Field(exclude=True)
 
     @property
     def last(self) -> StagePlan:
         """The stage the top-level per-sample figures describe."""
         return self.stages[-1]
+
+    @property
+    def most_memory(self) -> StagePlan:
+        """The stage that needs the most memory per GPU (the first of equals)."""
+        return max(self.stages, key=lambda s: s.memory_per_gpu_bytes.total)
+
+    @computed_field(description="Training + one-off preprocessing, all stages, failure-free: the days to rent the cluster for.")
+    @property
+    def elapsed_days(self) -> float:
+        return self.train_time_days + self.preprocessing_days
+
+    @computed_field(description="One line: what to rent, for how long, at what cost, with ranges (the first line of the terminal output).")
+    @property
+    def answer(self) -> str:
+        pre, days, failures = self.preprocessing_days, self.uncertainty.train_time_days, self.failures
+        low, high = self.uncertainty.cost_usd.low, self.uncertainty.cost_usd.high
+        extra = failures.p90_days - self.train_time_days
+        if len(self.stages) > 1:
+            peak = self.most_memory
+            how = (f"{len(self.stages)} stages, each with its own layout (below); most memory in {peak.name}: "
+                   f"{peak.memory_per_gpu_bytes.total / GIB:.1f} of {peak.memory_per_gpu_bytes.capacity / GIB:.0f} GiB per GPU")
+        else:
+            memory = self.last.memory_per_gpu_bytes
+            how = (f"layout {self.last.layout.label}, {self.last.step_time_s:,.2f} s a step, MFU {self.last.mfu:.1%}, "
+                   f"{memory.total / GIB:.1f} of {memory.capacity / GIB:.0f} GiB per GPU")
+        return (f"Rent {self.cluster.num_gpus:,} x {self.cluster.gpu} for {self.elapsed_days:,.2f} days ({pre + days.low:,.2f}-"
+                f"{pre + days.high:,.2f}) at ${self.cost_usd:,.0f} (${low:,.0f}-${high:,.0f}); failures and restarts add up to "
+                f"{extra:,.2f} days (P90); {how}.")
 
     @computed_field(description="Last stage.")
     @property

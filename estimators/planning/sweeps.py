@@ -23,11 +23,14 @@ COLUMNS = ("step_time_s", "mfu", "train_time_days", "gpu_hours", "cost_usd", "en
 
 
 def plan_request(gpus: str = "H100x512", model: str | VideoSystemSpec = "mochi-10b", precompute_text: bool = True,
-                 precompute_latents: bool = True, precision: str = "bf16", stages: Iterable[dict] | None = None, **stage) -> PlanRequest:
+                 precompute_latents: bool = True, precision: str = "bf16", stages: Iterable[dict] | None = None,
+                 experts_resident: str | None = None, **stage) -> PlanRequest:
     """A plan request from keyword choices (a preset name, file or spec as the model; stage keywords override
-    the defaults and the model's default clip; ``stages`` gives several)."""
+    the defaults and the model's default clip; ``stages`` gives several; ``experts_resident`` 'one' or 'all'
+    for a model split into experts, None: as its file says)."""
     stage_dicts = list(stages) if stages else [stage]
     system = model if isinstance(model, VideoSystemSpec) else load_model(model)
+    system = system.with_expert_residency(experts_resident)
     defaults = {**DEFAULT_STAGE, **system.default_clip.model_dump()}  # the model's own clip unless given
     workload = Workload(
         stages=tuple(TrainingStage(**{**defaults, **s}) for s in stage_dicts),

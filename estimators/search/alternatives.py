@@ -23,6 +23,7 @@ POPULAR = {
     "No activation recompute": lambda l: l.recompute == RECOMPUTE_CODES["none"],
 }
 DEFAULT_RANKED = 5  # best layouts a plan lists
+BEST_VERDICT = "this is the best layout"
 
 
 class RankedLayout(Result):
@@ -45,10 +46,7 @@ class SearchSummary(Result):
 
 def short_label(lay: LayoutArrays, i: int) -> str:
     """Compact layout text, e.g. 'tp1 cp4 pp1 dp128 z3 mb1 selective ulysses'."""
-    l = lay.layout(i)
-    kind = f" {l.cp_kind}" if l.cp > 1 else ""
-    vpp = f" v{l.vpp}" if l.vpp > 1 else ""
-    return f"tp{l.tp} cp{l.cp} pp{l.pp}{vpp} dp{l.dp} z{l.zero} mb{l.micro_batch} {l.recompute}{kind}"
+    return lay.layout(i).label
 
 
 def bottleneck(result: SearchResult, i: int) -> str:
@@ -79,7 +77,7 @@ def _family_row(result: SearchResult, name: str, mask: np.ndarray, capacity_byte
     # family holding the overall best names that layout, not a tied runner-up
     i = int(result.ranked[np.argmax(mask[result.ranked])])
     if i == int(result.ranked[0]):
-        verdict = "this is the best layout"
+        verdict = BEST_VERDICT
     else:
         rank = int(np.flatnonzero(result.ranked == i)[0]) + 1
         slower = float(ev.time.step_time_s[i]) / float(ev.time.step_time_s[result.ranked[0]]) - 1
@@ -88,9 +86,14 @@ def _family_row(result: SearchResult, name: str, mask: np.ndarray, capacity_byte
 
 
 def explain(result: SearchResult, capacity_bytes: float, top: int = DEFAULT_RANKED) -> SearchSummary:
-    """The ``top`` best layouts, then the best of each popular family with why it loses."""
+    """The ``top`` best layouts, then the best of each popular family with why it loses. A family whose best is
+    the overall best is named on the first row instead of repeating it (when the best is listed)."""
     rows = [_row(result, int(i), f"#{rank + 1}: {bottleneck(result, int(i))}") for rank, i in enumerate(result.ranked[:top])]
     if len(result.ranked) > 0:
         valid = result.evaluation.valid
-        rows += [_family_row(result, name, family(result.layouts) & valid, capacity_bytes) for name, family in POPULAR.items()]
+        families = {name: _family_row(result, name, family(result.layouts) & valid, capacity_bytes) for name, family in POPULAR.items()}
+        holding = [name for name, row in families.items() if row.verdict == BEST_VERDICT]
+        if rows and holding:
+            rows[0] = rows[0].model_copy(update={"verdict": f"{rows[0].verdict}; also the best of: {', '.join(holding)}"})
+        rows += [row for name, row in families.items() if not (rows and name in holding)]
     return SearchSummary(layouts_evaluated=len(result), layouts_valid_and_fitting=int(len(result.ranked)), ranking=tuple(rows))

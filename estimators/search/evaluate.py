@@ -10,16 +10,18 @@ from estimators.memory.per_gpu import MemoryArrays, memory_bytes
 from estimators.specs.layout_arrays import LayoutArrays
 from estimators.time.step import RunSettings, StepArrays, step_time
 
+TP_BEYOND_DOMAIN = "tp larger than a scale-up domain"
+
 
 def validity(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> tuple[np.ndarray, np.ndarray]:
     """(valid mask, reason string per layout: '' when valid)."""
     m = lay.micro_batches(settings.global_batch)
-    node = settings.gpu.node_size
+    domain = settings.gpu.domain_size
     checks = [
         (np.abs(m - np.round(m)) > 1e-9, "global batch does not divide by dp x micro-batch"),
         (prob.num_layers < lay.pp * lay.vpp, "fewer layers than pipeline chunks"),
         ((prob.heads % lay.tp != 0) | (prob.kv_heads % lay.tp != 0), "heads do not divide by tp"),
-        (lay.tp > node, "tp larger than a node"),
+        (lay.tp > domain, TP_BEYOND_DOMAIN),
         (~lay.cp_ring & ((prob.heads // np.maximum(lay.tp, 1)) % lay.cp != 0), "Ulysses needs heads/tp divisible by cp"),
         ((lay.vpp > 1) & ((lay.pp == 1) | (np.round(m) % lay.pp != 0)), "interleaving needs pp > 1 and micro-batches divisible by pp"),
         (prob.tokens < lay.cp * lay.tp, "fewer tokens than cp x tp"),

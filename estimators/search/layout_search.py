@@ -28,15 +28,15 @@ def divisors(n: int) -> list[int]:
     return sorted(set(small + [n // d for d in small]))
 
 
-def enumerate_layouts(num_gpus: int, node_size: int, global_batch: int, fixed: dict | None = None) -> LayoutArrays:
+def enumerate_layouts(num_gpus: int, domain_size: int, global_batch: int, fixed: dict | None = None) -> LayoutArrays:
     """Every (tp, cp, pp, dp, zero, micro-batch, recompute, vpp, cp kind) whose degrees multiply to the
-    GPU count, with tp inside a node and dp x micro-batch dividing the global batch; ``fixed`` pins knobs
+    GPU count, with tp inside one scale-up (NVLink) domain and dp x micro-batch dividing the global batch; ``fixed`` pins knobs
     (names as in ``Layout``)."""
     fixed = fixed or {}
     if num_gpus > MAX_GPUS:
         raise PlanInputError(f"{num_gpus:,} GPUs: the layout search handles at most {MAX_GPUS:,}")
     rows = []
-    for tp in [d for d in divisors(num_gpus) if d <= node_size]:
+    for tp in [d for d in divisors(num_gpus) if d <= domain_size]:
         for cp in divisors(num_gpus // tp):
             for pp in divisors(num_gpus // (tp * cp)):
                 dp = num_gpus // (tp * cp * pp)
@@ -86,7 +86,7 @@ def search(prob: TrainingProblem, settings: RunSettings, num_gpus: int, objectiv
     layouts that pass the validity checks (same ranking, about half the work); sweeps and the no-layout
     diagnosis need every candidate's reason, so it is off by default.
     """
-    lay = enumerate_layouts(num_gpus, settings.gpu.node_size, settings.global_batch, fixed)
+    lay = enumerate_layouts(num_gpus, settings.gpu.domain_size, settings.global_batch, fixed)
     if valid_only:
         lay = lay.take(validity(prob, lay, settings)[0])
     evaluation = evaluate(prob, lay, settings)

@@ -7,7 +7,7 @@ import numpy as np
 
 from estimators.counts.problem import TrainingProblem
 from estimators.errors import PlanInputError
-from estimators.search.evaluate import LayoutEvaluation
+from estimators.search.evaluate import TP_BEYOND_DOMAIN, LayoutEvaluation
 from estimators.search.layout_search import SearchResult, enumerate_layouts
 from estimators.specs.layout_arrays import LayoutArrays
 from estimators.time.step import RunSettings
@@ -21,7 +21,7 @@ def describe(reason: str, prob: TrainingProblem, settings: RunSettings, lay: Lay
     tp, cp, pp, vpp = int(lay.tp[i]), int(lay.cp[i]), int(lay.pp[i]), int(lay.vpp[i])
     dp, mb = int(lay.dp[i]), int(lay.micro_batch[i])
     details = {
-        "tp larger than a node": f"tp={tp} larger than a node ({settings.gpu.node_size} GPUs)",
+        TP_BEYOND_DOMAIN: f"tp={tp} larger than one {settings.gpu.scale_up_fabric} domain ({settings.gpu.domain_size} GPUs)",
         "heads do not divide by tp": f"{prob.heads} heads ({prob.kv_heads} key/value) do not divide by tp={tp}",
         "Ulysses needs heads/tp divisible by cp": f"{prob.heads} heads do not divide by tp x cp = {tp * cp} (Ulysses)",
         "fewer layers than pipeline chunks": f"{prob.num_layers} layers are fewer than pp x vpp = {pp * vpp}",
@@ -46,7 +46,7 @@ def _tally(prob: TrainingProblem, settings: RunSettings, lay: LayoutArrays, eval
 
 def no_layout_message(result: SearchResult, prob: TrainingProblem, settings: RunSettings, num_gpus: int, fixed: dict | None) -> str:
     """Why ``result`` ranked nothing. When the enumeration produced nothing for the pinned knobs, the
-    pinned layouts are enumerated again with tp allowed beyond a node, the one shortcut it can relax."""
+    pinned layouts are enumerated again with tp allowed beyond a scale-up domain, the one shortcut it can relax."""
     head = f"no layout of {num_gpus} GPUs is valid and fits in memory for {prob.name}"
     if len(result.layouts) > 0:
         return f"{head}: {_tally(prob, settings, result.layouts, result.evaluation)}"
@@ -54,8 +54,8 @@ def no_layout_message(result: SearchResult, prob: TrainingProblem, settings: Run
         beyond_node = enumerate_layouts(num_gpus, num_gpus, settings.global_batch, fixed)
     except PlanInputError:
         beyond_node = result.layouts
-    if len(beyond_node) > 0:  # every candidate the pins leave needs tp beyond a node
-        detail = describe("tp larger than a node", prob, settings, beyond_node, 0)
+    if len(beyond_node) > 0:  # every candidate the pins leave needs tp beyond a domain
+        detail = describe(TP_BEYOND_DOMAIN, prob, settings, beyond_node, 0)
         return f"{head}: {detail}, which excludes all {len(beyond_node):,} candidates"
     pins = ", ".join(f"{k}={v}" for k, v in (fixed or {}).items()) or "no pins"
     return (f"{head}: none has {pins} with tp x cp x pp x dp = {num_gpus}, dp x micro_batch dividing the "

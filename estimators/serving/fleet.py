@@ -50,7 +50,7 @@ def fleet_ranges(choice: FleetOption, option: ReplicaOption, gpu: GPUSpec, deman
                  clip_seconds: float) -> FleetRanges:
     """The choice re-sized with its service time at the low and high ends of its range, costed at the
     low and high prices."""
-    factors = step_factors(extrapolating=True)
+    factors = step_factors(extrapolating=True, gpu_name=gpu.name)
     low_s, high_s = choice.service_s * factors.low, choice.service_s * factors.high
     low = fleet_option(option, gpu, demand, reliability, clip_seconds, low_s)
     high = fleet_option(option, gpu, demand, reliability, clip_seconds, high_s)

@@ -24,7 +24,7 @@ from functools import lru_cache
 from estimators.counts.problem import TrainingProblem
 from estimators.serving.machine import Machine
 from estimators.serving.parallel import Split
-from estimators.time.comm import bytes_per_rank, collective_time_s
+from estimators.time.comm import bytes_per_rank
 from estimators.time.step import stream_gemm_rate
 
 # Of the three element-wise accesses a saved byte costs a training step (time/step.py: written in forward,
@@ -34,7 +34,6 @@ ULYSSES_ALL_TO_ALLS_PER_LAYER = 4  # q, k, v in and the output back (Jacobs et a
 RING_KV_TENSORS = 2  # a key and a value block each exchange
 RING_MERGE_ACCESSES = 3  # the running output and the block's output read, the running output written
 RING_MERGE_BYTES = 4  # the merge runs in fp32
-ON_NVLINK = False  # a replica of up to one node's GPUs never crosses the NIC
 
 
 @dataclass(frozen=True)
@@ -125,7 +124,7 @@ def _elementwise_seconds(prob: TrainingProblem, machine: Machine, split: Split, 
 
 
 def _collective(kind: str, buffer_bytes: float, ranks: int, machine: Machine) -> float:
-    return float(collective_time_s(kind, buffer_bytes, ranks, ON_NVLINK, machine.gpu, machine.profile.links))
+    return machine.collective_s(kind, buffer_bytes, ranks)
 
 
 @dataclass(frozen=True)

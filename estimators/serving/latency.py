@@ -19,6 +19,7 @@ from estimators.counts.dit import dit_forward_flops
 from estimators.counts.geometry import ClipGeometry, clip_geometry
 from estimators.counts.problem import TrainingProblem, video_problem
 from estimators.counts.vaes import vae_decoder_params
+from estimators.errors import PlanInputError
 from estimators.serving.forward import Placement, forward_exchanges, forward_seconds
 from estimators.serving.machine import PRECISION_BYTES, Machine
 from estimators.serving.memory import PhaseBytes, dit_activation_bytes, placement_bytes, with_overheads
@@ -29,7 +30,7 @@ from estimators.serving.vae import RGB, DecodeCost, decode_cost, decode_seconds,
 from estimators.specs.models import VideoSystemSpec
 from estimators.specs.serving import Guidance, ServingClip, VaeTiling, guidance_branches, guidance_is_batched
 from estimators.specs.workload import TrainingStage, Workload
-from estimators.time.comm import bytes_per_rank, collective_time_s
+from estimators.time.comm import bytes_per_rank
 
 NOISE_PREDICTION_BYTES = 4  # noise predictions are combined in fp32 (Wan, diffusers upcast before the guidance sum)
 FP8_WEIGHT_BYTES = 1
@@ -89,19 +90,36 @@ def _cfg_exchange(sp: ServeProblem, machine: Machine, split: Split, batch: int) 
     if split.cfg == 1:
         return []
     buffer = sp.latent_elements * batch * split.cfg * NOISE_PREDICTION_BYTES
-    seconds = float(collective_time_s("all_gather", buffer, split.cfg, False, machine.gpu, machine.profile.links))
+    seconds = machine.collective_s("all_gather", buffer, split.cfg)
     return [ServeCollective(name="CFG noise-prediction all-gather", kind="all_gather", per="step", ranks=split.cfg, calls=1,
                             bytes_per_gpu=float(bytes_per_rank("all_gather", buffer, split.cfg)), seconds=seconds, treatment="exposed")]
 
 
-def _offload_s(phases: PhaseBytes, machine: Machine, placement: Placement) -> float:
-    """Host-GPU swaps once a batch: each swapped component in and out."""
-    link = machine.device.host_link
-    if placement.mode == "model":
-        return 2 * (phases.dit_weights + phases.text_weights + phases.vae_weights) / link.achieved_bytes_per_s
+def expert_switches(system) -> int:
+    """Expert swaps a clip needs: with one expert of a model split by noise level on the GPU at a time (Wan 2.2's
+    --offload_model), each later expert is swapped in once as the sampler crosses its boundary."""
+    return system.expert_count - 1 if system.experts is not None and system.resident_experts == 1 else 0
+
+
+def _expert_swap_bytes(phases: PhaseBytes, placement: Placement) -> float:
+    """Bytes one GPU moves each way to swap the expert it holds (its share of one expert's weights)."""
     if placement.mode == "streamed":
-        return 2 * (phases.text_weights + phases.vae_weights) / link.achieved_bytes_per_s
-    return 0.0
+        return 0.0  # every forward streams its layers from the host already
+    return phases.dit_weights / (placement.shards if placement.mode == "sharded" else 1)
+
+
+def _offload_s(phases: PhaseBytes, machine: Machine, placement: Placement, switches: int) -> float:
+    """Host-GPU swaps once a batch: each swapped component in and out, and each expert switch (out and in)."""
+    link = machine.device.host_link
+    moved = 0.0
+    if placement.mode == "model":
+        moved = 2 * (phases.dit_weights + phases.text_weights + phases.vae_weights)
+    elif placement.mode == "streamed":
+        moved = 2 * (phases.text_weights + phases.vae_weights)
+    moved += switches * 2 * _expert_swap_bytes(phases, placement)
+    if moved and link is None:
+        raise PlanInputError(f"{machine.gpu.name}: no host-link figure in data/serving/devices.yaml to time weights swapped to host memory")
+    return moved / link.achieved_bytes_per_s if moved else 0.0
 
 
 def phase_bytes(sp: ServeProblem, machine: Machine, split: Split, batch: int) -> PhaseBytes:
@@ -139,7 +157,7 @@ def clip_latency(sp: ServeProblem, machine: Machine, split: Split, placement: Pl
     cores = split.gpus * machine.device.host_cores_per_gpu
     pixel_frames = sp.decode.video_elements / RGB
     container = batch * (pixel_frames / (machine.encoding.pixel_frames_per_s_per_core * cores) + machine.encoding.per_clip_s)
-    offload = _offload_s(phases, machine, placement)
+    offload = _offload_s(phases, machine, placement, expert_switches(sp.system))
     breakdown = ForwardBreakdown(
         matmul_s=forward.matmul, attention_s=forward.attention, elementwise_s=forward.elementwise, overhead_s=forward.overhead,
         ulysses_s=forward.ulysses, ring_exposed_s=forward.ring_exposed, output_gather_s=forward.output_gather,

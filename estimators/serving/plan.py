@@ -9,7 +9,7 @@ from estimators.errors import PlanInputError
 from estimators.serving.demand import fleet_option
 from estimators.serving.fleet import answer_text, best_per_size, fleet_ranges, judge, meets
 from estimators.serving.latency import ServeProblem, serve_problem
-from estimators.serving.machine import Machine, gpu_machine
+from estimators.serving.machine import Machine, gpu_machine, serving_kernel_for
 from estimators.serving.queueing import MAX_UTILIZATION
 from estimators.serving.replica import kind_replicas, replica_sizes
 from estimators.serving.request import ServeRequest
@@ -17,18 +17,20 @@ from estimators.serving.results import DemandInfo, FleetOption, KindReplicas, Sa
 from estimators.serving.text import text_cost
 from estimators.specs.hardware import GPUSpec
 from estimators.specs.serving import guidance_branches
-from estimators.time.kernels import architecture
 from estimators.time.uncertainty import step_factors
 
 QUEUE_MODEL = (f"exact M/D/c (Crommelin 1932, Franx 2001): Poisson arrivals, fixed service time, replicas x batch slots; "
                f"sized for the busiest hour at utilisation at most {MAX_UTILIZATION:.0%}")
 
 
+def serving_kernel(request: ServeRequest, gpu: GPUSpec) -> Optional[str]:
+    """The attention kernel serving_kernel_for picks for the request on this GPU."""
+    return serving_kernel_for(gpu.name, request.precision, request.kernel, request.default_kernel)
+
+
 def machine_for(request: ServeRequest, gpu: GPUSpec) -> Machine:
-    """The GPU with the asked kernel (the model's official one by default); a device without kernel tables
-    (a measured CPU) uses its profile's curves."""
-    kernel = (request.kernel or request.default_kernel) if architecture(gpu.name) else None
-    return gpu_machine(gpu, request.precision, kernel)
+    """The GPU with the attention kernel serving_kernel chooses."""
+    return gpu_machine(gpu, request.precision, serving_kernel(request, gpu))
 
 
 def _clip(sp: ServeProblem) -> ServeClip:
@@ -57,6 +59,8 @@ def _assumptions(request: ServeRequest, machines: dict[str, Machine], sp: ServeP
     lines = [f"sampler and clip: {request.defaults_source}"]
     for name, m in machines.items():
         kernel = m.rates.kernel.name if m.rates.kernel else "the profile's measured curves"
+        if m.rates.kernel and not request.kernel and kernel != request.default_kernel:
+            kernel += f" (the official {request.default_kernel} has no published benchmark on {name}: the GPU's default, as training takes it)"
         lines.append(f"{name}: attention {kernel}; VAE 3D convolutions at {m.device.conv_efficiency:.1%} of the dense peak "
                      f"({m.device.conv_source}); device profile {m.profile.gpu} ({m.profile.date}): kernel benchmarks x "
                      f"{m.profile.compute_derate:.2f}, element-wise at {m.profile.memory_efficiency:.0%} of HBM bandwidth")
@@ -68,7 +72,7 @@ def _assumptions(request: ServeRequest, machines: dict[str, Machine], sp: ServeP
         f"container: H.264 at {m.encoding.pixel_frames_per_s_per_core:.2e} pixel-frames/s a host core ({m.encoding.source})",
         "parallel: xDiT's USP (Ulysses inside ring) and CFG parallel; the caption kept whole on every GPU; the VAE decoded on one GPU; "
         "PipeFusion and tensor parallelism not modelled",
-        f"ranges: {step_factors(extrapolating=True).basis}",
+        *(f"ranges on {name}: {step_factors(extrapolating=True, gpu_name=name).basis}" for name in machines),
         "no caching or step-skipping (TeaCache, FasterCache): every step runs every forward",
     ]
     if request.demand is not None:

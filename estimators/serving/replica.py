@@ -105,7 +105,7 @@ def replica_option(sp: ServeProblem, machine: Machine, timed: Timed, rows: list[
     return ReplicaOption(
         gpu=machine.gpu.name, gpus=timed.split.gpus, batch=timed.latency.batch, split=timed.split.label, cfg=timed.split.cfg,
         ulysses=timed.split.ulysses, ring=timed.split.ring, placement=timed.placement.mode, service_s=service,
-        service_s_range=step_factors(extrapolating=True).span(service),
+        service_s_range=step_factors(extrapolating=True, gpu_name=machine.gpu.name).span(service),
         clips_per_hour=timed.latency.batch * SECONDS_PER_HOUR / service, speedup_vs_one_gpu=speedup,
         scaling_efficiency=speedup / timed.split.gpus if speedup else None, dominant=dominant_part(timed.latency),
         latency=timed.latency, memory=timed.memory, splits=rows,

@@ -49,10 +49,16 @@ def serve_request_for(system: VideoSystemSpec, gpu_kinds: tuple[GPUSpec, ...], *
                       frames: Optional[int] = None, height: Optional[int] = None, width: Optional[int] = None, fps: Optional[float] = None,
                       text_tokens: Optional[int] = None, steps: Optional[int] = None, guidance: Optional[str] = None,
                       precision: str = "bf16", kernel: Optional[str] = None, vae_precision: Optional[str] = None,
-                      vae_tiling: Optional[bool] = None, batches: tuple[int, ...] = (1,), demand: Optional[Demand] = None) -> ServeRequest:
+                      vae_tiling: Optional[bool] = None, batches: tuple[int, ...] = (1,), demand: Optional[Demand] = None,
+                      experts_resident: Optional[str] = None) -> ServeRequest:
     """A request with the model's official inference settings (catalog/serving.py) filling what is not given;
-    ``vae_tiling`` None keeps the official choice, False decodes untiled, True the official tiles."""
+    ``vae_tiling`` None keeps the official choice, False decodes untiled, True the official tiles; a model split
+    into experts holds them as ``experts_resident`` says (None: as its official inference code does)."""
     defaults = inference_defaults(system)
+    if experts_resident is not None and system.experts is None:
+        system.with_expert_residency(experts_resident)  # refused in one line: the model has no experts
+    if system.experts is not None:
+        system = system.with_expert_residency(experts_resident or defaults.experts_resident)
     d = defaults.clip
     given = lambda value, default: default if value is None else value  # noqa: E731 - 0 is a value given (and refused)
     clip = ServingClip(frames=given(frames, d.frames), height=given(height, d.height), width=given(width, d.width),

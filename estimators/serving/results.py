@@ -6,7 +6,7 @@ money in ``_usd``.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import Field
 
@@ -216,6 +216,7 @@ class ServePlan(Document):
     """`plan serve --json`: one clip's latency and memory on replicas of 1-8 GPUs of each kind; with a demand,
     the cheapest fleet meeting it, each kind's runners-up and why they lose."""
 
+    kind: Literal["serve"] = "serve"
     model: str
     clip: ServeClip
     sampler: Sampler
@@ -274,6 +275,7 @@ class LoadTestResult(Document):
     """`plan reference loadtest --json`: the reference server driven at several Poisson rates, against the
     serving model's prediction for this CPU (its device measured by microbenchmarks before the test)."""
 
+    kind: Literal["loadtest"] = "loadtest"
     server: str = Field(description="'spawned' (a server started for the test) or the URL driven.")
     config: str
     frames: int

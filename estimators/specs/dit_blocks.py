@@ -4,13 +4,17 @@ A model is its embedders (patch, caption, conditioning, optional token refiner),
 groups (each a block kind with its options, repeated ``count`` times, in order) and a final layer.
 The vocabulary covers the public video DiTs:
 - ``cross`` blocks: 3D self-attention over the visual tokens, then cross-attention from them to the
-  text tokens, then an MLP (Wan 2.1, LTX-Video; PixArt-style).
+  text tokens, then an MLP (Wan 2.1/2.2, LTX-Video, Step-Video; PixArt-style; Cosmos-Predict2 with an
+  adaLN-LoRA modulated cross-attention and keys/values straight from the T5 features).
 - ``joint`` blocks: one full attention over visual + text tokens with separate text weights
-  (MM-DiT dual stream; HunyuanVideo's first 20 blocks; Mochi 1's asymmetric blocks, whose text stream
-  is narrower than the visual one and whose last block does not update the text).
+  (MM-DiT dual stream; HunyuanVideo's first 20 blocks, HunyuanVideo 1.5's 54, Open-Sora 2.0's 19; Mochi 1's
+  asymmetric blocks, whose text stream is narrower than the visual one and whose last block does not
+  update the text).
 - ``single`` blocks: one stream over the concatenated text + video tokens with shared weights, either
   sequential (CogVideoX, with per-modality adaptive norms as extra modulation vectors) or parallel
   attention + MLP with one fused out-projection (HunyuanVideo's last 40 blocks).
+The text side of the blocks may hold further context tokens besides the caption's, each group from its own
+encoder and projection (``context_embedders``: HunyuanVideo 1.5's ByT5 glyph tokens, Step-Video's CLIP tokens).
 Widths: the attention is heads x head_dim wide; the visual tokens between blocks have the same width
 unless ``hidden_width`` says otherwise, the text tokens ``text_width`` (Mochi: 3072 attention and visual,
 1536 text). The legacy ``asymm_dit`` input (specs/asymm_dit.py) is translated into this vocabulary.
@@ -111,7 +115,9 @@ class Modulation(Spec):
 
 class CrossBlock(Spec):
     """Self-attention over visual tokens, cross-attention to the text tokens (ungated, unmodulated as in
-    Wan and LTX), then the MLP; the text tokens only feed the cross-attention's keys and values."""
+    Wan and LTX, or modulated and gated as in Cosmos), then the MLP; the text tokens only feed the
+    cross-attention's keys and values (projected from the caption projection's width, or straight from the
+    text features when the model has no caption projection: Cosmos)."""
 
     kind: Literal["cross"] = "cross"
     count: Depth = Field(description="Blocks of this kind in a row.")
@@ -119,6 +125,11 @@ class CrossBlock(Spec):
     cross_norm: NormKind = Field(default="none", description="Norm before the cross-attention (Wan: layer_affine; LTX: none).")
     attention: AttentionOptions = Field(default_factory=AttentionOptions, description="Self-attention projections.")
     cross_attention: AttentionOptions = Field(default_factory=AttentionOptions, description="Cross-attention projections.")
+    cross_modulated: bool = Field(
+        default=False,
+        description="The cross-attention has its own modulated norm and gate, like the self-attention and the MLP "
+        "(Cosmos: norm2 of CosmosTransformerBlock, 9 vectors a block); false: ungated and unmodulated (Wan, LTX).",
+    )
     mlp: MLPOptions
     modulation: Modulation
 
@@ -191,6 +202,17 @@ class Conditioning(Spec):
 
     width: Size = Field(description="Width of c (Wan, LTX, HunyuanVideo: the model width; CogVideoX: 512).")
     timestep_freq_dim: Size = Field(description="Sinusoidal timestep features into the timestep MLP (256; CogVideoX: the model width).")
+    timestep_bias: bool = Field(default=True, description="Biases in the timestep MLP (Cosmos: none).")
+    timestep_outputs: Size = Field(
+        default=1,
+        description="The timestep MLP's second layer emits this many width-wide vectors (Cosmos: 3, the shared part of "
+        "every block's adaLN-LoRA modulation, diffusers CosmosTimestepEmbedding linear_2: width -> 3 x width); 1: c itself.",
+    )
+    timestep_norm: NormKind = Field(
+        default="none",
+        description="Norm of the sinusoidal features handed to the blocks' modulation as their input (Cosmos: rms_affine, "
+        "CosmosEmbedding.norm; its width is then timestep_freq_dim, which must equal width): " + NORM_KINDS_HELP + ".",
+    )
     guidance_embed: bool = Field(default=False, description="A second timestep-style MLP for the guidance scale (HunyuanVideo, guidance-distilled).")
     pooled_text_dim: SizeOrZero = Field(
         default=0, description="Width of a pooled caption vector projected by a 2-layer MLP and added to c (HunyuanVideo CLIP-L: 768; 0: none)."
@@ -215,14 +237,42 @@ class TokenRefiner(Spec):
     timestep_freq_dim: Size = Field(default=256, description="Sinusoidal timestep features of its own timestep MLP.")
 
 
+class ContextEmbedder(Spec):
+    """A further group of context tokens that join the caption's in the blocks, each group from its own
+    encoder through its own projection (HunyuanVideo 1.5: ByT5 glyph tokens and SigLIP image tokens,
+    diffusers HunyuanVideo15ByT5TextProjection / HunyuanVideo15ImageProjection; Step-Video: Hunyuan-CLIP's
+    token sequence, StepVideoModel clip_projection). The projection: an optional norm of the features, then
+    linears through ``hidden`` to the text width (activations between them), then an optional norm."""
+
+    name: str = Field(description="What the tokens are, e.g. 'byt5-glyph'.")
+    feature_dim: Size = Field(description="Width of the encoder's features (ByT5-small: 1472; SigLIP: 1152; Hunyuan-CLIP: 1024).")
+    tokens: SizeOrZero = Field(
+        description="Tokens a sample carries into the blocks (padded length; 0: the projection is held but not run, as "
+        "HunyuanVideo 1.5's image projection in text-to-video training)."
+    )
+    norm_in: NormKind = Field(default="none", description="Norm of the features before the first linear: " + NORM_KINDS_HELP + ".")
+    hidden: tuple[Size, ...] = Field(default=(), description="Widths of the hidden layers (ByT5 glyph: 2048, 2048; image: 1152; none: one linear).")
+    norm_out: NormKind = Field(default="none", description="Norm after the last linear: " + NORM_KINDS_HELP + ".")
+    bias: bool = Field(default=True, description="Biases on the linears.")
+
+
 class FinalLayer(Spec):
     """Norm(s), final modulation and the projection back to latent patches."""
 
     norms: tuple[NormKind, ...] = Field(default=("layer",), description="Norms applied in order (CogVideoX: two affine LayerNorms).")
-    modulation: Literal["per_block", "shared_table"] = Field(
-        description="per_block: a linear c -> outputs x width (HunyuanVideo, CogVideoX); shared_table: a learned table added to c (Wan, LTX)."
+    modulation: Literal["per_block", "shared_table", "low_rank"] = Field(
+        description="per_block: a linear c -> outputs x width (HunyuanVideo, CogVideoX); shared_table: a learned table added to c "
+        "(Wan, LTX); low_rank: c -> rank -> outputs x width without biases (Cosmos CosmosAdaLayerNorm)."
     )
     modulation_outputs: Size = Field(default=2, description="Vectors (shift and scale: 2).")
+    modulation_rank: SizeOrZero = Field(default=0, description="Rank of a low_rank final modulation (Cosmos: 256).")
+    bias: bool = Field(default=True, description="Bias of the projection to latent patches (Cosmos: none).")
+
+    @model_validator(mode="after")
+    def _rank_for_low_rank(self) -> "FinalLayer":
+        if (self.modulation == "low_rank") != (self.modulation_rank > 0):
+            raise ValueError("modulation_rank is given with, and only with, low_rank modulation")
+        return self
 
 
 class VideoDiTSpec(Spec):
@@ -254,8 +304,22 @@ class VideoDiTSpec(Spec):
         "max_text_tokens rows and only the valid text tokens enter the blocks (Mochi: padding dropped after the projection, "
         "shared/reference/mochi-architecture.md); false: every part runs on the text tokens a sample carries.",
     )
-    caption_projection: Literal["linear", "mlp"] = Field(
-        description="Text features -> width: one linear (CogVideoX, HunyuanVideo's proj_in) or a 2-layer MLP (Wan, LTX)."
+    caption_projection: Literal["linear", "mlp", "none"] = Field(
+        description="Text features -> width: one linear (CogVideoX, HunyuanVideo's proj_in), a 2-layer MLP (Wan, LTX), or "
+        "none: the cross-attention projects its keys and values straight from the text features (Cosmos; cross blocks only)."
+    )
+    context_embedders: tuple[ContextEmbedder, ...] = Field(
+        default=(), description="Further context token groups joined to the caption's in the blocks (HunyuanVideo 1.5, Step-Video)."
+    )
+    context_type_embeddings: SizeOrZero = Field(
+        default=0,
+        description="Rows of a learned embedding table adding a type vector to each context token by its source "
+        "(HunyuanVideo 1.5 cond_type_embed: 3, LLM / ByT5 / image); 0: none.",
+    )
+    condition_embed_channels: SizeOrZero = Field(
+        default=0,
+        description="Channels a latent pixel of a conditioning input has that a second patch embedding adds to the visual "
+        "tokens (Open-Sora 2.0 cond_in: 16 latent + 1 mask channels, times the patch: 68 -> width); 0: none.",
     )
     token_refiner: Optional[TokenRefiner] = Field(default=None, description="Text-token refiner after the caption projection (HunyuanVideo).")
     conditioning: Conditioning
@@ -274,7 +338,14 @@ class VideoDiTSpec(Spec):
             raise ValueError("head_dim must be even for rotary embeddings")
         if self.conditioning.caption_pool_heads and self.text_feature_dim % self.conditioning.caption_pool_heads:
             raise ValueError("text_feature_dim must divide into conditioning.caption_pool_heads")
-        widths_differ = self.width != self.attn_width or self.text_stream_width != self.width
+        if self.caption_projection == "none" and (
+            self.token_refiner is not None or self.context_embedders or self.text_width is not None
+            or any(group.kind != "cross" for group in self.blocks)
+        ):
+            raise ValueError("caption_projection 'none' needs cross blocks only, no token refiner, no context embedders and no text_width")
+        if self.conditioning.timestep_norm != "none" and self.conditioning.timestep_freq_dim != self.conditioning.width:
+            raise ValueError("a timestep_norm hands the sinusoidal features to the blocks: timestep_freq_dim must equal conditioning.width")
+        widths_differ = self.width != self.attn_width or (self.text_width or self.width) != self.width
         if widths_differ and (self.token_refiner is not None or any(group.kind != "joint" for group in self.blocks)):
             raise ValueError("a hidden_width other than heads x head_dim, or a text_width other than the visual width, needs joint "
                              "blocks only and no token refiner")
@@ -294,8 +365,16 @@ class VideoDiTSpec(Spec):
 
     @property
     def text_stream_width(self) -> int:
-        """Width of the text tokens in the blocks (the visual width unless text_width is given)."""
+        """Width of the text tokens in the blocks (the visual width unless text_width is given; the text features'
+        width when there is no caption projection)."""
+        if self.caption_projection == "none":
+            return self.text_feature_dim
         return self.text_width or self.width
+
+    @property
+    def context_tokens(self) -> int:
+        """Tokens the context embedders add to the caption's in every block."""
+        return sum(group.tokens for group in self.context_embedders)
 
     @property
     def num_layers(self) -> int:

@@ -28,3 +28,10 @@ class Layout(Spec):
     def num_gpus(self) -> int:
         """GPUs the layout occupies."""
         return self.tp * self.pp * self.cp * self.dp
+
+    @property
+    def label(self) -> str:
+        """Compact text, e.g. 'tp2 cp4 pp1 dp64 z2 mb1 none ring' (the one way every output writes a layout)."""
+        kind = f" {self.cp_kind}" if self.cp > 1 else ""
+        vpp = f" v{self.vpp}" if self.vpp > 1 else ""
+        return f"tp{self.tp} cp{self.cp} pp{self.pp}{vpp} dp{self.dp} z{self.zero} mb{self.micro_batch} {self.recompute}{kind}"

@@ -47,10 +47,12 @@ class DeviceProfile(Spec):
     attention_efficiency_max: Optional[float] = Field(default=None, gt=0, le=1, description="Long-sequence attention fraction of peak (devices without kernel tables).")
     attention_half_seq: Optional[float] = Field(default=None, ge=0, description="Sequence length at which attention efficiency halves.")
     memory_efficiency: float = Field(gt=0, le=1, description="Achieved fraction of HBM bandwidth for element-wise ops.")
-    nvlink_efficiency: float = Field(gt=0, le=1, description="Achieved fraction of NVLink one-way bandwidth.")
-    nic_efficiency: float = Field(gt=0, le=1, description="Achieved fraction of NIC bandwidth.")
-    nvlink_latency_s: float = Field(ge=0, description="Latency of one ring step inside a node.")
-    nic_latency_s: float = Field(ge=0, description="Latency of one ring step across nodes.")
+    nvlink_efficiency: Optional[float] = Field(
+        default=None, gt=0, le=1, description="Measured fraction of the scale-up link's one-way bandwidth (devices without "
+        "published collective figures, e.g. the CPU reference model; GPUs use their published bus bandwidths).")
+    nic_efficiency: Optional[float] = Field(default=None, gt=0, le=1, description="Measured fraction of NIC bandwidth (as above).")
+    nvlink_latency_s: Optional[float] = Field(default=None, ge=0, description="Measured latency of one ring step inside a node (as above).")
+    nic_latency_s: Optional[float] = Field(default=None, ge=0, description="Measured latency of one ring step across nodes (as above).")
     layer_overhead_s: float = Field(
         default=0.0, ge=0,
         description="Fixed seconds a layer costs per pass beyond its FLOPs and bytes (kernel launches, framework "
@@ -63,9 +65,10 @@ class DeviceProfile(Spec):
     )
 
     @property
-    def links(self) -> LinkProfile:
-        """The link part, as the communication model takes it."""
-        return LinkProfile(self.nvlink_efficiency, self.nic_efficiency, self.nvlink_latency_s, self.nic_latency_s)
+    def links(self) -> Optional[LinkProfile]:
+        """The measured link part, as the communication model takes it (None: use the GPU's published figures)."""
+        values = (self.nvlink_efficiency, self.nic_efficiency, self.nvlink_latency_s, self.nic_latency_s)
+        return None if any(v is None for v in values) else LinkProfile(*values)
 
     def matmul_efficiency(self, dim):
         """Fraction of peak for matmuls whose per-GPU width is ``dim`` (scalar or array)."""

@@ -71,6 +71,9 @@ class InferenceDefaults(Spec):
     vae_precision: VaePrecision = Field(description="Precision the VAE decodes in.")
     vae_tiling: Optional[VaeTiling] = Field(default=None, description="Spatial tiles of the decode (None: the whole frame).")
     attention_kernel: str = Field(description="Attention kernel the official code runs (a name of data/kernels/attention.yaml).")
+    experts_resident: Optional[Literal["one", "all"]] = Field(
+        default=None, description="A model split into experts by noise level: 'all' on the GPU, or 'one' with the idle expert on the host, "
+                                  "swapped in at the boundary (None: a model without experts).")
     source: str = Field(description="Where each default was read.")
 
 

@@ -31,6 +31,11 @@ class T5EncoderSpec(Spec):
     relative_bias_every_layer: bool = Field(
         default=False, description="A relative position bias table in every layer (UMT5), not only the first (T5)."
     )
+    fixed_tokens: SizeOrZero = Field(
+        default=0,
+        description="Tokens every prompt is padded to whatever the caption's length (HunyuanVideo 1.5's ByT5 glyph encoder: "
+        "256); 0: the DiT's caption tokens.",
+    )
 
     @property
     def inner_dim(self) -> int:
@@ -86,6 +91,8 @@ class DecoderLLMEncoderSpec(Spec):
     template_tokens: SizeOrZero = Field(
         default=0, description="Prompt-template tokens run before the caption's and cropped after (crop_start)."
     )
+    qkv_bias: bool = Field(default=False, description="Biases on the q, k and v projections (Qwen2: true; Llama: false).")
+    final_norm: bool = Field(default=True, description="A final RMSNorm after the last layer (Step-Video's Step-LLM: none).")
 
     @model_validator(mode="after")
     def _some_layer_runs(self) -> DecoderLLMEncoderSpec:
@@ -104,6 +111,28 @@ class DecoderLLMEncoderSpec(Spec):
         return self.hidden_size
 
 
+class BertEncoderSpec(Spec):
+    """A BERT encoder (Devlin et al. 2019; transformers' ``BertModel``): post-LN transformer with learned word,
+    position and token-type embeddings, biases everywhere, GELU MLP, and a pooler (a dense layer on the first
+    token) when the checkpoint has one. Step-Video's Hunyuan-CLIP is one (HunyuanDiT's bilingual CLIP text tower)."""
+
+    family: Literal["bert"] = "bert"
+    num_layers: Depth = Field(description="Encoder layers (Hunyuan-CLIP: 24).")
+    hidden_size: Size = Field(description="Hidden width (1024).")
+    num_heads: Size = Field(description="Attention heads (16).")
+    intermediate_size: Size = Field(description="MLP hidden width (4096).")
+    vocab_size: Size = Field(description="Word-embedding rows (47020).")
+    max_positions: Size = Field(description="Learned positions (512).")
+    type_vocab_size: Size = Field(default=2, description="Token-type embedding rows (2).")
+    pooler: bool = Field(default=True, description="The pooler's dense layer on the first token (BertModel's add_pooling_layer).")
+    tokens: Size = Field(description="Tokens every prompt is padded to (Step-Video's Hunyuan-CLIP: 77).")
+
+    @property
+    def feature_dim(self) -> int:
+        """Width of the token features handed to the DiT."""
+        return self.hidden_size
+
+
 TextEncoderSpec = Annotated[
-    T5EncoderSpec | CLIPTextEncoderSpec | DecoderLLMEncoderSpec, Field(discriminator="family")
+    T5EncoderSpec | CLIPTextEncoderSpec | DecoderLLMEncoderSpec | BertEncoderSpec, Field(discriminator="family")
 ]

@@ -164,6 +164,102 @@ class HunyuanVideoVAESpec(Spec):
         return f"frames = {self.temporal_compression}k+1"
 
 
+class HunyuanVideo15VAESpec(Spec):
+    """HunyuanVideo 1.5's causal 3D VAE (diffusers ``AutoencoderKLHunyuanVideo15``; Tencent Hunyuan 2025,
+    HunyuanVideo 1.5 technical report): RMS-normed causal residual blocks, down-sampling by a causal conv to a
+    fraction of the channels followed by space(-time)-to-depth with an averaged shortcut (DC-AE style), one
+    full attention with a causal frame mask in each mid block, 16x spatial and 4x temporal compression into 32
+    channels. With ``spatial_tiling`` (the HunyuanVideo 1.5 README's ``pipe.vae.enable_tiling()``), frames
+    larger than a tile are encoded as overlapping tiles of tile_size pixels (tile_size / 16 latent pixels when
+    decoding) every (1 - tile_overlap) x tile_size, each through the whole encoder or decoder."""
+
+    family: Literal["hunyuanvideo15_vae"] = "hunyuanvideo15_vae"
+    image_channels: Size = Field(default=3, description="Pixel channels.")
+    latent_channels: Size = Field(description="Latent channels (32).")
+    block_out_channels: tuple[Size, ...] = Field(description="Encoder channels per level (128, 256, 512, 1024, 1024).")
+    layers_per_block: Depth = Field(description="Residual blocks per encoder level (decoder: one more) (2).")
+    spatial_compression: Size = Field(default=16, description="Spatial factor; the first log2 levels halve H and W.")
+    temporal_compression: Size = Field(default=4, description="Temporal factor; the log2 levels before the last spatial one halve time.")
+    spatial_tiling: bool = Field(default=True, description="Encode and decode in overlapping spatial tiles (enable_tiling).")
+    tile_size: Size = Field(default=256, description="tile_sample_min_height / width in pixels (256).")
+    tile_overlap: float = Field(default=0.25, ge=0, lt=1, description="tile_overlap_factor (0.25): tiles start every (1 - overlap) x tile_size.")
+
+    @model_validator(mode="after")
+    def _compression_fits_levels(self) -> HunyuanVideo15VAESpec:
+        spatial, temporal = self.spatial_compression.bit_length() - 1, self.temporal_compression.bit_length() - 1
+        if 2**spatial != self.spatial_compression or 2**temporal != self.temporal_compression:
+            raise ValueError("spatial_compression and temporal_compression must be powers of 2")
+        if spatial >= len(self.block_out_channels) or temporal > spatial:
+            raise ValueError("spatial_compression must be below 2 ** len(block_out_channels) and at least temporal_compression")
+        if self.tile_size % self.spatial_compression:
+            raise ValueError("tile_size must be a multiple of spatial_compression")
+        return self
+
+    @property
+    def label(self) -> str:
+        """Name used in messages."""
+        return "HunyuanVideo 1.5 VAE"
+
+    @property
+    def frame_rule_text(self) -> str:
+        """The causal VAE keeps the first frame alone: frames = t k + 1."""
+        return f"frames = {self.temporal_compression}k+1"
+
+
+class StepVideoVAESpec(Spec):
+    """Step-Video-T2V's Video-VAE, version 2 (github.com/stepfun-ai/Step-Video-T2V stepvideo/vae/vae.py; Ma et al.
+    2025, arXiv 2502.10248): clips are cut into chunks of ``chunk_frames`` frames, each encoded alone into
+    ``chunk_latent_frames`` latent frames (17 -> 3) and decoded back chunk by chunk. Encoder: GroupNorm causal
+    residual blocks over levels of encoder_base x encoder_mult channels, 2D strided down-sampling (or 3D at the
+    temporal levels), a mid block with causal attention, then a conv to patch channels and 2x2x2
+    space-time-to-depth (the 'dual path': an averaged shortcut beside it). Decoder mirrors it with nearest
+    up-sampling followed by a conv (2D) or a residual conv block (3D)."""
+
+    family: Literal["step_video_vae"] = "step_video_vae"
+    image_channels: Size = Field(default=3, description="Pixel channels.")
+    latent_channels: Size = Field(description="Latent channels, z_channels (Step-Video: 64).")
+    encoder_base: Size = Field(description="Encoder channel unit, ch (32).")
+    encoder_mult: tuple[Size, ...] = Field(description="Encoder channel multipliers per level, ch_mult (4, 8, 16, 16).")
+    encoder_temporal_levels: tuple[SizeOrZero, ...] = Field(description="Encoder levels whose down-sampling also halves time, down_sampling_layer (1, 2).")
+    decoder_base: Size = Field(description="Decoder channel unit, ch (128).")
+    decoder_mult: tuple[Size, ...] = Field(description="Decoder channel multipliers per level, ch_mult (1, 2, 4, 4).")
+    decoder_temporal_levels: tuple[SizeOrZero, ...] = Field(description="Decoder levels whose up-sampling also doubles time, temporal_up_layers (2, 3).")
+    num_res_blocks: Depth = Field(description="Residual blocks per encoder level (decoder: one more) (2).")
+    patch_channels: Size = Field(description="Channels of the 2x2x2 patchified latent before conv_out: 4 x z x 2^3 (2048).")
+    chunk_frames: Size = Field(default=17, description="Frames of a chunk encoded alone (AutoencoderKL.frame_len).")
+    chunk_latent_frames: Size = Field(default=3, description="Latent frames of a chunk (latent_len of version 2).")
+
+    @model_validator(mode="after")
+    def _levels_match(self) -> StepVideoVAESpec:
+        if len(self.encoder_mult) != len(self.decoder_mult):
+            raise ValueError("encoder_mult and decoder_mult need one entry per level each")
+        levels = len(self.encoder_mult)
+        if any(not 0 <= i < levels - 1 for i in self.encoder_temporal_levels) or any(not 0 < i < levels for i in self.decoder_temporal_levels):
+            raise ValueError("temporal levels must name levels that resample (encoder: all but the last; decoder: all but level 0)")
+        return self
+
+    @property
+    def spatial_compression(self) -> int:
+        """2 per resampled level and 2 for the final patchify (Step-Video: 16)."""
+        return 2 ** len(self.encoder_mult)
+
+    @property
+    def temporal_compression(self) -> int:
+        """Frames of a chunk per latent frame, rounded down (17 / 3: 5; the model card's '8x' counts 16 frames
+        into 2 after the first)."""
+        return self.chunk_frames // self.chunk_latent_frames
+
+    @property
+    def label(self) -> str:
+        """Name used in messages."""
+        return "Step-Video VAE"
+
+    @property
+    def frame_rule_text(self) -> str:
+        """Frames come in whole chunks."""
+        return f"frames = {self.chunk_frames}k ({self.chunk_latent_frames} latent frames a chunk)"
+
+
 class CogVideoXVAESpec(Spec):
     """CogVideoX's 3D causal VAE (diffusers ``AutoencoderKLCogVideoX``; Yang et al. 2024, arXiv 2408.06072):
     GroupNorm causal residual blocks; 2D strided down-sampling after temporal average pooling; the decoder's
@@ -258,6 +354,7 @@ class LTXVideoVAESpec(Spec):
 
 
 VAESpec = Annotated[
-    VideoVAESpec | WanVAESpec | HunyuanVideoVAESpec | CogVideoXVAESpec | LTXVideoVAESpec,
+    VideoVAESpec | WanVAESpec | HunyuanVideoVAESpec | HunyuanVideo15VAESpec | StepVideoVAESpec | CogVideoXVAESpec
+    | LTXVideoVAESpec,
     Field(discriminator="family"),
 ]

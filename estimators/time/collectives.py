@@ -15,7 +15,7 @@ import numpy as np
 
 from estimators.counts.problem import TrainingProblem
 from estimators.specs.layout_arrays import LayoutArrays
-from estimators.time.comm import bytes_per_rank, collective_time_s, group_crosses_nodes
+from estimators.time.comm import ALGORITHMS, Fabric, bytes_per_rank, collective_time, ranks_per_domain
 
 FULL = 2  # layouts.RECOMPUTE_CODES["full"]
 ULYSSES_ALL_TO_ALLS_PER_PASS = 4  # q, k, v in and the output back
@@ -36,8 +36,17 @@ class CollectiveCost:
     calls: np.ndarray
     buffer_bytes: np.ndarray
     ranks: np.ndarray
-    crosses_nodes: np.ndarray
+    local_ranks: np.ndarray  # ranks of the group inside one scale-up domain
     seconds_per_call: np.ndarray
+    algorithm: np.ndarray  # index into comm.ALGORITHMS: what the library's tuner picks
+
+    @property
+    def crosses_nodes(self) -> np.ndarray:
+        """The group spans more than one scale-up domain (its traffic crosses NICs)."""
+        return (self.ranks > 1) & (self.ranks > self.local_ranks)
+
+    def algorithm_name(self, i: int) -> str:
+        return ALGORITHMS[int(self.algorithm[i])]
 
     @property
     def bytes_per_gpu(self) -> np.ndarray:
@@ -50,23 +59,26 @@ class CollectiveCost:
         return self.calls * self.seconds_per_call
 
 
-def _cost(name, kind, group, per, overlap, calls, buffer, ranks, crosses, gpu, links) -> CollectiveCost:
-    calls = np.where(np.asarray(ranks) > 1, calls, 0)
-    seconds = collective_time_s(kind, buffer, ranks, crosses, gpu, links)
-    return CollectiveCost(name, kind, group, per, overlap, np.asarray(calls, dtype=float), np.asarray(buffer, dtype=float), np.asarray(ranks), crosses, seconds)
+def _cost(name, kind, group, per, overlap, calls, buffer, ranks, local, fabric: Fabric) -> CollectiveCost:
+    ranks = np.asarray(ranks)
+    calls = np.where(ranks > 1, calls, 0)
+    local = np.broadcast_to(np.minimum(local, np.maximum(ranks, 1)), ranks.shape)
+    timed = collective_time(kind, buffer, ranks, local, fabric)
+    return CollectiveCost(name, kind, group, per, overlap, np.asarray(calls, dtype=float), np.asarray(buffer, dtype=float), ranks,
+                          np.asarray(local), timed.seconds, timed.algorithm)
 
 
-def step_collectives(prob: TrainingProblem, lay: LayoutArrays, layers: np.ndarray, gpu, links) -> list[CollectiveCost]:
+def step_collectives(prob: TrainingProblem, lay: LayoutArrays, layers: np.ndarray, fabric: Fabric) -> list[CollectiveCost]:
     """All collectives of one step on each layout; ``layers`` = layers on the busiest stage."""
-    node, mb = gpu.node_size, lay.micro_batch
+    domain, mb = fabric.domain, lay.micro_batch
     passes = 2 + (lay.recompute == FULL)  # forward, backward, recomputed forward
     costs = []
-    tp_cross = group_crosses_nodes(lay.tp, 1, node)
+    tp_local = ranks_per_domain(lay.tp, 1, domain)
     for stream in prob.streams:
         buffer = stream.tokens / lay.cp * mb * stream.width * prob.activation_bytes
         costs.append(_cost(f"tp all-reduce ({stream.name})", "all_reduce", "tp", "micro-batch", "exposed less what the stack overlaps",
-                           stream.tp_collectives_per_layer * layers * passes, buffer, lay.tp, tp_cross, gpu, links))
-    cp_cross = group_crosses_nodes(lay.cp, lay.tp, node)
+                           stream.tp_collectives_per_layer * layers * passes, buffer, lay.tp, tp_local, fabric))
+    cp_local = ranks_per_domain(lay.cp, lay.tp, domain)
     # the tokens of the sequence-parallel attention (cross-attention needs no exchange: every rank holds
     # the text keys/values and attends from its own queries)
     local_tokens = prob.attention_seq / lay.cp * mb
@@ -74,22 +86,28 @@ def step_collectives(prob: TrainingProblem, lay: LayoutArrays, layers: np.ndarra
     a2a_buffer = local_tokens * (2 * q_width + 2 * kv_width) / ULYSSES_ALL_TO_ALLS_PER_PASS * prob.activation_bytes
     ulysses_ranks = np.where(lay.cp_ring, 1, lay.cp)
     costs.append(_cost("cp Ulysses all-to-all (q, k, v, out)", "all_to_all", "cp", "micro-batch", "exposed less what the stack overlaps",
-                       ULYSSES_ALL_TO_ALLS_PER_PASS * layers * passes, a2a_buffer, ulysses_ranks, cp_cross, gpu, links))
+                       ULYSSES_ALL_TO_ALLS_PER_PASS * layers * passes, a2a_buffer, ulysses_ranks, cp_local, fabric))
     ring_ranks = np.where(lay.cp_ring, lay.cp, 1)
     kv_block = RING_KV_TENSORS * local_tokens * kv_width * prob.activation_bytes
     costs.append(_cost("cp ring K/V exchange (forward)", "send_recv", "cp", "micro-batch", "overlapped with attention",
-                       (lay.cp - 1) * layers * (passes - 1), kv_block, ring_ranks, cp_cross, gpu, links))
+                       (lay.cp - 1) * layers * (passes - 1), kv_block, ring_ranks, _p2p_local(cp_local, ring_ranks), fabric))
     costs.append(_cost("cp ring K/V + dK/dV exchange (backward)", "send_recv", "cp", "micro-batch", "overlapped with attention",
-                       (lay.cp - 1) * layers, 2 * kv_block, ring_ranks, cp_cross, gpu, links))
-    pp_cross = group_crosses_nodes(lay.pp, lay.tp * lay.cp, node)
+                       (lay.cp - 1) * layers, 2 * kv_block, ring_ranks, _p2p_local(cp_local, ring_ranks), fabric))
+    pp_local = ranks_per_domain(lay.pp, lay.tp * lay.cp, domain)
     boundary = sum(s.tokens * s.width for s in prob.streams) / (lay.cp * lay.tp) * mb * prob.activation_bytes
     costs.append(_cost("pp activation/gradient send", "send_recv", "pp", "micro-batch", "exposed",
-                       PP_SENDS_PER_CHUNK * lay.vpp, boundary, lay.pp, pp_cross, gpu, links))
-    costs.extend(data_parallel_collectives(prob, lay, gpu, links))
+                       PP_SENDS_PER_CHUNK * lay.vpp, boundary, lay.pp, _p2p_local(pp_local, lay.pp), fabric))
+    costs.extend(data_parallel_collectives(prob, lay, fabric))
     return costs
 
 
-def data_parallel_collectives(prob: TrainingProblem, lay: LayoutArrays, gpu, links) -> list[CollectiveCost]:
+def _p2p_local(local, ranks):
+    """A ring of point-to-point sends (ring attention, pipeline stages) crosses a NIC when any neighbour pair
+    sits in different domains: all ranks in one domain, or one 'domain' of a single rank (its sends cross)."""
+    return np.where(local >= ranks, ranks, 1)
+
+
+def data_parallel_collectives(prob: TrainingProblem, lay: LayoutArrays, fabric: Fabric) -> list[CollectiveCost]:
     """Gradient exchange over the dp x cp replicas.
 
     ZeRO 0-2: one all-reduce volume of all gradients a step (reduce-scatter + all-gather under ZeRO-1/2).
@@ -97,9 +115,9 @@ def data_parallel_collectives(prob: TrainingProblem, lay: LayoutArrays, gpu, lin
     twice (forward, and again for backward after resharding) but the root's parameters (embedders,
     head) once, since the root stays gathered through backward; gradients are reduce-scattered once.
     """
-    node = gpu.node_size
     ranks = lay.dp * lay.cp
-    cross = group_crosses_nodes(lay.dp, lay.tp * lay.cp * lay.pp, node) | group_crosses_nodes(lay.cp, lay.tp, node)
+    # the dp x cp replicas of a weight shard: cp ranks stride tp, dp ranks stride tp cp pp
+    local = ranks_per_domain(lay.cp, lay.tp, fabric.domain) * ranks_per_domain(lay.dp, lay.tp * lay.cp * lay.pp, fabric.domain)
     split = lay.tp * lay.pp
     grad_bytes = prob.trained_params / split * prob.state_bytes_per_param
     layer_bytes = prob.layer_params / lay.tp * prob.state_bytes_per_param
@@ -108,13 +126,13 @@ def data_parallel_collectives(prob: TrainingProblem, lay: LayoutArrays, gpu, lin
     zero3 = lay.zero >= 3
     return [
         _cost("dp gradient all-reduce", "all_reduce", "dp", "step", "overlapped with the last backward",
-              np.where(zero3, 0, 1), grad_bytes, ranks, cross, gpu, links),
+              np.where(zero3, 0, 1), grad_bytes, ranks, local, fabric),
         _cost("dp ZeRO-3 layer all-gather (forward and backward)", "all_gather", "dp", "micro-batch", "prefetched during compute",
-              np.where(zero3, ZERO3_GATHERS * layers, 0), layer_bytes, ranks, cross, gpu, links),
+              np.where(zero3, ZERO3_GATHERS * layers, 0), layer_bytes, ranks, local, fabric),
         _cost("dp ZeRO-3 root all-gather (once)", "all_gather", "dp", "micro-batch", "prefetched during compute",
-              np.where(zero3, 1, 0), root_bytes, ranks, cross, gpu, links),
+              np.where(zero3, 1, 0), root_bytes, ranks, local, fabric),
         _cost("dp ZeRO-3 gradient reduce-scatter", "reduce_scatter", "dp", "micro-batch", "overlapped with backward",
-              np.where(zero3, 1, 0), grad_bytes, ranks, cross, gpu, links),
+              np.where(zero3, 1, 0), grad_bytes, ranks, local, fabric),
     ]
 
 

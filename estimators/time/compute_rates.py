@@ -63,4 +63,4 @@ def compute_rates(gpu: GPUSpec, profile: DeviceProfile, kernel: str | None, prec
     name = kernel or default_kernel(gpu.name)
     if name is None and (profile.matmul_efficiency_max is None or profile.attention_efficiency_max is None):
         raise PlanInputError(f"{gpu.name}: no kernel benchmarks in data/kernels and no measured efficiency curves in its profile")
-    return ComputeRates(gpu, profile, None if name is None else attention_kernel(name, gpu.name), precision)
+    return ComputeRates(gpu, profile, None if name is None else attention_kernel(name, gpu.name, precision), precision)

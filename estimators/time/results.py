@@ -45,7 +45,9 @@ class CollectiveCall(Result):
     per: Literal["micro-batch", "step"] = Field(description="What calls, bytes and seconds are counted per.")
     calls: float
     ranks: int
-    tier: str = Field(description="The slowest link crossed: NVLink or NIC.")
+    tier: str = Field(description="The slowest link crossed: the scale-up link (NVLink, Infinity Fabric, PCIe) or NIC.")
+    algorithm: str = Field(default="ring", description="What NCCL / RCCL's tuner runs: ring, tree, nvls, nvls_tree, or p2p sends.")
+    local_ranks: int = Field(default=0, description="Ranks of the group inside one scale-up domain (their NICs carry its traffic across).")
     buffer_bytes: float
     bytes_per_gpu: float
     seconds: float = Field(description="All calls, before any overlap.")

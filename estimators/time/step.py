@@ -27,6 +27,7 @@ from estimators.specs.layout_arrays import LayoutArrays
 from estimators.specs.profile import DeviceProfile
 from estimators.specs.stack import TrainingStack
 from estimators.time.collectives import FULL, CollectiveCost, group_seconds, step_collectives
+from estimators.time.comm import Fabric
 from estimators.time.compute_rates import ComputeRates, compute_rates
 from estimators.time.kernels import UNFUSED, distinct_rows
 from estimators.time.results import COMPUTE_PARTS, CollectiveCall, StepBreakdown
@@ -82,6 +83,11 @@ class RunSettings:
     @property
     def precision(self) -> str:
         return self.rates.precision
+
+    @property
+    def fabric(self) -> Fabric:
+        """The GPU's collective figures (published bus bandwidths, or the profile's measured links)."""
+        return Fabric.of(self.gpu, self.profile.links)
 
 
 @dataclass(frozen=True)
@@ -281,6 +287,7 @@ class StepArrays:
     attention_backward_s: np.ndarray
     bubble_fraction: np.ndarray
     collectives: tuple[CollectiveCost, ...]
+    scale_up_name: str = "NVLink"
 
     @property
     def compute_s(self) -> np.ndarray:
@@ -300,7 +307,8 @@ class StepArrays:
         """Layout i's collectives that it issues (at least one call)."""
         return tuple(
             CollectiveCall(name=c.name, kind=c.kind, group=c.group, per=c.per, calls=float(c.calls[i]), ranks=int(c.ranks[i]),
-                           tier="NIC" if c.crosses_nodes[i] else "NVLink", buffer_bytes=float(c.buffer_bytes[i]),
+                           tier="NIC" if c.crosses_nodes[i] else self.scale_up_name, algorithm=c.algorithm_name(i),
+                           local_ranks=int(c.local_ranks[i]), buffer_bytes=float(c.buffer_bytes[i]),
                            bytes_per_gpu=float(c.bytes_per_gpu[i]), seconds=float(c.seconds[i]), overlap=c.overlap)
             for c in self.collectives if c.calls[i] > 0
         )
@@ -310,7 +318,7 @@ def step_time(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -
     """Time of one optimizer step on every layout, by part."""
     m = lay.micro_batches(settings.global_batch)
     compute = compute_time_s(prob, lay, settings)
-    costs = step_collectives(prob, lay, lay.stage_layers(prob.num_layers), settings.gpu, settings.profile.links)
+    costs = step_collectives(prob, lay, lay.stage_layers(prob.num_layers), settings.fabric)
     comm = model_parallel_comm_s(costs, lay, compute, settings.stack)
     t_mb = compute.total + comm.total
     bubble_mb = (lay.pp - 1) / lay.vpp
@@ -322,5 +330,5 @@ def step_time(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -
         overhead_s=m * compute.overhead, frozen_encoders_s=m * compute.frozen_encoders,
         tensor_parallel_s=m * comm.tensor_parallel, context_parallel_s=m * comm.context_parallel, pipeline_p2p_s=m * comm.pipeline_p2p,
         bubble_s=bubble_mb * t_mb, data_parallel_exposed_s=dp, optimizer_s=opt, attention_backward_s=m * compute.attention_bwd,
-        bubble_fraction=bubble_mb / (m + bubble_mb), collectives=tuple(costs),
+        bubble_fraction=bubble_mb / (m + bubble_mb), collectives=tuple(costs), scale_up_name=settings.fabric.scale_up_name,
     )
