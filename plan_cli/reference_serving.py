@@ -8,13 +8,13 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from estimators.documents.schema import emitted
 from estimators.errors import PlanInputError
 from estimators.serving.results import LoadTestResult
 from plan_cli.common import AsJson, emit_json, friendly_errors, input_errors
 from plan_cli.render import terminal
+from plan_cli.render_serving import narrow_table
 
 DEFAULT_RUN = Path("runs/reference")
 MAX_QUEUE = 1_000
@@ -115,15 +115,13 @@ def print_loadtest(result: LoadTestResult, console: Console) -> None:
     console.print(f"service time (one request at a time): measured {result.measured_service_s * 1e3:.1f} ms, predicted "
                   f"{result.predicted_service_s * 1e3:.1f} ms ({result.service_error:+.1%}); {result.steps} steps, {result.guidance}, "
                   f"{result.frames} frames, {result.threads} model thread")
-    table = Table(title="Reference server under Poisson load: measured vs predicted", title_justify="left")
-    for column in ("clips/s", "load", "done", "p50 ms", "pred p50", "p95 ms", "pred p95", "p95 error", "queue p95", "throughput/s", "pred"):
-        table.add_column(column, justify="right")
-    for r in result.rates:
-        fmt = lambda v: "-" if v is None else f"{v * 1e3:.0f}"  # noqa: E731
-        table.add_row(f"{r.rate_per_s:.2f}", f"{r.predicted_utilization:.0%}", f"{r.completed}/{r.requests}", fmt(r.measured_p50_s),
-                      fmt(r.predicted_p50_s), fmt(r.measured_p95_s), fmt(r.predicted_p95_s),
-                      "-" if r.p95_error is None else f"{r.p95_error:+.1%}", fmt(r.queue_p95_s), f"{r.measured_throughput_per_s:.2f}",
-                      f"{r.predicted_throughput_per_s:.2f}")
+    columns = ["rate/s", "load", "done", "p50", "pred p50", "p95", "pred p95", "p95 err", "queue p95", "clips/s", "pred/s"]
+    fmt = lambda v: "-" if v is None else f"{v * 1e3:.0f}"  # noqa: E731
+    rows = [[f"{r.rate_per_s:.2f}", f"{r.predicted_utilization:.0%}", f"{r.completed}/{r.requests}", fmt(r.measured_p50_s),
+             fmt(r.predicted_p50_s), fmt(r.measured_p95_s), fmt(r.predicted_p95_s), "-" if r.p95_error is None else f"{r.p95_error:+.1%}",
+             fmt(r.queue_p95_s), f"{r.measured_throughput_per_s:.2f}", f"{r.predicted_throughput_per_s:.2f}"] for r in result.rates]
+    table = narrow_table("Reference server under Poisson load: measured vs predicted (latencies in ms)", columns, rows, console,
+                         ("done", "queue p95", "pred/s"))
     console.print(table)
     mape = result.p95_mape_below_saturation
     console.print(f"p95 mean absolute error below {90}% load: " + ("-" if mape is None else f"{mape:.1%}") + f" (target: {result.target}); "

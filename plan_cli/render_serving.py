@@ -14,7 +14,7 @@ from plan_cli.render import NARROW_COLUMNS, PlainTable
 WORD_COLUMNS = ("", "split", "why not", "placement", "item", "value", "scope", "why not predicted", "gpu", "name", "per", "treatment")
 
 
-def _narrow_table(title: str, columns: list[str], rows: list[list[str]], console: Console, dropped: tuple[str, ...]) -> Table:
+def narrow_table(title: str, columns: list[str], rows: list[list[str]], console: Console, dropped: tuple[str, ...]) -> Table:
     """A table that leaves out the ``dropped`` columns below NARROW_COLUMNS (--json has every figure)."""
     keep = [i for i, c in enumerate(columns) if console.width >= NARROW_COLUMNS or c not in dropped]
     t = _table(title, *(columns[i] for i in keep))
@@ -53,7 +53,7 @@ def replicas_table(kind: KindReplicas, console: Console) -> Table:
         rows.append([str(o.gpus), o.split, o.placement, f"{o.service_s:,.1f}", f"{o.service_s_range.low:,.0f}-{o.service_s_range.high:,.0f}",
                      f"{lat.denoising_s:,.1f}", f"{lat.vae_decode_s:,.1f}", f"{lat.text_encoding_s + lat.container_encoding_s:,.2f}",
                      f"{o.memory.total / GIB:.1f}", speed])
-    return _narrow_table(title, columns, rows, console, ("placement", "denoise", "VAE", "text+mp4"))
+    return narrow_table(title, columns, rows, console, ("placement", "denoise", "VAE", "text+mp4"))
 
 
 def batches_table(kind: KindReplicas) -> Table:
@@ -76,7 +76,7 @@ def collectives_table(kind: KindReplicas, console: Console) -> Table:
     largest = kind.by_size[-1]
     rows = [[c.name, c.per, str(c.ranks), f"{c.calls:.0f}", f"{c.bytes_per_gpu / 1e9:.3f}", f"{c.seconds:.4f}", c.treatment]
             for c in largest.latency.collectives]
-    return _narrow_table(f"{kind.gpu}: collectives of the {largest.gpus}-GPU replica ({largest.split}) on one GPU",
+    return narrow_table(f"{kind.gpu}: collectives of the {largest.gpus}-GPU replica ({largest.split}) on one GPU",
                          ["name", "per", "ranks", "calls", "GB sent", "seconds", "treatment"], rows, console, ("calls",))
 
 
@@ -87,7 +87,7 @@ def _fleet_row(o: FleetOption) -> list[str]:
 
 def fleet_table(plan: ServePlan, console: Console) -> Table:
     columns = ["gpu", "GPUs", "batch", "split", "replicas (spare)", "p50 s", "p95 s", "p99 s", "$/clip", "why not"]
-    return _narrow_table("Fleets for the demand: each kind and replica size at its best batch", columns,
+    return narrow_table("Fleets for the demand: each kind and replica size at its best batch", columns,
                          [_fleet_row(o) for o in plan.candidates], console, ("batch", "split", "p50 s", "p99 s"))
 
 
@@ -130,7 +130,7 @@ def print_serving_backtest(result: ServingBacktestResult, console: Console) -> N
     columns = ["row", "GPUs", "split", "scope", "published s", "predicted s", "error", "why not predicted"]
     rows = [[r.id, f"{r.gpus} x {r.gpu}", r.split, r.scope, f"{r.measured_s:,.1f}", "-" if r.predicted_s is None else f"{r.predicted_s:,.1f}",
              "-" if r.error is None else f"{r.error:+.1%}", r.left_out] for r in result.rows]
-    t = _narrow_table("Serving back-test: published inference latency vs plan serve", columns, rows, console,
+    t = narrow_table("Serving back-test: published inference latency vs plan serve", columns, rows, console,
                       ("split", "scope", "why not predicted"))
     console.print(t)
     fmt = lambda v: "-" if v is None else f"{v:.1%}"  # noqa: E731

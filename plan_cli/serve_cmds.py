@@ -74,7 +74,7 @@ def serve_request(model: str, gpus: str, frames, height, width, fps, text_tokens
         raise PlanInputError(f"--model {model}: this command serves video systems; GPT files are for 'plan backtest'")
     choice = parse_gpus(gpus, option_label("gpus"))
     if choice.cluster is not None and choice.cluster.num_gpus > 8:
-        raise PlanInputError(f"{option_label('gpus')} '{gpus}': a replica is at most 8 GPUs (one NVLink domain); give kinds to size the fleet")
+        raise PlanInputError(f"{option_label('gpus')} '{gpus}': a replica is at most 8 GPUs (xDiT's splits inside one NVLink domain); give kinds to size the fleet")
     overrides = parse_price_overrides(prices)
     kinds = tuple(with_price(g, overrides) for g in (choice.kinds or (choice.cluster.gpu,)))
     batches = _numbers(batch, "--batch", int)

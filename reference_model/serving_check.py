@@ -25,7 +25,7 @@ from estimators.serving.forward import Placement
 from estimators.serving.latency import clip_latency, serve_problem
 from estimators.serving.machine import Machine
 from estimators.serving.parallel import Split
-from estimators.serving.queueing import fleet_percentiles
+from estimators.serving.queueing import MAX_UTILIZATION, fleet_percentiles
 from estimators.serving.results import ClipLatency, LoadRate, LoadTestResult, MeasuredDevice
 from estimators.specs.hardware import GPUSpec
 from estimators.specs.models import VideoSystemSpec
@@ -138,10 +138,10 @@ def predicted_latency(config: ReferenceConfig, machine: Machine, frames: int) ->
 
 def _rate_row(measured, service_s: float) -> LoadRate:
     utilization = measured.rate_per_s * service_s
-    stable = utilization < 1
+    stable = utilization < MAX_UTILIZATION  # beyond it the queue has no steady state the formula describes
     predicted = fleet_percentiles(measured.rate_per_s, 1, 1, service_s) if stable else {}
     p95 = predicted.get(0.95)
-    queue = measured.rate_per_s * measured.median_generation_s < 1
+    queue = measured.rate_per_s * measured.median_generation_s < MAX_UTILIZATION
     queue_p95 = fleet_percentiles(measured.rate_per_s, 1, 1, measured.median_generation_s)[0.95] if queue else None
     return LoadRate(rate_per_s=measured.rate_per_s, predicted_utilization=utilization, requests=measured.requests,
                     completed=measured.completed, rejected=measured.rejected, measured_p50_s=measured.p50_s,

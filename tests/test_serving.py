@@ -313,3 +313,16 @@ def test_plan_diff_matches_serving_fleets_by_kind_and_size(tmp_path):
     assert doc["documents_kind"] == "serve"
     assert any(c["key"].startswith("candidates[H100-SXMx1x1].") for c in doc["moved"]), [c["key"] for c in doc["moved"]][:5]
     assert [c["key"] for c in doc["headline"]][:2] == ["answer", "choice.gpu"]
+
+
+@pytest.mark.parametrize("args", [
+    ("serve", "--model", "wan2.1-t2v-14b", "--clips-per-hour", "600", "--p95-s", "600", "--gpus", "H100,B200", "--no-simulate"),
+    ("backtest", "estimators/data/calibration/serving-latencies.csv"),
+])
+def test_serving_output_fits_80_columns(args):
+    # CliRunner's output is not a terminal: rich draws 80 columns, as for a pipe; a wider terminal is used, not overflowed
+    narrow = runner.invoke(app, list(args))
+    wide = runner.invoke(app, list(args), env={"COLUMNS": "132"})
+    assert narrow.exit_code == wide.exit_code == 0, narrow.output
+    assert max(len(line) for line in narrow.output.splitlines()) <= 80
+    assert max(len(line) for line in wide.output.splitlines()) <= 132

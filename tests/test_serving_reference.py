@@ -165,3 +165,17 @@ def test_loadtest_refuses_a_server_that_does_not_answer_before_measuring(run):
         result = CliRunner().invoke(app, ["reference", "loadtest", "--out", str(run), "--url", url, "--rates", "1", "--requests", "1"])
         assert result.exit_code == 2 and words in result.stderr, result.output
     assert time.monotonic() - start < 30  # refused before minutes of device measurement
+
+
+def test_a_rate_near_saturation_is_reported_without_a_prediction():
+    # a rate the prediction puts at 99% load (the measured capacity a little higher than predicted): the M/D/1
+    # queue has no steady state there, so no percentile is predicted, and the test still reports what was measured
+    from types import SimpleNamespace
+
+    from reference_model.serving_check import _rate_row
+
+    measured = SimpleNamespace(rate_per_s=0.993, requests=60, completed=60, rejected=0, p50_s=3.0, p95_s=6.0, throughput_per_s=0.9,
+                               median_generation_s=0.8)
+    row = _rate_row(measured, service_s=1.0)
+    assert row.predicted_p95_s is None and row.p95_error is None and row.predicted_utilization == pytest.approx(0.993)
+    assert row.queue_p95_s is not None  # at the generation time measured during the rate (0.79 load) the queue settles

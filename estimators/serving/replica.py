@@ -113,8 +113,9 @@ def replica_option(sp: ServeProblem, machine: Machine, timed: Timed, rows: list[
 
 
 def replica_sizes(machine: Machine, max_gpus: int, fixed: Optional[int]) -> list[int]:
-    """Replica sizes searched: one NVLink domain at most (1 on a device alone, such as a CPU)."""
-    largest = min(max_gpus, max(machine.gpu.node_size, 1), MAX_REPLICA_GPUS)
+    """Replica sizes searched: up to 8 GPUs inside one scale-up domain (a GB200 rack's 72-GPU NVLink domain holds
+    8-GPU replicas across its 4-GPU trays; 1 on a device alone, such as a CPU)."""
+    largest = min(max_gpus, max(machine.gpu.domain_size, 1), MAX_REPLICA_GPUS)
     if fixed is not None:
         return [fixed]
     return list(range(1, largest + 1))
