@@ -178,6 +178,14 @@ def estimate(
         emit_json(emitted(result))
     else:
         print_plan(result, Console(width=140))
+    exit_unless_fits(result)
+
+
+def exit_unless_fits(result) -> None:
+    """Exit 2, after the full answer, when a stage's memory does not fit its GPUs."""
+    if not result.fits:
+        typer.echo("error: " + next(w for w in result.warnings if "DOES NOT FIT" in w), err=True)
+        raise typer.Exit(2)
 
 
 def _fleet_estimate(request: PlanRequest, query: FleetQuery, as_json: bool) -> None:

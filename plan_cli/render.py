@@ -62,11 +62,21 @@ def _last_stage(result: Plan) -> str:
     return f" (last stage, {result.last.name})" if len(result.stages) > 1 else ""
 
 
+def memory_verdict(m) -> str:
+    """'fits', 'may not fit' (the high end passes the GPU's memory) or 'DOES NOT FIT'."""
+    return "DOES NOT FIT" if not m.fits else ("may not fit" if m.may_not_fit else "fits")
+
+
 def memory_table(result: Plan) -> Table:
-    m = result.memory_per_gpu_bytes
-    verdict = "fits" if m.fits else "DOES NOT FIT"
-    t = _table(f"Memory per GPU{_last_stage(result)}: {m.total / GIB:.1f} GiB of {m.capacity / GIB:.0f} GiB ({verdict})", "part", "GiB")
-    for key, value in m.model_dump(exclude={"capacity", "fits"}).items():
+    return memory_breakdown_table(result.memory_per_gpu_bytes, _last_stage(result))
+
+
+def memory_breakdown_table(m, suffix: str = "") -> Table:
+    """Every part of a memory breakdown, its range and verdict in the title."""
+    title = (f"Memory per GPU{suffix}: {m.total / GIB:.1f} GiB ({m.total_low / GIB:.1f} - {m.total_high / GIB:.1f}) of "
+             f"{m.capacity / GIB:.0f} GiB ({memory_verdict(m)}; saved activations as {m.saved_activations} keeps them)")
+    t = _table(title, "part", "GiB")
+    for key, value in m.model_dump(exclude={"capacity", "fits", "may_not_fit", "saved_activations"}).items():
         t.add_row(key, f"{value / GIB:.2f}")
     return t
 
@@ -125,7 +135,8 @@ def stages_table(result: Plan) -> Table:
 def layout_text(lay: Layout) -> str:
     """'tp2 cp4 pp1 dp64 z2 mb1 none' from a layout."""
     vpp = f" v{lay.vpp}" if lay.vpp > 1 else ""
-    return f"tp{lay.tp} cp{lay.cp} pp{lay.pp}{vpp} dp{lay.dp} z{lay.zero} mb{lay.micro_batch} {lay.recompute}"
+    partial = f"x{lay.recompute_layers}" if lay.recompute_layers is not None and lay.recompute != "none" else ""
+    return f"tp{lay.tp} cp{lay.cp} pp{lay.pp}{vpp} dp{lay.dp} z{lay.zero} mb{lay.micro_batch} {lay.recompute}{partial}{' offload' if lay.offload else ''}"
 
 
 def price_text(price: PriceQuote) -> str:

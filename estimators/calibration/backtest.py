@@ -29,7 +29,7 @@ from pydantic import Field, ValidationError
 from estimators.catalog.gpus import load_gpu
 from estimators.catalog.models import load_model
 from estimators.catalog.profiles import load_profile
-from estimators.catalog.stacks import default_stack
+from estimators.catalog.stacks import default_stack, load_stack
 from estimators.counts.problem import TrainingProblem, gpt_problem, video_problem
 from estimators.errors import PlanInputError
 from estimators.results import Document, Result
@@ -111,7 +111,7 @@ def _gpt(raw: dict, rid: str, flash_attention: bool) -> tuple[TrainingProblem, i
     return gpt_problem(spec, flash_attention, rid), spec.seq_len
 
 
-def _video(raw: dict, rid: str, base: Path) -> tuple[TrainingProblem, int]:
+def _video(raw: dict, rid: str, base: Path, stack: str) -> tuple[TrainingProblem, int]:
     name = _text(raw, "model_file")
     path = base / name
     system = load_model(str(path) if Path(name).suffix and path.exists() else name)
@@ -129,7 +129,7 @@ def _video(raw: dict, rid: str, base: Path) -> tuple[TrainingProblem, int]:
     else:
         clip = {c: _number(raw, rid, c) for c in ("frames", "height", "width")}
     stage = TrainingStage(**clip, text_tokens=text, steps=1, global_batch=_number(raw, rid, "global_batch"))
-    problem = video_problem(system, stage, Workload(stages=(stage,)))
+    problem = video_problem(system, stage, Workload(stages=(stage,)), implementation=str(load_stack(stack).saved_activations.value))
     return problem, problem.streams[0].tokens
 
 
@@ -180,7 +180,7 @@ def parse_row(raw: dict, base: Path) -> BacktestRow:
     try:
         gpu = load_gpu(_text(raw, "gpu"))
         kernel, stack = _kernel_and_stack(raw, gpu.name)
-        problem, tokens = _video(raw, rid, base) if _text(raw, "model_file") else _gpt(raw, rid, kernel != UNFUSED)
+        problem, tokens = _video(raw, rid, base, stack) if _text(raw, "model_file") else _gpt(raw, rid, kernel != UNFUSED)
         degrees = {k: _number(raw, rid, k, default=1) for k in ("tp", "pp", "dp", "cp")}
         num_gpus, global_batch = _number(raw, rid, "num_gpus"), _number(raw, rid, "global_batch")
         if degrees["tp"] * degrees["pp"] * degrees["dp"] * degrees["cp"] != num_gpus:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from estimators.counts import blocks
+from estimators.counts.saved import block_saved_by
 from estimators.specs.dit_blocks import VideoDiTSpec
 
 RECOMPUTE_MODES = ("none", "selective", "full")
@@ -63,15 +64,16 @@ class LayerSummary:
     trained_params: int
 
 
-def layer_summary(spec: VideoDiTSpec, visual: int, text: int) -> LayerSummary:
-    """The DiT on one clip of ``visual`` + ``text`` tokens, reduced to per-layer quantities."""
+def layer_summary(spec: VideoDiTSpec, visual: int, text: int, implementation: str = "pytorch-reference") -> LayerSummary:
+    """The DiT on one clip of ``visual`` + ``text`` tokens, reduced to per-layer quantities; saved elements as
+    ``implementation`` keeps them (counts/saved.py)."""
     layers = spec.num_layers
     forward = blocks.video_dit_forward_flops(spec, visual, text)
     saved = {"visual": {}, "text": {}}
     for mode in RECOMPUTE_MODES:
         sums = {"visual": [0, 0], "text": [0, 0]}
         for group in spec.blocks:
-            for name, per_token in zip(("visual", "text"), blocks.block_saved(spec, group, mode), strict=True):
+            for name, per_token in zip(("visual", "text"), block_saved_by(spec, group, mode, implementation), strict=True):
                 sums[name][0] += group.count * per_token.activation
                 sums[name][1] += group.count * per_token.stats
         for name in sums:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from estimators.catalog.stacks import default_stack, load_stack
 from estimators.counts.dit import encoder_text_tokens, layer_summary
 from estimators.counts.flops import gpt_forward_flops
 from estimators.counts.geometry import ClipGeometry, clip_geometry
 from estimators.counts.params import gpt_params
+from estimators.counts.saved import outside_saved_bytes
 from estimators.counts.text_encoders import (
     text_encoder_flops,
     text_encoder_gemm_width,
@@ -65,6 +67,8 @@ class TrainingProblem:
     cross_attention_kv_tokens: int = 0  # keys one cross-attention query sees (the text tokens)
     state_bytes_per_param: int = BF16_BYTES  # bytes of a weight or gradient as held and communicated
     causal_attention: bool = False  # a causal mask: flash kernels skip the masked half (DiTs are bidirectional)
+    outside_saved_bytes: float = 0.0  # saved for backward outside the layers a sample: embedders, RoPE tables, final layer, loss
+    implementation: str = "pytorch-reference"  # whose saved tensors the bytes count (counts/saved.py)
 
     @property
     def forward_flops(self) -> float:
@@ -102,11 +106,15 @@ def frozen_encoder_costs(system: VideoSystemSpec, geo: ClipGeometry, text_tokens
     return flops, weights, working
 
 
-def video_problem(system: VideoSystemSpec, stage: TrainingStage, workload: Workload, activation_bytes: int = BF16_BYTES) -> TrainingProblem:
-    """The DiT of a video system on one training stage's clips (activations of ``activation_bytes``)."""
+def video_problem(system: VideoSystemSpec, stage: TrainingStage, workload: Workload, activation_bytes: int = BF16_BYTES,
+                  implementation: str | None = None) -> TrainingProblem:
+    """The DiT of a video system on one training stage's clips (activations of ``activation_bytes``), its saved
+    tensors as ``implementation`` keeps them (None: the default stack's)."""
     dit = system.dit
+    implementation = implementation or str(load_stack(default_stack()).saved_activations.value)
     geo = clip_geometry(system.vae, dit, stage.frames, stage.height, stage.width)
-    summary = layer_summary(dit, geo.visual_tokens, stage.text_tokens)
+    summary = layer_summary(dit, geo.visual_tokens, stage.text_tokens, implementation)
+    outside = outside_saved_bytes(dit, geo.visual_tokens, stage.text_tokens, implementation, activation_bytes)
     streams = tuple(
         Stream(name, s.tokens, s.width, s.linear_flops_per_layer, saved_bytes_by_mode(s.saved_elements, activation_bytes), s.tp_collectives_per_layer)
         for name, s in (("visual", summary.visual), ("text", summary.text))
@@ -134,6 +142,8 @@ def video_problem(system: VideoSystemSpec, stage: TrainingStage, workload: Workl
         state_bytes_per_param=activation_bytes,
         cross_attention_flops_per_layer=summary.cross_attention_flops_per_layer,
         cross_attention_kv_tokens=summary.cross_attention_kv_tokens,
+        outside_saved_bytes=sum(outside.values()),
+        implementation=implementation,
     )
 
 

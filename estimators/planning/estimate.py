@@ -12,7 +12,7 @@ from estimators.counts.problem import TrainingProblem, video_problem
 from estimators.counts.text_encoders import text_encoder_flops, text_encoder_gemm_width, text_encoder_params, text_encoder_tokens
 from estimators.counts.vaes import vae_decoder_flops, vae_decoder_params, vae_encoder_flops, vae_encoder_params
 from estimators.errors import PlanInputError
-from estimators.memory.states import FRAGMENTATION_FRACTION, RUNTIME_RESERVED_BYTES
+from estimators.memory.states import FRAGMENTATION_FRACTION, FRAGMENTATION_RANGE, IMPLEMENTATION_UNCERTAINTY, RUNTIME_RESERVED_BYTES
 from estimators.planning.request import PlanRequest
 from estimators.planning.results import (
     Clip,
@@ -84,9 +84,7 @@ def _fixed_layout(request: PlanRequest, prob: TrainingProblem, settings: RunSett
     evaluation = evaluate(prob, lay, settings)
     if not evaluation.valid[0]:
         raise PlanInputError(f"layout is not valid for {prob.name}: {describe(evaluation.reason[0], prob, settings, lay, 0)}")
-    needed, available = evaluation.memory.total[0], settings.gpu.hbm_bytes.value
-    if needed > available:
-        raise PlanInputError(f"layout does not fit: needs {needed / GIB:.1f} GiB per GPU, {settings.gpu.name} has {available / GIB:.1f} GiB")
+    # a layout that does not fit is still planned: its breakdown says by how much (Plan.fits, memory_warnings)
     return SearchResult(lay, evaluation, ranked=np.zeros(1, dtype=int)), 0
 
 
@@ -100,10 +98,22 @@ def _resolve_layout(request: PlanRequest, prob: TrainingProblem, settings: RunSe
     return result, int(result.ranked[0]), True
 
 
+def memory_warnings(stage: StagePlan) -> list[str]:
+    """A line when a stage's memory does not fit, or its high end passes the GPU's memory."""
+    m = stage.memory_per_gpu_bytes
+    if not m.fits:
+        return [f"stage {stage.name}: DOES NOT FIT: {m.total / GIB:.1f} GiB a GPU ({m.total_low / GIB:.1f} - {m.total_high / GIB:.1f}) "
+                f"against {m.capacity / GIB:.0f} GiB"]
+    if m.may_not_fit:
+        return [f"stage {stage.name}: may not fit: {m.total / GIB:.1f} GiB a GPU, high end {m.total_high / GIB:.1f} GiB against "
+                f"{m.capacity / GIB:.0f} GiB (saved activations as {m.saved_activations} keeps them; fragmentation)"]
+    return []
+
+
 def stage_plan(request: PlanRequest, settings: RunSettings, stage: TrainingStage) -> StagePlan:
     """Layout, memory and time of one training stage."""
     settings = settings.with_global_batch(stage.global_batch)
-    prob = video_problem(request.system, stage, request.workload)
+    prob = video_problem(request.system, stage, request.workload, implementation=str(settings.stack.saved_activations.value))
     result, best, searched = _resolve_layout(request, prob, settings)
     evaluation, layout = result.evaluation, result.layouts.layout(best)
     geo = clip_geometry(request.system.vae, request.system.dit, stage.frames, stage.height, stage.width)
@@ -173,6 +183,16 @@ def preprocessing_s(request: PlanRequest, stage: TrainingStage, flops: SampleFlo
     return wl.preprocess_passes * clips * per_clip / rate
 
 
+def memory_range_assumption(settings: RunSettings) -> str:
+    """What the memory range spans, for the stack's implementation."""
+    stack = settings.stack
+    implementation = str(stack.saved_activations.value)
+    low, high = FRAGMENTATION_RANGE
+    return (f"memory: stack {stack.name} saves activations as {implementation} does (+/-{IMPLEMENTATION_UNCERTAINTY[implementation]:.0%} "
+            f"in the range) and keeps {stack.model_state_bytes_per_param:g} bytes of model states a parameter before sharding; "
+            f"range: fragmentation {low:.0%}-{high:.0%}")
+
+
 def assumptions(request: PlanRequest, settings: RunSettings) -> list[str]:
     """What the plan takes as given, in words (printed and in the JSON)."""
     prof = settings.profile
@@ -184,6 +204,7 @@ def assumptions(request: PlanRequest, settings: RunSettings) -> list[str]:
         f"links: NVLink at {prof.nvlink_efficiency:.0%}, NIC at {prof.nic_efficiency:.0%} of datasheet bandwidth",
         "mixed-precision AdamW: 16 bytes/parameter (bf16 weights + grads, fp32 master, m, v), ZeRO shards over dp x cp",
         f"memory overhead: {RUNTIME_RESERVED_BYTES / GIB:.0f} GiB CUDA/NCCL reserve + {FRAGMENTATION_FRACTION:.0%} allocator fragmentation",
+        memory_range_assumption(settings),
         "flash attention (no S^2 scores stored); attention is bidirectional and counted in full S^2",
         "text encoder: " + ("precomputed offline (one-off pass)" if request.workload.precompute_text else "run online every step"),
         "VAE latents: " + ("precomputed offline (one-off pass)" if request.workload.precompute_latents else "encoded online every step"),
@@ -217,7 +238,7 @@ def plan(request: PlanRequest) -> Plan:
         price=PriceQuote.of(request.cluster.gpu), stages=stages,
         workload=WorkloadInfo(precompute_text=request.workload.precompute_text, precompute_latents=request.workload.precompute_latents),
         assumptions=assumptions(request, settings),
-        warnings=[w for s in stages for w in stage_warnings(s.name, s.mfu, s.step_breakdown_s, s.step_time_s)],
+        warnings=[w for s in stages for w in memory_warnings(s) + stage_warnings(s.name, s.mfu, s.step_breakdown_s, s.step_time_s)],
         uncertainty=plan_uncertainty(request.cluster, stages[-1].step_time_s, train_s, pre_s),
         request=request,
     )

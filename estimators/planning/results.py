@@ -187,6 +187,11 @@ class Plan(Document):
     def memory_per_gpu_bytes(self) -> MemoryBreakdown:
         return self.last.memory_per_gpu_bytes
 
+    @computed_field(description="Every stage's memory fits its GPUs (false: see memory_per_gpu_bytes and the warnings).")
+    @property
+    def fits(self) -> bool:
+        return all(s.memory_per_gpu_bytes.fits for s in self.stages)
+
     @computed_field(description="Last stage.")
     @property
     def layout(self) -> Layout:

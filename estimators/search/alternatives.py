@@ -48,7 +48,9 @@ def short_label(lay: LayoutArrays, i: int) -> str:
     l = lay.layout(i)
     kind = f" {l.cp_kind}" if l.cp > 1 else ""
     vpp = f" v{l.vpp}" if l.vpp > 1 else ""
-    return f"tp{l.tp} cp{l.cp} pp{l.pp}{vpp} dp{l.dp} z{l.zero} mb{l.micro_batch} {l.recompute}{kind}"
+    partial = f"x{l.recompute_layers}" if l.recompute_layers is not None and l.recompute != "none" else ""
+    offload = " offload" if l.offload else ""
+    return f"tp{l.tp} cp{l.cp} pp{l.pp}{vpp} dp{l.dp} z{l.zero} mb{l.micro_batch} {l.recompute}{partial}{offload}{kind}"
 
 
 def bottleneck(result: SearchResult, i: int) -> str:

@@ -47,6 +47,6 @@ class LayoutEvaluation:
 def evaluate(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> LayoutEvaluation:
     """Everything about each layout: validity, step time and its parts, memory."""
     valid, reason = validity(prob, lay, settings)
-    memory = memory_bytes(prob, lay, settings.global_batch, settings.precision)
+    memory = memory_bytes(prob, lay, settings.global_batch, settings.precision, settings.stack)
     return LayoutEvaluation(valid=valid, reason=reason, fits=memory.total <= settings.gpu.hbm_bytes.value,
                             time=step_time(prob, lay, settings), memory=memory)

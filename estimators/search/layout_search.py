@@ -10,12 +10,17 @@ from estimators.counts.problem import TrainingProblem
 from estimators.errors import PlanInputError
 from estimators.search.evaluate import LayoutEvaluation, evaluate, validity
 from estimators.specs.hardware import MAX_GPUS
-from estimators.specs.layout_arrays import RECOMPUTE_CODES, LayoutArrays
+from estimators.specs.layout_arrays import ALL_LAYERS, RECOMPUTE_CODES, LayoutArrays
 from estimators.time.step import RunSettings
 
 ZERO_STAGES = (0, 1, 2, 3)
 VIRTUAL_STAGES = (1, 2, 4)
 MAX_MICRO_BATCH = 16
+# (recompute, share of each stage's layers recomputed, offload): none; none with activations offloaded to the
+# host; selective or full on every layer; full on a quarter, half or three quarters of each stage's layers
+# (Megatron-Core recompute_num_layers; NeMo's Wan 2.1 14B recipe recomputes part of each stage).
+RECOMPUTE_CHOICES = (("none", 1.0, False), ("none", 1.0, True), ("selective", 1.0, False), ("full", 1.0, False),
+                     ("full", 0.25, False), ("full", 0.5, False), ("full", 0.75, False))
 # A bound that keeps a search within seconds and a few hundred MB (a report runs twenty of them): 10.5
 # million layouts took 34 s and 7.9 GB here, so 400,000 take about 1.3 s and 0.3 GB; the default H100x8192
 # plan has 100,800. (The cluster size itself is bounded by its spec, specs/hardware.py MAX_GPUS.)
@@ -28,10 +33,11 @@ def divisors(n: int) -> list[int]:
     return sorted(set(small + [n // d for d in small]))
 
 
-def enumerate_layouts(num_gpus: int, node_size: int, global_batch: int, fixed: dict | None = None) -> LayoutArrays:
-    """Every (tp, cp, pp, dp, zero, micro-batch, recompute, vpp, cp kind) whose degrees multiply to the
+def enumerate_layouts(num_gpus: int, node_size: int, global_batch: int, fixed: dict | None = None, num_layers: int = 1) -> LayoutArrays:
+    """Every (tp, cp, pp, dp, zero, micro-batch, recompute choice, vpp, cp kind) whose degrees multiply to the
     GPU count, with tp inside a node and dp x micro-batch dividing the global batch; ``fixed`` pins knobs
-    (names as in ``Layout``)."""
+    (names as in ``Layout``). Recompute choices (RECOMPUTE_CHOICES) include partial recompute of a share of
+    each stage's ``num_layers`` / (pp x vpp) x vpp layers and activation offload."""
     fixed = fixed or {}
     if num_gpus > MAX_GPUS:
         raise PlanInputError(f"{num_gpus:,} GPUs: the layout search handles at most {MAX_GPUS:,}")
@@ -45,7 +51,7 @@ def enumerate_layouts(num_gpus: int, node_size: int, global_batch: int, fixed: d
                 for mb in [b for b in divisors(global_batch // dp) if b <= MAX_MICRO_BATCH]:
                     rows.append((tp, cp, pp, dp, mb))
     base = np.array(rows, dtype=np.int64).reshape(-1, 5)
-    knobs = list(itertools.product(ZERO_STAGES, RECOMPUTE_CODES.values(), VIRTUAL_STAGES, (False, True)))
+    knobs = list(itertools.product(ZERO_STAGES, range(len(RECOMPUTE_CHOICES)), VIRTUAL_STAGES, (False, True)))
     if len(base) * len(knobs) > MAX_LAYOUTS:
         raise PlanInputError(
             f"{num_gpus:,} GPUs with a global batch of {global_batch:,} give {len(base) * len(knobs):,} layouts to search, "
@@ -53,14 +59,24 @@ def enumerate_layouts(num_gpus: int, node_size: int, global_batch: int, fixed: d
         )
     grid = np.repeat(base, len(knobs), axis=0)
     extra = np.tile(np.array(knobs, dtype=np.int64), (len(base), 1))
+    choice = extra[:, 1]
+    mode = np.array([RECOMPUTE_CODES[c[0]] for c in RECOMPUTE_CHOICES])[choice]
+    share = np.array([c[1] for c in RECOMPUTE_CHOICES])[choice]
+    stage_layers = np.ceil(num_layers / (grid[:, 2] * extra[:, 2])) * extra[:, 2]
+    partial = np.maximum(np.round(share * stage_layers), 1).astype(np.int64)
     lay = LayoutArrays(
         tp=grid[:, 0], cp=grid[:, 1], pp=grid[:, 2], dp=grid[:, 3], micro_batch=grid[:, 4],
-        zero=extra[:, 0], recompute=extra[:, 1], vpp=extra[:, 2], cp_ring=extra[:, 3].astype(bool),
+        zero=extra[:, 0], recompute=mode, vpp=extra[:, 2], cp_ring=extra[:, 3].astype(bool),
+        recompute_layers=np.where(share < 1.0, partial, ALL_LAYERS), offload=np.array([c[2] for c in RECOMPUTE_CHOICES])[choice],
     )
-    keep = ~((lay.cp == 1) & lay.cp_ring) & ~((lay.pp == 1) & (lay.vpp > 1))  # drop knobs that change nothing
+    # a partial share that rounds to the whole stage is the full choice again
+    keep_partial = (share == 1.0) | (partial < stage_layers)
+    keep = ~((lay.cp == 1) & lay.cp_ring) & ~((lay.pp == 1) & (lay.vpp > 1)) & keep_partial  # drop knobs that change nothing
     for name, value in fixed.items():
         column = "cp_ring" if name == "cp_kind" else name
         target = (value == "ring") if name == "cp_kind" else (RECOMPUTE_CODES[value] if name == "recompute" else value)
+        if name == "recompute_layers" and value is None:
+            target = ALL_LAYERS
         keep &= getattr(lay, column) == target
     return lay.take(keep)
 
@@ -86,13 +102,15 @@ def search(prob: TrainingProblem, settings: RunSettings, num_gpus: int, objectiv
     layouts that pass the validity checks (same ranking, about half the work); sweeps and the no-layout
     diagnosis need every candidate's reason, so it is off by default.
     """
-    lay = enumerate_layouts(num_gpus, settings.gpu.node_size, settings.global_batch, fixed)
+    lay = enumerate_layouts(num_gpus, settings.gpu.node_size, settings.global_batch, fixed, prob.num_layers)
     if valid_only:
         lay = lay.take(validity(prob, lay, settings)[0])
     evaluation = evaluate(prob, lay, settings)
     ok = np.flatnonzero(evaluation.valid & evaluation.fits)
     key = evaluation.time.step_time_s[ok]
-    # ties (same time): prefer fewer bytes on the links (less exposed to a slow network), then less memory
+    # layouts whose memory high end fits first; ties (same time): prefer fewer bytes on the links (less
+    # exposed to a slow network), then less memory
     network = evaluation.time.network_bytes_per_step[ok]
-    order = np.lexsort((evaluation.memory.total[ok], np.round(network, -6), np.round(key, 9)))
+    risky = evaluation.memory.total_high[ok] > settings.gpu.hbm_bytes.value
+    order = np.lexsort((evaluation.memory.total[ok], np.round(network, -6), np.round(key, 9), risky))
     return SearchResult(lay, evaluation, ok[order])

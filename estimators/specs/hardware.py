@@ -40,6 +40,9 @@ class GPUSpec(Spec):
     gpus_per_node: Figure = Field(description="GPUs sharing one NVLink domain.")
     board_power_w: Figure = Field(description="Board power, watts.")
     price_usd_per_gpu_hour: Figure = Field(description="Rental price per GPU-hour, US dollars.")
+    host_link_bytes_per_s_per_direction: Optional[Figure] = Field(
+        default=None, description="GPU-to-host link one way, bytes/s (PCIe; activation offload is timed over it; null: no offload)."
+    )
 
     def peak_flops(self, precision: str) -> float:
         """Dense peak for 'bf16', 'fp8' or 'fp32'; raises for a precision the part lacks."""

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from typing import Optional
+
 from pydantic import Field, PositiveInt
 
 from estimators.specs.base import Spec
@@ -23,6 +25,16 @@ class Layout(Spec):
     recompute: Recompute = Field(default="full", description="Activation recomputation: none, selective, full.")
     vpp: PositiveInt = Field(default=1, description="Virtual pipeline stages a GPU (interleaved 1F1B).")
     cp_kind: Literal["ulysses", "ring"] = Field(default="ulysses", description="Context-parallel algorithm.")
+    recompute_layers: Optional[PositiveInt] = Field(
+        default=None,
+        description="Layers of each pipeline stage recomputed the recompute way, the rest saving everything (Megatron-Core "
+        "recompute_num_layers with recompute_method block); None: every layer of the stage.",
+    )
+    offload: bool = Field(
+        default=False,
+        description="Saved activations of the layers not recomputed are copied to host memory in forward and back in backward "
+        "(timed over the GPU's host link); two layers' worth stay on the GPU.",
+    )
 
     @property
     def num_gpus(self) -> int:

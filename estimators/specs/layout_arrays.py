@@ -9,6 +9,7 @@ from estimators.specs.layout import Layout
 
 RECOMPUTE_CODES = {"none": 0, "selective": 1, "full": 2}
 RECOMPUTE_NAMES = {code: name for name, code in RECOMPUTE_CODES.items()}
+ALL_LAYERS = -1  # recompute_layers: every layer of the stage
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,14 @@ class LayoutArrays:
     recompute: np.ndarray  # RECOMPUTE_CODES
     vpp: np.ndarray
     cp_ring: np.ndarray  # bool: ring attention instead of Ulysses
+    recompute_layers: np.ndarray | None = None  # layers of a stage recomputed (ALL_LAYERS: every one); None: all
+    offload: np.ndarray | None = None  # bool: activations of the layers not recomputed offloaded to host; None: none
+
+    def __post_init__(self):
+        if self.recompute_layers is None:
+            object.__setattr__(self, "recompute_layers", np.full(len(self.tp), ALL_LAYERS))
+        if self.offload is None:
+            object.__setattr__(self, "offload", np.zeros(len(self.tp), dtype=bool))
 
     def __len__(self) -> int:
         return len(self.tp)
@@ -41,6 +50,8 @@ class LayoutArrays:
             recompute=np.array([RECOMPUTE_CODES[l.recompute] for l in layouts]),
             vpp=np.array([l.vpp for l in layouts]),
             cp_ring=np.array([l.cp_kind == "ring" for l in layouts]),
+            recompute_layers=np.array([ALL_LAYERS if l.recompute_layers is None else l.recompute_layers for l in layouts]),
+            offload=np.array([l.offload for l in layouts]),
         )
 
     def micro_batches(self, global_batch: int) -> np.ndarray:
@@ -50,6 +61,17 @@ class LayoutArrays:
     def stage_layers(self, num_layers: int) -> np.ndarray:
         """Layers on the busiest pipeline stage: uneven splits round up (stage balance sets the pace)."""
         return np.ceil(num_layers / (self.pp * self.vpp)) * self.vpp
+
+    def recomputed_layers(self, num_layers: int) -> np.ndarray:
+        """Layers of the busiest stage that are recomputed (0 without recompute)."""
+        layers = self.stage_layers(num_layers)
+        chosen = np.where(self.recompute_layers == ALL_LAYERS, layers, np.minimum(self.recompute_layers, layers))
+        return np.where(self.recompute == RECOMPUTE_CODES["none"], 0.0, chosen)
+
+    def recompute_fraction(self, num_layers: int, mode: str | None = None) -> np.ndarray:
+        """Share of the busiest stage's layers recomputed (by ``mode`` only, when given)."""
+        fraction = self.recomputed_layers(num_layers) / self.stage_layers(num_layers)
+        return fraction if mode is None else np.where(self.recompute == RECOMPUTE_CODES[mode], fraction, 0.0)
 
     def take(self, index) -> "LayoutArrays":
         """The layouts at ``index`` (a mask or integer array)."""
@@ -62,4 +84,5 @@ class LayoutArrays:
             zero=int(self.zero[i]), micro_batch=int(self.micro_batch[i]),
             recompute=RECOMPUTE_NAMES[int(self.recompute[i])], vpp=int(self.vpp[i]),
             cp_kind="ring" if self.cp_ring[i] else "ulysses",
+            recompute_layers=None if self.recompute_layers[i] == ALL_LAYERS else int(self.recompute_layers[i]), offload=bool(self.offload[i]),
         )

@@ -1,7 +1,10 @@
-"""Training stacks (data/stacks/stacks.yaml): which communication each overlaps with compute.
+"""Training stacks (data/stacks/stacks.yaml): which communication each overlaps with compute, what each
+saves for backward and how it keeps its model states.
 
 Each overlap is a named, sourced property of a stack (Megatron-Core / NeMo, Megatron-LM 2021, PyTorch
-FSDP2, none), not a fitted fraction; step.py turns each into exposed seconds.
+FSDP2, diffusers under FSDP2, none), not a fitted fraction; step.py turns each into exposed seconds.
+saved_activations names an implementation of counts/saved.py; the model-state bytes a parameter
+are what the stack keeps before any sharding (memory/per_gpu.py shards them by the ZeRO stage).
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from estimators.specs.base import Spec
 class StackProperty(Spec):
     """One property with its source."""
 
-    value: float | bool = Field(description="The property.")
+    value: bool | float | str = Field(description="The property.")
     source: str = Field(description="Where it comes from.")
     date: str = Field(description="Version date of the source.")
 
@@ -28,3 +31,14 @@ class TrainingStack(Spec):
     grad_bucket_params: StackProperty
     tp_comm_overlap: StackProperty
     cp_comm_overlap: StackProperty
+    saved_activations: StackProperty = Field(description="Implementation whose saved tensors count (counts/saved.py IMPLEMENTATIONS).")
+    weight_bytes_per_param: StackProperty = Field(description="Bytes a trained weight is held in (sharded under ZeRO-3).")
+    master_bytes_per_param: StackProperty = Field(description="Bytes of a separate fp32 master copy (0: the weights are the fp32 copy).")
+    grad_bytes_per_param: StackProperty = Field(description="Bytes a gradient is accumulated and reduced in (sharded under ZeRO-2 and 3).")
+    optimizer_bytes_per_param: StackProperty = Field(description="AdamW moments (sharded, with the master copy, under ZeRO-1 and up).")
+
+    @property
+    def model_state_bytes_per_param(self) -> float:
+        """Weights, master copy, gradients and optimizer moments, unsharded."""
+        return sum(float(p.value) for p in (self.weight_bytes_per_param, self.master_bytes_per_param, self.grad_bytes_per_param,
+                                             self.optimizer_bytes_per_param))

@@ -59,7 +59,7 @@ def _cost(name, kind, group, per, overlap, calls, buffer, ranks, crosses, gpu, l
 def step_collectives(prob: TrainingProblem, lay: LayoutArrays, layers: np.ndarray, gpu, links) -> list[CollectiveCost]:
     """All collectives of one step on each layout; ``layers`` = layers on the busiest stage."""
     node, mb = gpu.node_size, lay.micro_batch
-    passes = 2 + (lay.recompute == FULL)  # forward, backward, recomputed forward
+    passes = 2 + lay.recompute_fraction(prob.num_layers, "full")  # forward, backward, recomputed forward (its share of layers)
     costs = []
     tp_cross = group_crosses_nodes(lay.tp, 1, node)
     for stream in prob.streams:

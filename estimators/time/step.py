@@ -26,7 +26,7 @@ from estimators.specs.hardware import GPUSpec
 from estimators.specs.layout_arrays import LayoutArrays
 from estimators.specs.profile import DeviceProfile
 from estimators.specs.stack import TrainingStack
-from estimators.time.collectives import FULL, CollectiveCost, group_seconds, step_collectives
+from estimators.time.collectives import CollectiveCost, group_seconds, step_collectives
 from estimators.time.compute_rates import ComputeRates, compute_rates
 from estimators.time.kernels import UNFUSED, distinct_rows
 from estimators.time.results import COMPUTE_PARTS, CollectiveCall, StepBreakdown
@@ -37,7 +37,6 @@ BACKWARD_FACTOR = 2  # backward FLOPs per forward FLOP (input and weight gradien
 # scores): Shah et al. 2024 and Dao 2023, sec. 4.1. Time of a backward = this x forward FLOPs / rate.
 FLASH_BACKWARD_FLOP_FACTOR = 2.5
 CAUSAL_WORK_FRACTION = 0.5  # a causal flash kernel computes half the score blocks
-SELECTIVE = 1  # recompute code (layouts.RECOMPUTE_CODES); FULL comes with the collectives
 # Element-wise traffic a saved byte causes: written in forward, read in backward, its gradient written.
 ELEMENTWISE_TRAFFIC_PER_SAVED_BYTE = 3
 # AdamW bytes a parameter: read fp32 master, m, v (12) + bf16 grad (2); write master, m, v (12) + bf16 weight (2).
@@ -169,11 +168,13 @@ def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettin
     split = lay.tp * lay.cp  # tokens (cp) and weights/heads (tp) split the work of a stage
     layers = lay.stage_layers(prob.num_layers)
     mb = lay.micro_batch
-    full = lay.recompute == FULL
+    # partial recompute (recompute_layers of a stage's layers) re-runs that share of the layers
+    full = lay.recompute_fraction(prob.num_layers, "full")
+    recomputed = lay.recompute_fraction(prob.num_layers)
     layer_passes = FWD_BWD_FACTOR + full  # full recompute re-runs each layer's forward
     # selective recompute re-runs every element-wise op (not the matmuls): one more pass of their
     # traffic and of the per-layer dispatch overhead, as full recompute has
-    elementwise_passes = FWD_BWD_FACTOR + (lay.recompute != 0)
+    elementwise_passes = FWD_BWD_FACTOR + recomputed
     linear = np.zeros(len(lay))
     for stream in prob.streams:
         rows = stream.tokens * mb / lay.cp  # rows a GPU's GEMMs see (sequence parallelism gathers over tp)
@@ -182,9 +183,9 @@ def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettin
     first_rows = first.tokens * mb / lay.cp
     other = FWD_BWD_FACTOR * prob.other_flops * mb / split / rates.high_precision_gemm(first_rows, first.width / lay.tp, first.width)
     attn_fwd, attn_bwd = attention_time_s(prob, lay, rates, layers)
-    selective = np.where(lay.recompute == SELECTIVE, prob.selective_recompute_flops_per_layer / max(prob.attention_flops_per_layer, 1.0), 0.0)
+    selective = lay.recompute_fraction(prob.num_layers, "selective") * prob.selective_recompute_flops_per_layer / max(prob.attention_flops_per_layer, 1.0)
     saved = sum(s.tokens * s.saved_bytes_per_token["none"] for s in prob.streams)
-    traffic = (ELEMENTWISE_TRAFFIC_PER_SAVED_BYTE + (lay.recompute != 0)) * saved * layers * mb / split
+    traffic = (ELEMENTWISE_TRAFFIC_PER_SAVED_BYTE + recomputed) * saved * layers * mb / split
     if settings.precision == "fp8":
         cast = sum(s.tokens * s.width for s in prob.streams) * FP8_CAST_WIDTHS_PER_LAYER * FP8_CAST_BYTES_PER_ELEMENT
         traffic = traffic + FP8_CAST_PASSES * (1 + full) * cast * layers * mb / split
@@ -192,7 +193,7 @@ def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettin
     frozen_rows = prob.frozen_gemm_dim * mb  # the frozen encoders' GEMMs: representative rows = width
     frozen = prob.frozen_flops * mb / split / rates.high_precision_gemm(frozen_rows, prob.frozen_gemm_dim, prob.frozen_gemm_dim)
     overhead = prof.layer_overhead_s * layers * elementwise_passes
-    overhead = overhead + np.where(lay.recompute == SELECTIVE, prof.selective_recompute_overhead_s * layers, 0.0)
+    overhead = overhead + lay.recompute_fraction(prob.num_layers, "selective") * prof.selective_recompute_overhead_s * layers
     return ComputeSeconds(
         matmul=linear * layer_passes + other, overhead=overhead, attention=attn_fwd * (1 + full + selective) + attn_bwd,
         elementwise=traffic / bandwidth, frozen_encoders=frozen, attention_fwd=attn_fwd, attention_bwd=attn_bwd,
@@ -200,7 +201,8 @@ def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettin
     )
 
 
-def model_parallel_comm_s(costs: list[CollectiveCost], lay: LayoutArrays, compute: ComputeSeconds, stack: TrainingStack) -> ModelParallelSeconds:
+def model_parallel_comm_s(costs: list[CollectiveCost], lay: LayoutArrays, compute: ComputeSeconds, stack: TrainingStack,
+                          num_layers: int) -> ModelParallelSeconds:
     """Seconds of one micro-batch's tensor-, context- and pipeline-parallel traffic left exposed.
 
     TP with comm overlap: the collective is cut into tp chunks pipelined with the GEMMs, so one chunk stays
@@ -215,7 +217,7 @@ def model_parallel_comm_s(costs: list[CollectiveCost], lay: LayoutArrays, comput
     ring_fwd = group_seconds(costs, "cp", "cp ring K/V exchange")
     ring_bwd = group_seconds(costs, "cp", "cp ring K/V + dK/dV")
     if stack.cp_comm_overlap.value:
-        passes_fwd = 1 + (lay.recompute == FULL)
+        passes_fwd = 1 + lay.recompute_fraction(num_layers, "full")
         ring = passes_fwd * np.maximum(ring_fwd / passes_fwd - compute.attention_fwd, 0) + np.maximum(ring_bwd - compute.attention_bwd, 0)
     else:
         ring = ring_fwd + ring_bwd
@@ -261,6 +263,26 @@ def optimizer_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings)
     return traffic / (settings.gpu.hbm_bandwidth_bytes_per_s.value * settings.profile.memory_efficiency)
 
 
+def offloaded_bytes(prob: TrainingProblem, lay: LayoutArrays) -> np.ndarray:
+    """Bytes one micro-batch of the busiest stage sends to host memory: what its layers not recomputed save."""
+    saved = sum(s.tokens * s.saved_bytes_per_token["none"] for s in prob.streams)
+    kept_layers = lay.stage_layers(prob.num_layers) - lay.recomputed_layers(prob.num_layers)
+    return np.where(lay.offload, saved * kept_layers * lay.micro_batch / (lay.tp * lay.cp), 0.0)
+
+
+def activation_offload_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings, compute: ComputeSeconds) -> np.ndarray:
+    """Seconds a micro-batch waits on activation offload: the copies out (forward) and back (backward) run over the
+    host link behind that pass's compute (PyTorch's CPU-offload saved-tensor hooks and Megatron-Core's
+    activation offloading overlap them layer by layer); what the compute cannot cover is exposed."""
+    link = settings.gpu.host_link_bytes_per_s_per_direction
+    if link is None or link.value is None:
+        return np.where(lay.offload, np.inf, 0.0)
+    one_way = offloaded_bytes(prob, lay) / link.value
+    forward = compute.matmul_fwd + compute.attention_fwd
+    backward = compute.trained - forward
+    return np.maximum(one_way - forward, 0.0) + np.maximum(one_way - backward, 0.0)
+
+
 @dataclass(frozen=True)
 class StepArrays:
     """Step time of every layout and its parts (seconds a step; element i: layout i)."""
@@ -281,6 +303,7 @@ class StepArrays:
     attention_backward_s: np.ndarray
     bubble_fraction: np.ndarray
     collectives: tuple[CollectiveCost, ...]
+    activation_offload_s: np.ndarray
 
     @property
     def compute_s(self) -> np.ndarray:
@@ -311,8 +334,9 @@ def step_time(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -
     m = lay.micro_batches(settings.global_batch)
     compute = compute_time_s(prob, lay, settings)
     costs = step_collectives(prob, lay, lay.stage_layers(prob.num_layers), settings.gpu, settings.profile.links)
-    comm = model_parallel_comm_s(costs, lay, compute, settings.stack)
-    t_mb = compute.total + comm.total
+    comm = model_parallel_comm_s(costs, lay, compute, settings.stack, prob.num_layers)
+    offload = activation_offload_s(prob, lay, settings, compute)
+    t_mb = compute.total + comm.total + offload
     bubble_mb = (lay.pp - 1) / lay.vpp
     dp = data_parallel_s(costs, lay, prob, settings.stack, compute, m)
     opt = optimizer_s(prob, lay, settings)
@@ -322,5 +346,5 @@ def step_time(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -
         overhead_s=m * compute.overhead, frozen_encoders_s=m * compute.frozen_encoders,
         tensor_parallel_s=m * comm.tensor_parallel, context_parallel_s=m * comm.context_parallel, pipeline_p2p_s=m * comm.pipeline_p2p,
         bubble_s=bubble_mb * t_mb, data_parallel_exposed_s=dp, optimizer_s=opt, attention_backward_s=m * compute.attention_bwd,
-        bubble_fraction=bubble_mb / (m + bubble_mb), collectives=tuple(costs),
+        bubble_fraction=bubble_mb / (m + bubble_mb), collectives=tuple(costs), activation_offload_s=m * offload,
     )
