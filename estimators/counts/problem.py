@@ -157,6 +157,12 @@ def gpt_saved_bytes_per_token(spec: GPTSpec, flash_attention: bool) -> dict[str,
     return {"none": 34 * h + scores, "selective": 34 * h, "full": 2 * h}
 
 
+# The output layer's input and the logits the cross-entropy keeps, 4 bytes each per token (fp32 logits):
+# Megatron-LM megatron/training/theoretical_memory_usage.py, "Inputs to output layer and CE loss",
+# seq x micro-batch x hidden x 4 x (1 + vocab / hidden).
+OUTPUT_LAYER_BYTES_PER_ELEMENT = FP32_BYTES
+
+
 def gpt_problem(spec: GPTSpec, flash_attention: bool, name: str = "gpt") -> TrainingProblem:
     """A GPT training a sequence of seq_len tokens per sample."""
     forward = gpt_forward_flops(spec)
@@ -186,4 +192,6 @@ def gpt_problem(spec: GPTSpec, flash_attention: bool, name: str = "gpt") -> Trai
         frozen_working_bytes=0.0,
         frozen_gemm_dim=spec.hidden_size,
         causal_attention=True,
+        outside_saved_bytes=spec.seq_len * OUTPUT_LAYER_BYTES_PER_ELEMENT * (spec.hidden_size + spec.vocab_size),
+        implementation="megatron-te",
     )

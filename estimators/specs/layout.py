@@ -1,9 +1,7 @@
 """A parallel layout: how the GPUs of a cluster split the work."""
 from __future__ import annotations
 
-from typing import Literal
-
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import Field, PositiveInt
 
