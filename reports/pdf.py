@@ -240,7 +240,8 @@ def _bars_page(pages: Pages, result: Plan) -> None:
     ax1.set_xlabel("PFLOPs per clip (DiT forward)")
     ax1.set_title("Where a clip's FLOPs go" + stage)
     m = result.memory_per_gpu_bytes
-    memory = {k: v / GIB for k, v in m.model_dump().items() if k not in ("total", "capacity", "fits")}
+    not_parts = ("total", "total_low", "total_high", "capacity", "fits", "may_not_fit", "saved_activations")
+    memory = {k: v / GIB for k, v in m.model_dump().items() if k not in not_parts}
     ax2.barh(list(memory), list(memory.values()), color="tab:orange")
     ax2.axvline(m.capacity / GIB, color="red", linestyle="--", label="HBM capacity")
     ax2.set_xlabel("GiB per GPU")

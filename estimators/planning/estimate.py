@@ -103,7 +103,7 @@ def memory_warnings(stage: StagePlan) -> list[str]:
     m = stage.memory_per_gpu_bytes
     if not m.fits:
         return [f"stage {stage.name}: DOES NOT FIT: {m.total / GIB:.1f} GiB a GPU ({m.total_low / GIB:.1f} - {m.total_high / GIB:.1f}) "
-                f"against {m.capacity / GIB:.0f} GiB"]
+                f"against {m.capacity / GIB:.1f} GiB"]
     if m.may_not_fit:
         return [f"stage {stage.name}: may not fit: {m.total / GIB:.1f} GiB a GPU, high end {m.total_high / GIB:.1f} GiB against "
                 f"{m.capacity / GIB:.0f} GiB (saved activations as {m.saved_activations} keeps them; fragmentation)"]
