@@ -6,7 +6,7 @@ preset, the measured GB, the 'diffusers' estimate and the plain-PyTorch conventi
 """
 from estimators.catalog.models import load_model
 from estimators.counts.geometry import clip_geometry
-from estimators.counts.saved import model_saved_bytes
+from estimators.counts.saved_lora import model_saved_bytes
 from tests import saved_fullsize as measured
 from tests.test_fullsize_memory import MOCHI
 from tests.test_video_dit_exact import PRESETS

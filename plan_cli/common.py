@@ -41,7 +41,8 @@ Objective = Annotated[str, typer.Option(help="Rank searched layouts by 'time' or
 Prices = Annotated[list[str], typer.Option("--price", help="Override a GPU's price: KIND=USD per GPU-hour, e.g. H100=2.49. Repeatable.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
 Kernel = Annotated[Optional[str], typer.Option(help="Attention kernel: cudnn, flash-attention-3, flash-attention-3-fp8, flash-attention-2 or unfused (default: cudnn on Hopper and Blackwell, flash-attention-2 on A100).")]
-Stack = Annotated[Optional[str], typer.Option(help="Training stack whose communication overlaps apply: megatron-core (default), pytorch-fsdp2, megatron-lm-2021 or no-overlap.")]
+Stack = Annotated[Optional[str], typer.Option(help="Training stack: its overlaps, what it saves for backward and how it keeps model states: megatron-core (default), diffusers-fsdp2, pytorch-fsdp2, megatron-lm-2021 or no-overlap.")]
+TrainingText = Annotated[Optional[str], typer.Option("--training", help="What is trained and how its states are kept, as key=value pairs: method=full|lora, lora_rank=16, lora_targets=attention|all-linear, states=mixed|bf16, optimizer=adamw|adamw-8bit, frozen_weights=bf16|nf4 (LoRA base).")]
 
 
 

@@ -74,10 +74,13 @@ def memory_table(result: Plan) -> Table:
 def memory_breakdown_table(m, suffix: str = "") -> Table:
     """Every part of a memory breakdown, its range and verdict in the title."""
     title = (f"Memory per GPU{suffix}: {m.total / GIB:.1f} GiB ({m.total_low / GIB:.1f} - {m.total_high / GIB:.1f}) of "
-             f"{m.capacity / GIB:.0f} GiB ({memory_verdict(m)}; saved activations as {m.saved_activations} keeps them)")
+             f"{m.capacity / GIB:.0f} GiB ({memory_verdict(m)}; saved activations as {m.saved_activations} keeps them"
+             f"{f'; pipeline stage {m.stage}, the fullest' if m.stage else ''})")
     t = _table(title, "part", "GiB")
-    for key, value in m.model_dump(exclude={"capacity", "fits", "may_not_fit", "saved_activations"}).items():
+    for key, value in m.model_dump(exclude={"capacity", "fits", "may_not_fit", "saved_activations", "stage", "host_bytes"}).items():
         t.add_row(key, f"{value / GIB:.2f}")
+    if m.host_bytes:
+        t.add_row("(optimizer states in host memory)", f"{m.host_bytes / GIB:.2f}")
     return t
 
 
@@ -201,7 +204,28 @@ def print_fleet(result: FleetAnswer, console: Console) -> None:
 
 
 def print_backtest(result: BacktestResult, console: Console) -> None:
-    """Measured vs predicted per row, MAPE and the constant-MFU baseline."""
+    """Measured vs predicted per row, MAPE and the constant-MFU baseline; the memory back-test when rows measure memory."""
+    if result.rows:
+        _print_step_backtest(result, console)
+    if result.memory is not None:
+        console.print(memory_backtest_table(result.memory))
+        m = result.memory
+        console.print(f"memory: {m.within_share:.0%} of {len(m.rows)} rows within {m.band[0]:g}-{m.band[1]:g}x of the measured peak "
+                      f"(median {m.median_ratio:.2f}x, worst {m.worst_ratio:.2f}x); nothing was fitted to these rows")
+
+
+def memory_backtest_table(memory) -> Table:
+    """Each row's planned against measured peak memory."""
+    t = _table("Memory back-test: planned vs measured peak a GPU", "run", "measures", "measured GiB", "planned GiB (range)", "ratio",
+               "stack / saves as", "searched: chosen")
+    for row in memory.rows:
+        chosen = ", ".join(f"{k}={v}" for k, v in row.chosen.items()) or "-"
+        t.add_row(row.id, row.measures, f"{row.measured_gib:.1f}", f"{row.predicted_gib:.1f} ({row.predicted_low_gib:.1f}-{row.predicted_high_gib:.1f})",
+                  f"{row.ratio:.2f}x" + ("" if row.within else " *"), f"{row.stack} / {row.saved_activations}", chosen)
+    return t
+
+
+def _print_step_backtest(result: BacktestResult, console: Console) -> None:
     cv = result.cv
     columns = ("run", "measured s", "predicted s", "error") + (("held-out error",) if cv else ()) + ("kernel / stack", "searched: chosen")
     t = _table("Back-test: predicted vs measured step time", *columns)

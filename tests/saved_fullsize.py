@@ -215,7 +215,39 @@ def mse_loss_fp32(prediction):
     return F.mse_loss(prediction.float(), target.float())
 
 
-def measure_preset(cls_name: str, config: dict, latent: tuple[int, int, int], text_tokens: int) -> SavedMeasurement:
-    """A preset's diffusers class at its published config, one training forward of its default clip."""
+class LoraLinear(torch.nn.Module):
+    """A frozen linear with a LoRA adapter as PEFT builds it with lora_dropout 0: base(x) + B(A(x)) x scaling."""
+
+    def __init__(self, base: torch.nn.Linear, rank: int):
+        super().__init__()
+        self.base = base.requires_grad_(False)
+        self.lora_A = torch.nn.Linear(base.in_features, rank, bias=False, device="meta", dtype=torch.bfloat16)
+        self.lora_B = torch.nn.Linear(rank, base.out_features, bias=False, device="meta", dtype=torch.bfloat16)
+
+    def forward(self, x):
+        return self.base(x) + self.lora_B(self.lora_A(x)) * 1.0
+
+
+LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")  # finetrainers' and diffusers' scripts' --target_modules
+
+
+def add_lora(model, rank: int) -> int:
+    """Freeze the model and put adapters of ``rank`` on every LORA_TARGETS linear; the adapters' parameters."""
+    model.requires_grad_(False)
+    targets = [name for name, module in model.named_modules()
+               if isinstance(module, torch.nn.Linear) and any(name == t or name.endswith("." + t) for t in LORA_TARGETS)]
+    for name in targets:
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name)
+        setattr(parent, child, LoraLinear(getattr(parent, child), rank)) if not child.isdigit() else parent.__setitem__(
+            int(child), LoraLinear(parent[int(child)], rank))
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def measure_preset(cls_name: str, config: dict, latent: tuple[int, int, int], text_tokens: int, lora_rank: int | None = None) -> SavedMeasurement:
+    """A preset's diffusers class at its published config, one training forward of its default clip (with LoRA
+    adapters of ``lora_rank`` on the attention projections, the rest frozen, when given)."""
     model = bf16_model(cls_name, config)
+    if lora_rank is not None:
+        add_lora(model, lora_rank)
     return measure(model, training_call(model, latent, text_tokens), mse_loss_fp32)

@@ -4,14 +4,14 @@ Each preset's diffusers class is built at its published config on the meta devic
 default clip, and one training forward (model and fp32 MSE loss) runs inside saved_tensors_hooks with
 fused attention and RMSNorm (tests/saved_fullsize.py says how); every storage is counted once, parameters
 left out. The whole model (every block, embedders, RoPE tables, final layer, loss) must be within 3% of
-counts.saved.model_saved_bytes with implementation 'diffusers' (issue 18). Measured here: within 0.5% for
+counts.saved_lora.model_saved_bytes with implementation 'diffusers' (issue 18). Measured here: within 0.5% for
 every preset; about 10 s for the seven (no arithmetic runs on the meta device).
 """
 import pytest
 
 from estimators.catalog.models import load_model
 from estimators.counts.geometry import clip_geometry
-from estimators.counts.saved import model_saved_bytes
+from estimators.counts.saved_lora import model_saved_bytes
 from tests import saved_fullsize as measured
 from tests.test_video_dit_exact import PRESETS
 

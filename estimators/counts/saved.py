@@ -111,8 +111,11 @@ def attention_stats(opts: AttentionOptions, heads: int, projected: int) -> int:
     return _qk_stats(opts, heads, QK_ROWS_BY_PROJECTED[projected]) + (heads if projected != 2 else 0)
 
 
-def _per_token(parts: tuple[int, int], stats: int) -> SavedPerToken:
-    return SavedPerToken(parts[0], parts[1] + stats)
+def _per_token(replicated: tuple[int, int], split: tuple[int, int], replicated_stats: int, split_stats: int) -> SavedPerToken:
+    """A token's elements from the parts outside the tensor-parallel regions (norms, residuals, gates: d-wide,
+    and per-row norm statistics) and those inside (attention, MLP hidden, per-head statistics)."""
+    total = _add(replicated, split)
+    return SavedPerToken(total[0], total[1] + replicated_stats + split_stats, replicated[0], replicated[1] + replicated_stats)
 
 
 def cross_saved(spec: VideoDiTSpec, block: CrossBlock, impl: Implementation) -> tuple[SavedPerToken, SavedPerToken]:
@@ -124,14 +127,15 @@ def cross_saved(spec: VideoDiTSpec, block: CrossBlock, impl: Implementation) -> 
         cross_norm = (d, d)  # fp32 input, cast-back matmul input (Wan norm2)
     else:
         cross_norm = pre_norm(block.cross_norm, False, d, False)
-    visual = _add(
-        pre_norm(block.norm, True, d, up.norms), attention(block.attention, d, 3, impl, learned), gated_output("none", d, False, False),
-        cross_norm, attention(block.cross_attention, d, 1, impl),
-        pre_norm(block.norm, True, d, up.norms), (_mlp_saved(block.mlp), 0), gated_output("none", d, False, up.mlp_residual),
+    replicated = _add(
+        pre_norm(block.norm, True, d, up.norms), gated_output("none", d, False, False), cross_norm,
+        pre_norm(block.norm, True, d, up.norms), gated_output("none", d, False, up.mlp_residual),
     )
+    split = _add(attention(block.attention, d, 3, impl, learned), attention(block.cross_attention, d, 1, impl), (_mlp_saved(block.mlp), 0))
     norm_stats = 2 * NORM_STATS_PER_ROW[block.norm] + NORM_STATS_PER_ROW[block.cross_norm]
-    stats = norm_stats + attention_stats(block.attention, heads, 3) + attention_stats(block.cross_attention, heads, 1)
-    return _per_token(visual, stats), _per_token(attention(block.cross_attention, d, 2, impl), attention_stats(block.cross_attention, heads, 2))
+    head_stats = attention_stats(block.attention, heads, 3) + attention_stats(block.cross_attention, heads, 1)
+    text = _per_token((0, 0), attention(block.cross_attention, d, 2, impl), 0, attention_stats(block.cross_attention, heads, 2))
+    return _per_token(replicated, split, norm_stats, head_stats), text
 
 
 def joint_saved(spec: VideoDiTSpec, block: JointBlock, impl: Implementation) -> tuple[SavedPerToken, SavedPerToken]:
@@ -142,13 +146,14 @@ def joint_saved(spec: VideoDiTSpec, block: JointBlock, impl: Implementation) -> 
     for stream in joint_streams(spec, block):
         w = stream.width
         learned = up.norms and stream.rope == "learned_3d"
-        parts = [pre_norm(block.norm, True, w, up.norms), attention(block.attention, a, 3, impl, learned)]
-        stats = NORM_STATS_PER_ROW[block.norm] + attention_stats(block.attention, heads, 3)
+        replicated, split = [pre_norm(block.norm, True, w, up.norms)], [attention(block.attention, a, 3, impl, learned)]
+        norm_stats = NORM_STATS_PER_ROW[block.norm]
         if stream.updated:
             gate = gated_output(block.post_norm, w, up.post_norms, False)
-            parts += [gate, pre_norm(block.norm, True, w, up.norms), (_mlp_saved(stream.mlp), 0), gate]
-            stats += NORM_STATS_PER_ROW[block.norm] + 2 * NORM_STATS_PER_ROW[block.post_norm]
-        out.append(_per_token(_add(*parts), stats))
+            replicated += [gate, pre_norm(block.norm, True, w, up.norms), gate]
+            split.append((_mlp_saved(stream.mlp), 0))
+            norm_stats += NORM_STATS_PER_ROW[block.norm] + 2 * NORM_STATS_PER_ROW[block.post_norm]
+        out.append(_per_token(_add(*replicated), _add(*split), norm_stats, attention_stats(block.attention, heads, 3)))
     return out[0], out[1]
 
 
@@ -160,24 +165,88 @@ def single_saved(spec: VideoDiTSpec, block, impl: Implementation) -> tuple[Saved
     d, heads, up = spec.width, spec.num_heads, impl.casts(block)
     norm = pre_norm(block.norm, True, d, up.norms)
     copies = (up.concat_copies * d, 0)
+    gate = gated_output("none", d, False, False)
     if block.parallel:
         gate_product = block.mlp.hidden if block.mlp.gated else 0
         fused_out = (mlp_first_width(block.mlp) + gate_product + d + block.mlp.hidden, 0)
-        parts = _add(norm, copies, attention(block.attention, d, 3, impl, copy=False), fused_out, gated_output("none", d, False, False))
-        stats = NORM_STATS_PER_ROW[block.norm] + attention_stats(block.attention, heads, 3)
+        replicated = _add(norm, copies, gate)
+        split = _add(attention(block.attention, d, 3, impl, copy=False), fused_out)
+        norm_stats = NORM_STATS_PER_ROW[block.norm]
     else:
-        gate = gated_output("none", d, False, False)
-        parts = _add(norm, copies, attention(block.attention, d, 3, impl), gate, pre_norm(block.norm, True, d, up.norms),
-                     (_mlp_saved(block.mlp), 0), gate)
-        stats = 2 * NORM_STATS_PER_ROW[block.norm] + attention_stats(block.attention, heads, 3)
-    one = _per_token(parts, stats)
+        replicated = _add(norm, copies, gate, pre_norm(block.norm, True, d, up.norms), gate)
+        split = _add(attention(block.attention, d, 3, impl), (_mlp_saved(block.mlp), 0))
+        norm_stats = 2 * NORM_STATS_PER_ROW[block.norm]
+    one = _per_token(replicated, split, norm_stats, attention_stats(block.attention, heads, 3))
+    return one, one
+
+
+def reference_replicated(spec: VideoDiTSpec, block, recompute: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((visual, stats), (text, stats)) of blocks.block_saved outside the tensor-parallel regions. Full: the block
+    input (all of it). Selective: the block input and the outputs of the row-parallel matmuls (out-projections and
+    MLP output, after their reduction). None: norms, gated outputs, post-norms and their per-row statistics."""
+    d = spec.width
+    if isinstance(block, JointBlock):
+        return tuple(_reference_joint_replicated(spec, block, stream, recompute) for stream in joint_streams(spec, block))
+    if recompute == "full":
+        return ((d, 0), (0, 0)) if isinstance(block, CrossBlock) else ((d, 0), (d, 0))
+    if isinstance(block, CrossBlock):
+        if recompute == "selective":
+            return (4 * d, 0), (0, 0)  # input, self and cross out-projections, MLP output
+        norms = 2 * _norm_saved(block.norm, True, d) + _norm_saved(block.cross_norm, False, d)
+        return (norms + 2 * d, 2 * NORM_STATS_PER_ROW[block.norm] + NORM_STATS_PER_ROW[block.cross_norm]), (0, 0)
+    if recompute == "selective":
+        one = ((2 if block.parallel else 3) * d, 0)
+    elif block.parallel:
+        one = (_norm_saved(block.norm, True, d) + d, NORM_STATS_PER_ROW[block.norm])
+    else:
+        one = (2 * _norm_saved(block.norm, True, d) + 2 * d, 2 * NORM_STATS_PER_ROW[block.norm])
+    return one, one
+
+
+def _reference_joint_replicated(spec: VideoDiTSpec, block: JointBlock, stream, recompute: str) -> tuple[int, int]:
+    d = stream.width
+    if recompute == "full":
+        return d, 0
+    if recompute == "selective":
+        return (3 * d if stream.updated else d), 0
+    if not stream.updated:
+        return _norm_saved(block.norm, True, d), NORM_STATS_PER_ROW[block.norm]
+    outputs = 2 * d + 2 * (0 if block.post_norm == "none" else d)
+    return (2 * _norm_saved(block.norm, True, d) + outputs,
+            2 * NORM_STATS_PER_ROW[block.norm] + 2 * NORM_STATS_PER_ROW[block.post_norm])
+
+
+def _with_replicated(saved: SavedPerToken, replicated: tuple[int, int]) -> SavedPerToken:
+    return SavedPerToken(saved.activation, saved.stats, replicated[0], replicated[1])
+
+
+def gemm_inputs(spec: VideoDiTSpec, block) -> tuple[int, int]:
+    """(visual, text) elements a token keeps as matmul inputs in one block (no recompute): Transformer Engine casts
+    each to FP8 for an FP8 GEMM and keeps that 1-byte copy for the weight gradient instead of the bf16 tensor (TE
+    Linear / LayerNormLinear / LayerNormMLP under fp8_autocast), so under FP8 a megatron-te token saves these bytes
+    less. Cross: self q/k/v and out, cross q and out, the MLP's two; joint: each updated stream's q/k/v, out and MLP
+    inputs (the text stream only its q/k/v when not updated); single: q/k/v (and, parallel, the MLP's first layer
+    from the same input), out (the fused [attention, MLP] input of width d + f when parallel) and the MLP's two."""
+    d = spec.width
+    if isinstance(block, CrossBlock):
+        return 5 * d + block.mlp.hidden, 0
+    if isinstance(block, JointBlock):
+        out = []
+        for stream in joint_streams(spec, block):
+            w = stream.width
+            out.append(w + ((spec.attn_width + w + stream.mlp.hidden) if stream.updated else 0))
+        return out[0], out[1]
+    one = (2 * d + block.mlp.hidden) if block.parallel else (3 * d + block.mlp.hidden)
     return one, one
 
 
 def block_saved_by(spec: VideoDiTSpec, block, recompute: str, implementation: str) -> tuple[SavedPerToken, SavedPerToken]:
-    """(visual, text) elements a token saves in one block under an implementation and recompute mode."""
+    """(visual, text) elements a token saves in one block under an implementation and recompute mode (full
+    training; LoRA: counts/saved_lora.py)."""
     if implementation == "pytorch-reference" or recompute != "none":
-        return block_saved(spec, block, recompute)
+        visual, text = block_saved(spec, block, recompute)
+        rep_visual, rep_text = reference_replicated(spec, block, recompute)
+        return _with_replicated(visual, rep_visual), _with_replicated(text, rep_text)
     impl = FUSED[implementation]
     if isinstance(block, CrossBlock):
         return cross_saved(spec, block, impl)
@@ -186,7 +255,8 @@ def block_saved_by(spec: VideoDiTSpec, block, recompute: str, implementation: st
     return single_saved(spec, block, impl)
 
 
-def outside_saved_bytes(spec: VideoDiTSpec, visual: int, text: int, implementation: str, activation_bytes: int) -> dict[str, float]:
+def outside_saved_bytes(spec: VideoDiTSpec, visual: int, text: int, implementation: str, activation_bytes: int,
+                        frozen: bool = False) -> dict[str, float]:
     """Bytes one sample saves outside the blocks, by part (the busiest stage holds them: embedders on the first,
     final layer and loss on the last, RoPE tables on every stage that rotates).
 
@@ -196,32 +266,24 @@ def outside_saved_bytes(spec: VideoDiTSpec, visual: int, text: int, implementati
     modulated last norm, its normalised output (fp32 where the class upcasts), and the projection's input.
     loss: the fp32 copies of prediction and target. Left out (each under 0.01% of a preset's total): per-sample
     conditioning MLPs, the caption pooling and HunyuanVideo's token refiner on the caption rows.
+    ``frozen`` (LoRA, counts/saved_lora.py): the embedders, the learned RoPE frequencies and the final layer are
+    frozen, so only the cosine and sine tables, the final norms' inputs and the loss remain.
     """
     act, d = activation_bytes, spec.width
     fp32_final = spec.final_layer.diffusers_fp32 and implementation == "diffusers"
     caption = caption_rows(spec, text) * (spec.text_feature_dim + (2 * spec.text_stream_width if spec.caption_projection == "mlp" else 0))
     rope = 0.0
     if spec.rope == "learned_3d":
-        rope = LEARNED_ROPE_TABLE_WIDTHS * spec.attn_width
+        rope = (LEARNED_ROPE_TABLE_WIDTHS - (0.5 if frozen else 0.0)) * spec.attn_width
     elif spec.rope == "fixed_3d":
         rope = FIXED_ROPE_TABLES * spec.head_dim
-    norms = len(spec.final_layer.norms) + 1  # each norm's input, the last one's normalised output
-    final = norms * d * (FP32_BYTES if fp32_final else act) + d * act
+    norms = len(spec.final_layer.norms) + (0 if frozen else 1)  # each norm's input, the last one's normalised output
+    final = norms * d * (FP32_BYTES if fp32_final else act) + (0 if frozen else d * act)
     prediction = spec.out_channels * spec.patch_pixels
     return {
-        "patch_embed": visual * spec.in_channels * spec.patch_pixels * act,
-        "caption_proj": caption * act,
+        "patch_embed": 0 if frozen else visual * spec.in_channels * spec.patch_pixels * act,
+        "caption_proj": 0 if frozen else caption * act,
         "rope_tables": visual * rope * FP32_BYTES,
         "final_layer": visual * final,
         "loss": LOSS_FP32_COPIES * visual * prediction * FP32_BYTES,
     }
-
-
-def model_saved_bytes(spec: VideoDiTSpec, visual: int, text: int, implementation: str, recompute: str, activation_bytes: int) -> dict[str, float]:
-    """Bytes one sample saves for backward in the whole model: each block group, and the parts outside."""
-    parts = {}
-    for index, group in enumerate(spec.blocks):
-        v, t = block_saved_by(spec, group, recompute, implementation)
-        per_block = visual * (v.activation * activation_bytes + v.stats * FP32_BYTES) + text * (t.activation * activation_bytes + t.stats * FP32_BYTES)
-        parts[f"blocks{index}_{group.kind}"] = group.count * per_block
-    return {**parts, **outside_saved_bytes(spec, visual, text, implementation, activation_bytes)}

@@ -12,7 +12,13 @@ from estimators.counts.problem import TrainingProblem, video_problem
 from estimators.counts.text_encoders import text_encoder_flops, text_encoder_gemm_width, text_encoder_params, text_encoder_tokens
 from estimators.counts.vaes import vae_decoder_flops, vae_decoder_params, vae_encoder_flops, vae_encoder_params
 from estimators.errors import PlanInputError
-from estimators.memory.states import FRAGMENTATION_FRACTION, FRAGMENTATION_RANGE, IMPLEMENTATION_UNCERTAINTY, RUNTIME_RESERVED_BYTES
+from estimators.memory.states import (
+    FRAGMENTATION_FRACTION,
+    FRAGMENTATION_RANGE,
+    IMPLEMENTATION_UNCERTAINTY,
+    RUNTIME_RESERVED_BYTES,
+    state_bytes,
+)
 from estimators.planning.request import PlanRequest
 from estimators.planning.results import (
     Clip,
@@ -34,6 +40,7 @@ from estimators.search.no_layout import describe, no_layout_message
 from estimators.specs.hardware import Cluster
 from estimators.specs.layout_arrays import LayoutArrays
 from estimators.specs.models import VideoSystemSpec
+from estimators.specs.training import Training
 from estimators.specs.workload import TrainingStage, Workload
 from estimators.time.step import FWD_BWD_FACTOR, RunSettings
 from estimators.time.time_model import MFU_PRECISION, dominant, stage_warnings, time_model, time_model_assumptions
@@ -71,6 +78,10 @@ def sample_flops(system: VideoSystemSpec, stage: TrainingStage, workload: Worklo
     online = (0 if workload.precompute_text else text) + (0 if workload.precompute_latents else vae_enc)
     recomputed = layers_forward_flops(dit) if recompute == "full" else 0
     trained = FWD_BWD_FACTOR * dit_fwd
+    if workload.training.lora:
+        # frozen weights need no weight gradients: every matmul's backward is its input gradient alone (the adapters'
+        # rank-r matmuls left out); attention keeps its two backward products
+        trained -= dit_fwd - dit["attention"] - dit["cross_attention"]
     return SampleFlops(dit_forward=dit_fwd, dit_forward_breakdown=dit, text_encoder_forward=text, vae_encoder_forward=vae_enc,
                        vae_decoder_forward=vae_dec, frozen_online_forward=online, train_step_model=trained,
                        train_step_total=trained + online, train_step_hardware=trained + online + recomputed)
@@ -189,8 +200,17 @@ def memory_range_assumption(settings: RunSettings) -> str:
     implementation = str(stack.saved_activations.value)
     low, high = FRAGMENTATION_RANGE
     return (f"memory: stack {stack.name} saves activations as {implementation} does (+/-{IMPLEMENTATION_UNCERTAINTY[implementation]:.0%} "
-            f"in the range) and keeps {stack.model_state_bytes_per_param:g} bytes of model states a parameter before sharding; "
+            f"in the range) and, with mixed states, keeps {stack.model_state_bytes_per_param:g} bytes of model states a parameter before sharding; "
             f"range: fragmentation {low:.0%}-{high:.0%}")
+
+
+def model_states_assumption(settings: RunSettings, training: Training) -> str:
+    """What is trained and the bytes a parameter of each model state, as the stack and the recipe keep them."""
+    b = state_bytes(settings.stack, training)
+    what = (f"LoRA rank {training.lora_rank} on {training.lora_targets} (base weights frozen in {training.frozen_weights})"
+            if training.lora else "full training")
+    return (f"{what}: {training.optimizer}, {training.states} states: weight {b.weight:g} + master {b.master:g} + gradient {b.gradient:g} "
+            f"+ moments {b.moments:.3g} bytes a trained parameter; ZeRO shards them over dp x cp")
 
 
 def assumptions(request: PlanRequest, settings: RunSettings) -> list[str]:
@@ -202,7 +222,7 @@ def assumptions(request: PlanRequest, settings: RunSettings) -> list[str]:
         *time_model_assumptions(settings),
         f"compute: published kernel benchmarks x {prof.compute_derate:.2f} (fitted); element-wise ops at {prof.memory_efficiency:.0%} of HBM bandwidth (fitted)",
         f"links: NVLink at {prof.nvlink_efficiency:.0%}, NIC at {prof.nic_efficiency:.0%} of datasheet bandwidth",
-        "mixed-precision AdamW: 16 bytes/parameter (bf16 weights + grads, fp32 master, m, v), ZeRO shards over dp x cp",
+        model_states_assumption(settings, request.workload.training),
         f"memory overhead: {RUNTIME_RESERVED_BYTES / GIB:.0f} GiB CUDA/NCCL reserve + {FRAGMENTATION_FRACTION:.0%} allocator fragmentation",
         memory_range_assumption(settings),
         "flash attention (no S^2 scores stored); attention is bidirectional and counted in full S^2",
@@ -236,7 +256,8 @@ def plan(request: PlanRequest) -> Plan:
         train_time_days=train_s / SECONDS_PER_DAY, preprocessing_days=pre_s / SECONDS_PER_DAY,
         gpu_hours=totals.gpu_hours, cost_usd=totals.cost_usd, cost_usd_range=totals.cost_usd_range, energy_kwh=totals.energy_kwh,
         price=PriceQuote.of(request.cluster.gpu), stages=stages,
-        workload=WorkloadInfo(precompute_text=request.workload.precompute_text, precompute_latents=request.workload.precompute_latents),
+        workload=WorkloadInfo(precompute_text=request.workload.precompute_text, precompute_latents=request.workload.precompute_latents,
+                              training=request.workload.training),
         assumptions=assumptions(request, settings),
         warnings=[w for s in stages for w in memory_warnings(s) + stage_warnings(s.name, s.mfu, s.step_breakdown_s, s.step_time_s)],
         uncertainty=plan_uncertainty(request.cluster, stages[-1].step_time_s, train_s, pre_s),

@@ -20,6 +20,7 @@ from estimators.results import Document, Result
 from estimators.search.alternatives import SearchSummary
 from estimators.search.layout_search import SearchResult
 from estimators.specs.layout import Layout
+from estimators.specs.training import Training
 from estimators.specs.workload import TrainingStage
 from estimators.time.results import CollectiveCall, Dominant, StepBreakdown, TimeModel, Uncertainty
 from estimators.units import SECONDS_PER_DAY
@@ -94,6 +95,7 @@ class SampleFlops(Result):
 class WorkloadInfo(Result):
     precompute_text: bool
     precompute_latents: bool
+    training: Training = Field(default_factory=Training, description="Full training or LoRA, and how the trained weights and their optimizer states are kept.")
 
 
 class StagePlan(Result):

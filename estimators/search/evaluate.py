@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from estimators.counts.problem import TrainingProblem
+from estimators.counts.stages import PipelineRanks
 from estimators.memory.per_gpu import MemoryArrays, memory_bytes
 from estimators.specs.layout_arrays import LayoutArrays
 from estimators.time.step import RunSettings, StepArrays, step_time
@@ -47,6 +48,7 @@ class LayoutEvaluation:
 def evaluate(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> LayoutEvaluation:
     """Everything about each layout: validity, step time and its parts, memory."""
     valid, reason = validity(prob, lay, settings)
-    memory = memory_bytes(prob, lay, settings.global_batch, settings.precision, settings.stack)
+    ranks = PipelineRanks.of(prob, lay)
+    memory = memory_bytes(prob, lay, settings.global_batch, settings.precision, settings.stack, ranks)
     return LayoutEvaluation(valid=valid, reason=reason, fits=memory.total <= settings.gpu.hbm_bytes.value,
-                            time=step_time(prob, lay, settings), memory=memory)
+                            time=step_time(prob, lay, settings, ranks), memory=memory)

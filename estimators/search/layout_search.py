@@ -34,10 +34,12 @@ def divisors(n: int) -> list[int]:
 
 
 def enumerate_layouts(num_gpus: int, node_size: int, global_batch: int, fixed: dict | None = None, num_layers: int = 1) -> LayoutArrays:
-    """Every (tp, cp, pp, dp, zero, micro-batch, recompute choice, vpp, cp kind) whose degrees multiply to the
-    GPU count, with tp inside a node and dp x micro-batch dividing the global batch; ``fixed`` pins knobs
-    (names as in ``Layout``). Recompute choices (RECOMPUTE_CHOICES) include partial recompute of a share of
-    each stage's ``num_layers`` / (pp x vpp) x vpp layers and activation offload."""
+    """Every (tp, cp, pp, dp, zero, micro-batch, recompute choice, vpp, cp kind, optimizer on the host within a node)
+    whose degrees multiply to the GPU count, with tp inside a node and dp x micro-batch dividing the global batch;
+    ``fixed`` pins knobs (names as in ``Layout``). Recompute choices (RECOMPUTE_CHOICES) include partial recompute of
+    a share of each stage's ``num_layers`` / (pp x vpp) x vpp layers and activation offload. Sequence parallelism is
+    not searched: with tensor parallelism it saves memory and element-wise work at the same communication volume
+    (Korthikanti et al. 2022, sec. 4.2.2), so it is on unless ``fixed`` turns it off."""
     fixed = fixed or {}
     if num_gpus > MAX_GPUS:
         raise PlanInputError(f"{num_gpus:,} GPUs: the layout search handles at most {MAX_GPUS:,}")
@@ -51,7 +53,10 @@ def enumerate_layouts(num_gpus: int, node_size: int, global_batch: int, fixed: d
                 for mb in [b for b in divisors(global_batch // dp) if b <= MAX_MICRO_BATCH]:
                     rows.append((tp, cp, pp, dp, mb))
     base = np.array(rows, dtype=np.int64).reshape(-1, 5)
-    knobs = list(itertools.product(ZERO_STAGES, range(len(RECOMPUTE_CHOICES)), VIRTUAL_STAGES, (False, True)))
+    # optimizer states on the host: only searched within one node (fine-tuning on a few GPUs), where they cannot be
+    # sharded far; beyond it ZeRO shards them at no time cost
+    host_optimizer = (False, True) if num_gpus <= node_size else (False,)
+    knobs = list(itertools.product(ZERO_STAGES, range(len(RECOMPUTE_CHOICES)), VIRTUAL_STAGES, (False, True), host_optimizer))
     if len(base) * len(knobs) > MAX_LAYOUTS:
         raise PlanInputError(
             f"{num_gpus:,} GPUs with a global batch of {global_batch:,} give {len(base) * len(knobs):,} layouts to search, "
@@ -68,11 +73,14 @@ def enumerate_layouts(num_gpus: int, node_size: int, global_batch: int, fixed: d
         tp=grid[:, 0], cp=grid[:, 1], pp=grid[:, 2], dp=grid[:, 3], micro_batch=grid[:, 4],
         zero=extra[:, 0], recompute=mode, vpp=extra[:, 2], cp_ring=extra[:, 3].astype(bool),
         recompute_layers=np.where(share < 1.0, partial, ALL_LAYERS), offload=np.array([c[2] for c in RECOMPUTE_CHOICES])[choice],
+        sp=np.full(len(grid), bool(fixed.get("sp", True))), optimizer_offload=extra[:, 4].astype(bool),
     )
     # a partial share that rounds to the whole stage is the full choice again
     keep_partial = (share == 1.0) | (partial < stage_layers)
     keep = ~((lay.cp == 1) & lay.cp_ring) & ~((lay.pp == 1) & (lay.vpp > 1)) & keep_partial  # drop knobs that change nothing
     for name, value in fixed.items():
+        if name == "sp":
+            continue  # set on every layout above: not a choice the search makes
         column = "cp_ring" if name == "cp_kind" else name
         target = (value == "ring") if name == "cp_kind" else (RECOMPUTE_CODES[value] if name == "recompute" else value)
         if name == "recompute_layers" and value is None:

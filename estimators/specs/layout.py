@@ -14,7 +14,7 @@ ZeroStage = Literal[0, 1, 2, 3]
 class Layout(Spec):
     """Degrees of each parallelism and the memory-saving knobs. tp x pp x cp x dp = GPUs."""
 
-    tp: PositiveInt = Field(default=1, description="Tensor-parallel degree (with sequence parallelism).")
+    tp: PositiveInt = Field(default=1, description="Tensor-parallel degree.")
     pp: PositiveInt = Field(default=1, description="Pipeline-parallel stages.")
     cp: PositiveInt = Field(default=1, description="Context-parallel degree (the token sequence split).")
     dp: PositiveInt = Field(default=1, description="Data-parallel degree.")
@@ -32,6 +32,16 @@ class Layout(Spec):
         default=False,
         description="Saved activations of the layers not recomputed are copied to host memory in forward and back in backward "
         "(timed over the GPU's host link); two layers' worth stay on the GPU.",
+    )
+    sp: bool = Field(
+        default=True,
+        description="Sequence parallelism with tensor parallelism (Korthikanti et al. 2022): norms, residuals and dropout run on "
+        "tokens/tp, so tensor parallelism splits every saved activation; false: those stay whole on every tensor-parallel rank.",
+    )
+    optimizer_offload: bool = Field(
+        default=False,
+        description="AdamW moments and any fp32 master copy live in host memory and the optimizer steps on the CPU (ZeRO-Offload, "
+        "Ren et al. 2021): gradients go to the host and updated weights come back over the GPU's host link every step.",
     )
 
     @property

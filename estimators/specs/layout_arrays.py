@@ -27,12 +27,14 @@ class LayoutArrays:
     cp_ring: np.ndarray  # bool: ring attention instead of Ulysses
     recompute_layers: np.ndarray | None = None  # layers of a stage recomputed (ALL_LAYERS: every one); None: all
     offload: np.ndarray | None = None  # bool: activations of the layers not recomputed offloaded to host; None: none
+    sp: np.ndarray | None = None  # bool: sequence parallelism with tensor parallelism; None: on
+    optimizer_offload: np.ndarray | None = None  # bool: optimizer states on the host; None: none
 
     def __post_init__(self):
-        if self.recompute_layers is None:
-            object.__setattr__(self, "recompute_layers", np.full(len(self.tp), ALL_LAYERS))
-        if self.offload is None:
-            object.__setattr__(self, "offload", np.zeros(len(self.tp), dtype=bool))
+        defaults = {"recompute_layers": ALL_LAYERS, "offload": False, "sp": True, "optimizer_offload": False}
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.full(len(self.tp), value))
 
     def __len__(self) -> int:
         return len(self.tp)
@@ -52,6 +54,8 @@ class LayoutArrays:
             cp_ring=np.array([l.cp_kind == "ring" for l in layouts]),
             recompute_layers=np.array([ALL_LAYERS if l.recompute_layers is None else l.recompute_layers for l in layouts]),
             offload=np.array([l.offload for l in layouts]),
+            sp=np.array([l.sp for l in layouts]),
+            optimizer_offload=np.array([l.optimizer_offload for l in layouts]),
         )
 
     def micro_batches(self, global_batch: int) -> np.ndarray:
@@ -62,16 +66,23 @@ class LayoutArrays:
         """Layers on the busiest pipeline stage: uneven splits round up (stage balance sets the pace)."""
         return np.ceil(num_layers / (self.pp * self.vpp)) * self.vpp
 
-    def recomputed_layers(self, num_layers: int) -> np.ndarray:
-        """Layers of the busiest stage that are recomputed (0 without recompute)."""
-        layers = self.stage_layers(num_layers)
+    def recomputed_of(self, layers: np.ndarray) -> np.ndarray:
+        """Of a stage's ``layers``, those recomputed (0 without recompute)."""
         chosen = np.where(self.recompute_layers == ALL_LAYERS, layers, np.minimum(self.recompute_layers, layers))
         return np.where(self.recompute == RECOMPUTE_CODES["none"], 0.0, chosen)
 
+    def recompute_share(self, layers: np.ndarray, mode: str | None = None) -> np.ndarray:
+        """Share of a stage's ``layers`` recomputed (by ``mode`` only, when given)."""
+        fraction = self.recomputed_of(layers) / np.maximum(layers, 1)
+        return fraction if mode is None else np.where(self.recompute == RECOMPUTE_CODES[mode], fraction, 0.0)
+
+    def recomputed_layers(self, num_layers: int) -> np.ndarray:
+        """Layers of the busiest stage (by count) that are recomputed (0 without recompute)."""
+        return self.recomputed_of(self.stage_layers(num_layers))
+
     def recompute_fraction(self, num_layers: int, mode: str | None = None) -> np.ndarray:
         """Share of the busiest stage's layers recomputed (by ``mode`` only, when given)."""
-        fraction = self.recomputed_layers(num_layers) / self.stage_layers(num_layers)
-        return fraction if mode is None else np.where(self.recompute == RECOMPUTE_CODES[mode], fraction, 0.0)
+        return self.recompute_share(self.stage_layers(num_layers), mode)
 
     def take(self, index) -> "LayoutArrays":
         """The layouts at ``index`` (a mask or integer array)."""
@@ -85,4 +96,5 @@ class LayoutArrays:
             recompute=RECOMPUTE_NAMES[int(self.recompute[i])], vpp=int(self.vpp[i]),
             cp_kind="ring" if self.cp_ring[i] else "ulysses",
             recompute_layers=None if self.recompute_layers[i] == ALL_LAYERS else int(self.recompute_layers[i]), offload=bool(self.offload[i]),
+            sp=bool(self.sp[i]), optimizer_offload=bool(self.optimizer_offload[i]),
         )

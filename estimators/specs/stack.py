@@ -36,6 +36,17 @@ class TrainingStack(Spec):
     master_bytes_per_param: StackProperty = Field(description="Bytes of a separate fp32 master copy (0: the weights are the fp32 copy).")
     grad_bytes_per_param: StackProperty = Field(description="Bytes a gradient is accumulated and reduced in (sharded under ZeRO-2 and 3).")
     optimizer_bytes_per_param: StackProperty = Field(description="AdamW moments (sharded, with the master copy, under ZeRO-1 and up).")
+    fp8_weight_bytes_per_param: StackProperty = Field(
+        description="Bytes a trained weight is held in under FP8 training (Megatron-Core's fp8_param_gather: FP8; FSDP2 with "
+        "torchao float8: the fp32 shard as under BF16).")
+    fp8_weight_copies_bytes_per_param: StackProperty = Field(
+        description="FP8 copies of the weights the stack keeps besides them under FP8 training (unsharded), bytes a parameter.")
+    gradients_persist: StackProperty = Field(
+        description="Gradient buffers live through the whole step (true), or are created in backward and freed by the optimizer "
+        "step (false: then, without gradient accumulation or pipelining, the activations they replace are gone).")
+    pp_keeps_stage_unsharded: StackProperty = Field(
+        description="Under pipeline parallelism with ZeRO-3 / FSDP, each stage keeps its parameters gathered and its gradients "
+        "unsharded (accumulated in the reduce dtype) from the first micro-batch to the last.")
 
     @property
     def model_state_bytes_per_param(self) -> float:

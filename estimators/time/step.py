@@ -21,7 +21,8 @@ import numpy as np
 from estimators.catalog.profiles import load_profile
 from estimators.catalog.stacks import default_stack, load_stack
 from estimators.counts.problem import TrainingProblem
-from estimators.memory.states import FP8_WEIGHT_COPIES_BYTES_PER_PARAM
+from estimators.counts.stages import PipelineRanks, RankLoad
+from estimators.memory.states import FP8_WEIGHT_COPIES_BYTES_PER_PARAM, state_bytes
 from estimators.specs.hardware import GPUSpec
 from estimators.specs.layout_arrays import LayoutArrays
 from estimators.specs.profile import DeviceProfile
@@ -138,8 +139,8 @@ def stream_gemm_rate(rates: ComputeRates, stream, rows, tp) -> np.ndarray:
     return (sum(weight for _, weight in shapes) / seconds)[index].reshape(rows.shape)
 
 
-def attention_time_s(prob: TrainingProblem, lay: LayoutArrays, rates: ComputeRates, layers) -> tuple[np.ndarray, np.ndarray]:
-    """(forward, backward) seconds of one micro-batch's attention on one GPU, from the kernel tables.
+def attention_time_s(prob: TrainingProblem, lay: LayoutArrays, rates: ComputeRates, load: RankLoad) -> tuple[np.ndarray, np.ndarray]:
+    """(forward, backward) seconds of one micro-batch's attention on one GPU of the rank ``load``, from the kernel tables.
 
     A causal flash kernel does half the score blocks; the unfused kernel computes them all and masks.
     Cross-attention runs at the kernel's efficiency for a sequence as long as its keys (the text).
@@ -149,43 +150,55 @@ def attention_time_s(prob: TrainingProblem, lay: LayoutArrays, rates: ComputeRat
     heads_local = prob.heads / lay.tp * lay.micro_batch
     flash = rates.kernel is not None and rates.kernel.name != UNFUSED
     work = CAUSAL_WORK_FRACTION if (prob.causal_attention and flash) else 1.0
-    flops = prob.attention_flops_per_layer * work * layers * lay.micro_batch / split
+    flops = load.attention_flops * work * lay.micro_batch / split
     fwd = flops / rates.attention(seq, prob.head_dim, heads_local, "forward", prob.causal_attention)
     bwd_factor = FLASH_BACKWARD_FLOP_FACTOR if flash else BACKWARD_FACTOR
     bwd = bwd_factor * flops / rates.attention(seq, prob.head_dim, heads_local, "backward", prob.causal_attention)
     if prob.cross_attention_flops_per_layer:
         # cross-attention to the text: the keys are the text tokens whatever the context parallelism
         kv = max(prob.cross_attention_kv_tokens, 1)
-        cross = prob.cross_attention_flops_per_layer * layers * lay.micro_batch / split
+        cross = load.cross_attention_flops * lay.micro_batch / split
         fwd = fwd + cross / rates.attention(kv, prob.head_dim, heads_local, "forward", False)
         bwd = bwd + bwd_factor * cross / rates.attention(kv, prob.head_dim, heads_local, "backward", False)
     return fwd, bwd
 
 
-def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> ComputeSeconds:
-    """Seconds of one micro-batch's forward+backward(+recompute) on one GPU, by kind of work."""
+def weight_gradient_passes(prob: TrainingProblem) -> int:
+    """Passes of a matmul's weight gradient: one in full training; none under LoRA, whose frozen weights need only
+    the input gradient (the adapters' own matmuls, rank r against widths of thousands, are left out)."""
+    return 0 if prob.training.lora else 1
+
+
+def elementwise_bytes(lay: LayoutArrays, total: np.ndarray, replicated: np.ndarray) -> np.ndarray:
+    """Bytes a GPU handles of a micro-batch's element-wise tensors: without sequence parallelism every
+    tensor-parallel rank repeats the work outside the tensor-parallel regions."""
+    return lay.micro_batch * ((total - replicated) / lay.tp + replicated / np.where(lay.sp, lay.tp, 1)) / lay.cp
+
+
+def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings, load: RankLoad) -> ComputeSeconds:
+    """Seconds of one micro-batch's forward+backward(+recompute) on one GPU of the rank ``load``, by kind of work."""
     gpu, prof, rates = settings.gpu, settings.profile, settings.rates
     split = lay.tp * lay.cp  # tokens (cp) and weights/heads (tp) split the work of a stage
-    layers = lay.stage_layers(prob.num_layers)
+    layers = load.layers
     mb = lay.micro_batch
     # partial recompute (recompute_layers of a stage's layers) re-runs that share of the layers
-    full = lay.recompute_fraction(prob.num_layers, "full")
-    recomputed = lay.recompute_fraction(prob.num_layers)
-    layer_passes = FWD_BWD_FACTOR + full  # full recompute re-runs each layer's forward
+    full = lay.recompute_share(layers, "full")
+    recomputed = lay.recompute_share(layers)
+    passes = 2 + weight_gradient_passes(prob)  # forward, input gradient, weight gradient
+    layer_passes = passes + full  # full recompute re-runs each layer's forward
     # selective recompute re-runs every element-wise op (not the matmuls): one more pass of their
     # traffic and of the per-layer dispatch overhead, as full recompute has
     elementwise_passes = FWD_BWD_FACTOR + recomputed
     linear = np.zeros(len(lay))
-    for stream in prob.streams:
+    for index, stream in enumerate(prob.streams):
         rows = stream.tokens * mb / lay.cp  # rows a GPU's GEMMs see (sequence parallelism gathers over tp)
-        linear += stream.linear_flops_per_layer * layers * mb / split / stream_gemm_rate(rates, stream, rows, lay.tp)
+        linear += load.linear_flops[index] * mb / split / stream_gemm_rate(rates, stream, rows, lay.tp)
     first = prob.streams[0]
     first_rows = first.tokens * mb / lay.cp
-    other = FWD_BWD_FACTOR * prob.other_flops * mb / split / rates.high_precision_gemm(first_rows, first.width / lay.tp, first.width)
-    attn_fwd, attn_bwd = attention_time_s(prob, lay, rates, layers)
-    selective = lay.recompute_fraction(prob.num_layers, "selective") * prob.selective_recompute_flops_per_layer / max(prob.attention_flops_per_layer, 1.0)
-    saved = sum(s.tokens * s.saved_bytes_per_token["none"] for s in prob.streams)
-    traffic = (ELEMENTWISE_TRAFFIC_PER_SAVED_BYTE + recomputed) * saved * layers * mb / split
+    other = passes * load.outside_flops * mb / split / rates.high_precision_gemm(first_rows, first.width / lay.tp, first.width)
+    attn_fwd, attn_bwd = attention_time_s(prob, lay, rates, load)
+    selective = lay.recompute_share(layers, "selective") * prob.selective_recompute_flops_per_layer / max(prob.attention_flops_per_layer, 1.0)
+    traffic = (ELEMENTWISE_TRAFFIC_PER_SAVED_BYTE + recomputed) * elementwise_bytes(lay, load.saved["none"], load.replicated["none"])
     if settings.precision == "fp8":
         cast = sum(s.tokens * s.width for s in prob.streams) * FP8_CAST_WIDTHS_PER_LAYER * FP8_CAST_BYTES_PER_ELEMENT
         traffic = traffic + FP8_CAST_PASSES * (1 + full) * cast * layers * mb / split
@@ -193,16 +206,16 @@ def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettin
     frozen_rows = prob.frozen_gemm_dim * mb  # the frozen encoders' GEMMs: representative rows = width
     frozen = prob.frozen_flops * mb / split / rates.high_precision_gemm(frozen_rows, prob.frozen_gemm_dim, prob.frozen_gemm_dim)
     overhead = prof.layer_overhead_s * layers * elementwise_passes
-    overhead = overhead + lay.recompute_fraction(prob.num_layers, "selective") * prof.selective_recompute_overhead_s * layers
+    overhead = overhead + lay.recompute_share(layers, "selective") * prof.selective_recompute_overhead_s * layers
     return ComputeSeconds(
         matmul=linear * layer_passes + other, overhead=overhead, attention=attn_fwd * (1 + full + selective) + attn_bwd,
         elementwise=traffic / bandwidth, frozen_encoders=frozen, attention_fwd=attn_fwd, attention_bwd=attn_bwd,
-        matmul_fwd=linear + other / FWD_BWD_FACTOR,
+        matmul_fwd=linear + other / passes,
     )
 
 
 def model_parallel_comm_s(costs: list[CollectiveCost], lay: LayoutArrays, compute: ComputeSeconds, stack: TrainingStack,
-                          num_layers: int) -> ModelParallelSeconds:
+                          layers: np.ndarray) -> ModelParallelSeconds:
     """Seconds of one micro-batch's tensor-, context- and pipeline-parallel traffic left exposed.
 
     TP with comm overlap: the collective is cut into tp chunks pipelined with the GEMMs, so one chunk stays
@@ -217,7 +230,7 @@ def model_parallel_comm_s(costs: list[CollectiveCost], lay: LayoutArrays, comput
     ring_fwd = group_seconds(costs, "cp", "cp ring K/V exchange")
     ring_bwd = group_seconds(costs, "cp", "cp ring K/V + dK/dV")
     if stack.cp_comm_overlap.value:
-        passes_fwd = 1 + lay.recompute_fraction(num_layers, "full")
+        passes_fwd = 1 + lay.recompute_share(layers, "full")
         ring = passes_fwd * np.maximum(ring_fwd / passes_fwd - compute.attention_fwd, 0) + np.maximum(ring_bwd - compute.attention_bwd, 0)
     else:
         ring = ring_fwd + ring_bwd
@@ -225,7 +238,7 @@ def model_parallel_comm_s(costs: list[CollectiveCost], lay: LayoutArrays, comput
                                 pipeline_p2p=group_seconds(costs, "pp"))
 
 
-def data_parallel_s(costs: list[CollectiveCost], lay: LayoutArrays, prob: TrainingProblem, stack: TrainingStack, compute: ComputeSeconds, m) -> np.ndarray:
+def data_parallel_s(costs: list[CollectiveCost], lay: LayoutArrays, load: RankLoad, stack: TrainingStack, compute: ComputeSeconds, m) -> np.ndarray:
     """Data-parallel seconds a step not hidden behind compute, as the stack overlaps them.
 
     ZeRO 0: one all-reduce in backward. ZeRO 1-2: its reduce-scatter half in backward, its all-gather
@@ -236,8 +249,8 @@ def data_parallel_s(costs: list[CollectiveCost], lay: LayoutArrays, prob: Traini
     per_step = group_seconds(costs, "dp", "dp gradient")
     reduce = np.where(lay.zero >= 1, per_step / 2, per_step)
     gather = per_step - reduce
-    layers = lay.stage_layers(prob.num_layers)
-    params_local = prob.trained_params / (lay.tp * lay.pp)
+    layers = np.maximum(load.layers, 1)
+    params_local = np.maximum(load.trained_params / lay.tp, 1.0)
     bucket = stack.grad_bucket_params.value
     tail = np.minimum(1.0, bucket / params_local) if bucket else 1 / layers
     compute_mb = compute.trained
@@ -253,31 +266,36 @@ def data_parallel_s(costs: list[CollectiveCost], lay: LayoutArrays, prob: Traini
     return np.where(lay.zero >= 3, m * per_mb, reduce + gather)
 
 
-def optimizer_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> np.ndarray:
-    """AdamW update of the local shard, and under FP8 the step's weight casts: bytes over HBM bandwidth."""
+def optimizer_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings, load: RankLoad) -> np.ndarray:
+    """AdamW update of the local shard, and under FP8 the step's weight casts: bytes over HBM bandwidth. With the
+    optimizer offloaded the update runs on the host: its gradients go out and its weights come back over the host
+    link (ZeRO-Offload, Ren et al. 2021); the CPU's own AdamW time is not modelled (a lower bound)."""
     shard = np.where(lay.zero >= 1, lay.dp * lay.cp, 1)
-    params = prob.trained_params / (lay.tp * lay.pp * shard)
+    params = load.trained_params / lay.tp / shard
     traffic = params * ADAM_UPDATE_BYTES_PER_PARAM
     if settings.precision == "fp8":
-        traffic = traffic + prob.trained_params / (lay.tp * lay.pp) * FP8_CAST_BYTES_PER_ELEMENT * FP8_WEIGHT_COPIES_BYTES_PER_PARAM
-    return traffic / (settings.gpu.hbm_bandwidth_bytes_per_s.value * settings.profile.memory_efficiency)
+        traffic = traffic + load.params / lay.tp * FP8_CAST_BYTES_PER_ELEMENT * FP8_WEIGHT_COPIES_BYTES_PER_PARAM
+    on_gpu = traffic / (settings.gpu.hbm_bandwidth_bytes_per_s.value * settings.profile.memory_efficiency)
+    link = settings.gpu.host_link_bytes_per_s_per_direction
+    states = state_bytes(settings.stack, prob.training)
+    host = np.inf if link is None or link.value is None else params * (states.gradient + states.weight) / link.value
+    return np.where(lay.optimizer_offload, host, on_gpu)
 
 
-def offloaded_bytes(prob: TrainingProblem, lay: LayoutArrays) -> np.ndarray:
-    """Bytes one micro-batch of the busiest stage sends to host memory: what its layers not recomputed save."""
-    saved = sum(s.tokens * s.saved_bytes_per_token["none"] for s in prob.streams)
-    kept_layers = lay.stage_layers(prob.num_layers) - lay.recomputed_layers(prob.num_layers)
-    return np.where(lay.offload, saved * kept_layers * lay.micro_batch / (lay.tp * lay.cp), 0.0)
+def offloaded_bytes(lay: LayoutArrays, load: RankLoad) -> np.ndarray:
+    """Bytes one micro-batch of a rank sends to host memory: what its layers not recomputed save."""
+    kept = (load.layers - lay.recomputed_of(load.layers)) / np.maximum(load.layers, 1)
+    return np.where(lay.offload, kept * elementwise_bytes(lay, load.saved["none"], load.replicated["none"]), 0.0)
 
 
-def activation_offload_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings, compute: ComputeSeconds) -> np.ndarray:
+def activation_offload_s(lay: LayoutArrays, settings: RunSettings, compute: ComputeSeconds, load: RankLoad) -> np.ndarray:
     """Seconds a micro-batch waits on activation offload: the copies out (forward) and back (backward) run over the
     host link behind that pass's compute (PyTorch's CPU-offload saved-tensor hooks and Megatron-Core's
     activation offloading overlap them layer by layer); what the compute cannot cover is exposed."""
     link = settings.gpu.host_link_bytes_per_s_per_direction
     if link is None or link.value is None:
         return np.where(lay.offload, np.inf, 0.0)
-    one_way = offloaded_bytes(prob, lay) / link.value
+    one_way = offloaded_bytes(lay, load) / link.value
     forward = compute.matmul_fwd + compute.attention_fwd
     backward = compute.trained - forward
     return np.maximum(one_way - forward, 0.0) + np.maximum(one_way - backward, 0.0)
@@ -329,17 +347,20 @@ class StepArrays:
         )
 
 
-def step_time(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> StepArrays:
-    """Time of one optimizer step on every layout, by part."""
+def step_time(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings, ranks: PipelineRanks | None = None) -> StepArrays:
+    """Time of one optimizer step on every layout, by part: the pipeline runs at the pace of its rank with the most
+    work (its own layers, and the embedders or the final layer it holds)."""
+    ranks = ranks or PipelineRanks.of(prob, lay)
+    load, _ = ranks.pace()
     m = lay.micro_batches(settings.global_batch)
-    compute = compute_time_s(prob, lay, settings)
-    costs = step_collectives(prob, lay, lay.stage_layers(prob.num_layers), settings.gpu, settings.profile.links)
-    comm = model_parallel_comm_s(costs, lay, compute, settings.stack, prob.num_layers)
-    offload = activation_offload_s(prob, lay, settings, compute)
+    compute = compute_time_s(prob, lay, settings, load)
+    costs = step_collectives(prob, lay, load, settings.gpu, settings.profile.links)
+    comm = model_parallel_comm_s(costs, lay, compute, settings.stack, load.layers)
+    offload = activation_offload_s(lay, settings, compute, load)
     t_mb = compute.total + comm.total + offload
     bubble_mb = (lay.pp - 1) / lay.vpp
-    dp = data_parallel_s(costs, lay, prob, settings.stack, compute, m)
-    opt = optimizer_s(prob, lay, settings)
+    dp = data_parallel_s(costs, lay, load, settings.stack, compute, m)
+    opt = optimizer_s(prob, lay, settings, load)
     return StepArrays(
         step_time_s=(m + bubble_mb) * t_mb + dp + opt, micro_batches=m,
         matmul_s=m * compute.matmul, attention_s=m * compute.attention, elementwise_s=m * compute.elementwise,
