@@ -25,10 +25,12 @@ def validity(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) ->
         ((lay.vpp > 1) & ((lay.pp == 1) | (np.round(m) % lay.pp != 0)), "interleaving needs pp > 1 and micro-batches divisible by pp"),
         (prob.tokens < lay.cp * lay.tp, "fewer tokens than cp x tp"),
     ]
-    reason = np.full(len(lay), "", dtype=object)
-    for failed, text in reversed(checks):
-        reason = np.where(failed, text, reason)
-    return reason == "", reason
+    # the first failing check of each layout (0: none), as one lookup into the texts
+    first = np.zeros(len(lay), dtype=np.int8)
+    for index, (failed, _) in reversed(list(enumerate(checks, start=1))):
+        first[failed] = index
+    texts = np.array([""] + [text for _, text in checks], dtype=object)
+    return first == 0, texts[first]
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,9 @@ class LayoutEvaluation:
         return len(self.valid)
 
 
-def evaluate(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> LayoutEvaluation:
-    """Everything about each layout: validity, step time and its parts, memory."""
-    valid, reason = validity(prob, lay, settings)
+def evaluate(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings, checked: tuple | None = None) -> LayoutEvaluation:
+    """Everything about each layout: validity (``checked``: already found by ``validity``), step time and its parts, memory."""
+    valid, reason = checked if checked is not None else validity(prob, lay, settings)
     ranks = PipelineRanks.of(prob, lay)
     memory = memory_bytes(prob, lay, settings.global_batch, settings.precision, settings.stack, ranks)
     return LayoutEvaluation(valid=valid, reason=reason, fits=memory.total <= settings.gpu.hbm_bytes.value,

@@ -8,6 +8,7 @@ import numpy as np
 
 from estimators.counts.problem import TrainingProblem
 from estimators.errors import PlanInputError
+from estimators.memory.per_gpu import memory_bytes
 from estimators.search.evaluate import LayoutEvaluation, evaluate, validity
 from estimators.specs.hardware import MAX_GPUS
 from estimators.specs.layout_arrays import ALL_LAYERS, RECOMPUTE_CODES, LayoutArrays
@@ -89,6 +90,30 @@ def enumerate_layouts(num_gpus: int, node_size: int, global_batch: int, fixed: d
     return lay.take(keep)
 
 
+def config_keys(lay: LayoutArrays) -> np.ndarray:
+    """One integer per layout for everything but its recompute choice (dp follows from the GPU count and tp, cp, pp):
+    tp in 7 bits, cp and pp in 21 each, micro-batch 5, ZeRO 2, vpp 3, ring and host optimizer 1 each (61 bits)."""
+    key = lay.tp.astype(np.int64)
+    for column, bits in ((lay.cp, 21), (lay.pp, 21), (lay.micro_batch, 5), (lay.zero, 2), (lay.vpp, 3), (lay.cp_ring, 1),
+                         (lay.optimizer_offload, 1)):
+        key = (key << bits) | np.asarray(column, dtype=np.int64)
+    return key
+
+
+def needed(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> np.ndarray:
+    """Layouts worth evaluating: partial recompute and activation offload are slower than saving everything, so they
+    matter only where saving everything is at risk (its memory high end passes the GPU's); the rest is every layout.
+    A configuration without a plain no-recompute layout (pinned knobs) keeps all of its choices."""
+    extra = lay.offload | (lay.recompute_layers != ALL_LAYERS)
+    plain = (lay.recompute == RECOMPUTE_CODES["none"]) & ~lay.offload
+    if not extra.any() or not plain.any():
+        return np.ones(len(lay), dtype=bool)
+    keys = config_keys(lay)
+    high = memory_bytes(prob, lay.take(plain), settings.global_batch, settings.precision, settings.stack).total_high
+    safe = keys[plain][high <= settings.gpu.hbm_bytes.value]
+    return ~extra | ~np.isin(keys, safe)
+
+
 @dataclass(frozen=True)
 class SearchResult:
     """All evaluated layouts with their evaluation, and the ranking of those that are valid and fit."""
@@ -111,9 +136,12 @@ def search(prob: TrainingProblem, settings: RunSettings, num_gpus: int, objectiv
     diagnosis need every candidate's reason, so it is off by default.
     """
     lay = enumerate_layouts(num_gpus, settings.gpu.node_size, settings.global_batch, fixed, prob.num_layers)
+    lay = lay.take(needed(prob, lay, settings))
+    checked = None
     if valid_only:
         lay = lay.take(validity(prob, lay, settings)[0])
-    evaluation = evaluate(prob, lay, settings)
+        checked = (np.ones(len(lay), dtype=bool), np.full(len(lay), "", dtype=object))
+    evaluation = evaluate(prob, lay, settings, checked)
     ok = np.flatnonzero(evaluation.valid & evaluation.fits)
     key = evaluation.time.step_time_s[ok]
     # layouts whose memory high end fits first; ties (same time): prefer fewer bytes on the links (less
