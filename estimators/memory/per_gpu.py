@@ -56,6 +56,11 @@ class MemoryArrays:
     host_bytes: np.ndarray
     implementation: str = "pytorch-reference"
 
+    def take(self, index) -> "MemoryArrays":
+        """The layouts at ``index`` (a mask or integer array)."""
+        return MemoryArrays(**{f.name: getattr(self, f.name) if f.name == "implementation" else getattr(self, f.name)[index]
+                               for f in fields(self)})
+
     def breakdown(self, i: int, capacity_bytes: float) -> "MemoryBreakdown":
         """Layout i's bytes by part against the GPU's memory."""
         parts = {f.name: float(getattr(self, f.name)[i]) for f in fields(self) if f.name not in ("implementation", "stage")}

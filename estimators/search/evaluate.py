@@ -47,10 +47,13 @@ class LayoutEvaluation:
         return len(self.valid)
 
 
-def evaluate(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings, checked: tuple | None = None) -> LayoutEvaluation:
-    """Everything about each layout: validity (``checked``: already found by ``validity``), step time and its parts, memory."""
+def evaluate(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings, checked: tuple | None = None,
+             memory: MemoryArrays | None = None) -> LayoutEvaluation:
+    """Everything about each layout: validity (``checked``: already found by ``validity``), step time and its parts,
+    memory (``memory``: already found by ``memory_bytes``)."""
     valid, reason = checked if checked is not None else validity(prob, lay, settings)
     ranks = PipelineRanks.of(prob, lay)
-    memory = memory_bytes(prob, lay, settings.global_batch, settings.precision, settings.stack, ranks)
+    if memory is None:
+        memory = memory_bytes(prob, lay, settings.global_batch, settings.precision, settings.stack, ranks)
     return LayoutEvaluation(valid=valid, reason=reason, fits=memory.total <= settings.gpu.hbm_bytes.value,
                             time=step_time(prob, lay, settings, ranks), memory=memory)

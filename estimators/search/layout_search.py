@@ -100,18 +100,23 @@ def config_keys(lay: LayoutArrays) -> np.ndarray:
     return key
 
 
-def needed(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> np.ndarray:
+def needed(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings, high: np.ndarray | None = None) -> np.ndarray:
     """Layouts worth evaluating: partial recompute and activation offload are slower than saving everything, so they
     matter only where saving everything is at risk (its memory high end passes the GPU's); the rest is every layout.
-    A configuration without a plain no-recompute layout (pinned knobs) keeps all of its choices."""
+    A configuration without a plain no-recompute layout (pinned knobs) keeps all of its choices. ``high``: every
+    layout's memory high end, when already known."""
     extra = lay.offload | (lay.recompute_layers != ALL_LAYERS)
     plain = (lay.recompute == RECOMPUTE_CODES["none"]) & ~lay.offload
     if not extra.any() or not plain.any():
         return np.ones(len(lay), dtype=bool)
     keys = config_keys(lay)
-    high = memory_bytes(prob, lay.take(plain), settings.global_batch, settings.precision, settings.stack).total_high
-    safe = keys[plain][high <= settings.gpu.hbm_bytes.value]
-    return ~extra | ~np.isin(keys, safe)
+    if high is None:
+        high = memory_bytes(prob, lay.take(plain), settings.global_batch, settings.precision, settings.stack).total_high
+    else:
+        high = high[plain]
+    safe = np.sort(keys[plain][high <= settings.gpu.hbm_bytes.value])
+    at = np.minimum(np.searchsorted(safe, keys), max(len(safe) - 1, 0))
+    return ~extra | (safe[at] != keys) if len(safe) else np.ones(len(lay), dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -131,17 +136,20 @@ def search(prob: TrainingProblem, settings: RunSettings, num_gpus: int, objectiv
     """Evaluate every layout and rank the valid, fitting ones by step time.
 
     ``objective`` 'cost' ranks by GPU-seconds x price, which on one fixed cluster is step time times a
-    constant: the same order, so both objectives share this ranking. ``valid_only`` times only the
-    layouts that pass the validity checks (same ranking, about half the work); sweeps and the no-layout
-    diagnosis need every candidate's reason, so it is off by default.
+    constant: the same order, so both objectives share this ranking. ``valid_only`` keeps and times only the
+    layouts that pass the validity checks and fit (same ranking, a fraction of the work); sweeps, the popular
+    families that do not fit and the no-layout diagnosis need every candidate, so it is off by default.
     """
     lay = enumerate_layouts(num_gpus, settings.gpu.node_size, settings.global_batch, fixed, prob.num_layers)
-    lay = lay.take(needed(prob, lay, settings))
-    checked = None
     if valid_only:
         lay = lay.take(validity(prob, lay, settings)[0])
-        checked = (np.ones(len(lay), dtype=bool), np.full(len(lay), "", dtype=object))
-    evaluation = evaluate(prob, lay, settings, checked)
+        memory = memory_bytes(prob, lay, settings.global_batch, settings.precision, settings.stack)
+        keep = needed(prob, lay, settings, memory.total_high) & (memory.total <= settings.gpu.hbm_bytes.value)
+        lay, memory = lay.take(keep), memory.take(keep)
+        evaluation = evaluate(prob, lay, settings, (np.ones(len(lay), dtype=bool), np.full(len(lay), "", dtype=object)), memory)
+    else:
+        lay = lay.take(needed(prob, lay, settings))
+        evaluation = evaluate(prob, lay, settings)
     ok = np.flatnonzero(evaluation.valid & evaluation.fits)
     key = evaluation.time.step_time_s[ok]
     # layouts whose memory high end fits first; ties (same time): prefer fewer bytes on the links (less
