@@ -312,14 +312,14 @@ def _bars_page(pages: Pages, result: Plan) -> None:
     ax1.set_title("Where a clip's FLOPs go" + _last_stage_note(result))
     peak = result.most_memory
     m = peak.memory_per_gpu_bytes
-    memory = {k: v / GIB for k, v in m.model_dump(exclude={"total", "capacity", "fits"}).items() if isinstance(v, (int, float)) and v}
+    memory = {k: v / GIB for k, v in m.parts().items() if v}
     _barh(ax2, memory, "tab:orange", "{:.2f}", "GiB per GPU")
     ax2.axvline(m.capacity / GIB, color="red", linestyle="--")
     ax2.set_xlim(0, max(m.capacity / GIB, max(memory.values())) * 1.12)
     ax2.text(m.capacity / GIB, 1.01, f"HBM {m.capacity / GIB:.0f} GiB", color="red", ha="center", va="bottom",
              transform=ax2.get_xaxis_transform(), fontsize=BAR_LABEL_PT)
     where = f" ({peak.name}, the stage that needs the most)" if len(result.stages) > 1 else ""
-    ax2.set_title(f"Memory per GPU{where}: {m.total / GIB:.1f} GiB", pad=14)
+    ax2.set_title(f"Memory per GPU{where}: {m.total / GIB:.1f} GiB ({m.total_low / GIB:.1f}-{m.total_high / GIB:.1f})", pad=14)
     fig.tight_layout(h_pad=4)
     pages.save(fig)
 
