@@ -37,6 +37,7 @@ BODY_PT = 10
 SMALL_PT = 9
 CHAR_WIDTH_EM = 0.56  # DejaVu Sans: lower case about 0.55 em, digits 0.64; wrap slightly on the safe side
 LINE_SPACING = 1.35
+REPORT_BEST_LAYOUTS = 3  # searched layouts the report ranks before the popular families
 MIN_SECTION_ROOM = 0.25  # of the page height: a text part starts on the page before when this much is left
 SMALL_PART_SHARE = 0.02  # a part under 2% of the largest would be a bar of no visible length: said in words instead
 BAR_LABEL_PT = 8
@@ -330,12 +331,19 @@ def _ranked_figures(row: RankedLayout) -> tuple[str, str]:
     return f"{row.step_time_s:.2f}", f"{row.memory_bytes / GIB:.1f}"
 
 
+def _report_ranking(ranking) -> list:
+    """The REPORT_BEST_LAYOUTS best searched layouts and every popular family's best (the terminal and --json list
+    more): the layouts and the collectives of the chosen one then share a page."""
+    searched = [r for r in ranking if r.layout is not None and r.label == r.layout.label]
+    return searched[:REPORT_BEST_LAYOUTS] + [r for r in ranking if r not in searched]
+
+
 def _layouts_section(page: TextPage, result: Plan) -> None:
     if result.search is None:
         page.paragraph("The layout was given (--layout), not searched: no ranking.")
         page.paragraph(f"Layout: {result.layout.label}; step {result.step_time_s:.3f} s.")
     else:
-        rows = [[r.label, *_ranked_figures(r), r.verdict] for r in result.search.ranking]
+        rows = [[r.label, *_ranked_figures(r), r.verdict] for r in _report_ranking(result.search.ranking)]
         page.table(["layout", "step s", "GiB", "verdict"], rows, [0.50, 0.09, 0.08, 0.33])
     page.gap()
     page.paragraph("Collectives per GPU, last stage: calls, bytes and seconds are counted per micro-batch or per step "

@@ -82,7 +82,7 @@ def crossvalidate(rows: list[BacktestRow]) -> dict:
     sources = sorted({r.source for r in rows})
     if len(sources) < 2:
         raise PlanInputError(
-            f"--cv leaves each source out and refits on the others, but every timed row comes from one source ({sources[0] if sources else 'none'}): "
+            f"--cv leaves each source out and refits on the others, but every row comes from one source ({sources[0] if sources else 'none'}): "
             "nothing is left to fit on. Give rows of two or more sources (the 'source' column; a blank source makes each row its own)")
     errors = {}
     folds = {}
