@@ -37,6 +37,7 @@ BODY_PT = 10
 SMALL_PT = 9
 CHAR_WIDTH_EM = 0.56  # DejaVu Sans: lower case about 0.55 em, digits 0.64; wrap slightly on the safe side
 LINE_SPACING = 1.35
+PRICE_ASSUMPTION = "price: "  # how the plan's assumptions start the price line (planning/estimate.py)
 REPORT_BEST_LAYOUTS = 3  # searched layouts the report ranks before the popular families
 MIN_SECTION_ROOM = 0.25  # of the page height: a text part starts on the page before when this much is left
 SMALL_PART_SHARE = 0.02  # a part under 2% of the largest would be a bar of no visible length: said in words instead
@@ -275,7 +276,8 @@ def _workload_section(page: TextPage, result: Plan) -> None:
                        f"{t.visual:,} visual + {t.text} text tokens; {s.steps:,} steps x {s.global_batch} clips", bullet="- ")
     page.heading("Assumptions")
     for a in result.assumptions:
-        page.paragraph(a, size=SMALL_PT, bullet="- ")
+        if not a.startswith(PRICE_ASSUMPTION):  # the price, its basis and source have their own part ("Price")
+            page.paragraph(a, size=SMALL_PT, bullet="- ")
 
 
 def _last_stage_note(result: Plan) -> str:
