@@ -45,7 +45,8 @@ Prices = Annotated[list[str], typer.Option("--price", help="Override a GPU's pri
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
 Kernel = Annotated[Optional[str], typer.Option(help="Attention kernel: cudnn, flash-attention-3, flash-attention-3-fp8, flash-attention-2 or unfused (default: cudnn on Hopper and Blackwell, flash-attention-2 on A100).")]
 ExpertsResident = Annotated[Optional[str], typer.Option(help="A model split into experts by noise level (wan2.2-t2v-a14b): 'one' trains each expert in a run of its own, one expert in memory; 'all' trains them in one run holding every expert [default: the model's].")]
-Stack = Annotated[Optional[str], typer.Option(help="Training stack whose communication overlaps apply: megatron-core (default), pytorch-fsdp2, megatron-lm-2021 or no-overlap.")]
+Stack = Annotated[Optional[str], typer.Option(help="Training stack: its overlaps, what it saves for backward and how it keeps model states: megatron-core (default), diffusers-fsdp2, pytorch-fsdp2, megatron-lm-2021 or no-overlap.")]
+TrainingText = Annotated[Optional[str], typer.Option("--training", help="What is trained and how its states are kept, as key=value pairs: method=full|lora, lora_rank=16, lora_targets=attention|all-linear, states=mixed|bf16, optimizer=adamw|adamw-8bit, frozen_weights=bf16|nf4 (LoRA base).")]
 
 
 

@@ -10,10 +10,12 @@ from estimators.catalog.files import read_mapping
 from estimators.errors import PlanInputError
 from estimators.specs.layout import Layout
 from estimators.specs.messages import Spelled, Spelling, plain_words
+from estimators.specs.training import Training
 from estimators.specs.workload import TrainingStage, Workload
 
 DEGREES = ("tp", "pp", "cp", "dp")
-INT_KEYS = {"tp", "pp", "cp", "dp", "zero", "micro_batch", "vpp", "height", "width", "frames", "steps", "num_clips", "global_batch", "text_tokens"}
+INT_KEYS = {"tp", "pp", "cp", "dp", "zero", "micro_batch", "vpp", "height", "width", "frames", "steps", "num_clips", "global_batch", "text_tokens",
+            "recompute_layers", "lora_rank"}
 FLOAT_KEYS = {"fps", "epochs"}
 SpecType = TypeVar("SpecType", bound=BaseModel)
 
@@ -60,7 +62,7 @@ def parse_layout(text: Optional[str], num_gpus: int) -> tuple[Optional[Layout], 
             product *= pairs.get(key, 1)
         if num_gpus % product:
             raise PlanInputError(f"--layout '{text}': the given degrees ({product}) do not divide {num_gpus} GPUs")
-        return None, pairs
+        return None, typed_knobs(layout, pairs)
     if layout.num_gpus != num_gpus:
         raise PlanInputError(f"--layout '{text}': tp*pp*cp*dp = {layout.num_gpus}, but --gpus has {num_gpus}")
     return layout, {}
@@ -109,5 +111,19 @@ def pinned_knobs(text: Optional[str]) -> dict:
     pairs = parse_pairs(text or "", "--layout")
     if "dp" in pairs:
         raise PlanInputError("--layout with dp fixes the GPU count; with GPU kinds give a partial layout, e.g. 'tp=2,recompute=full'")
-    build(Layout, pairs, LAYOUT_SPELLING)
-    return pairs
+    return typed_knobs(build(Layout, pairs, LAYOUT_SPELLING), pairs)
+
+
+def typed_knobs(layout: Layout, pairs: dict) -> dict:
+    """The knobs the user gave, with the values the layout spec read them as (true/false as booleans)."""
+    return {key: getattr(layout, key) for key in pairs}
+
+
+TRAINING_SPELLING = Spelling(origin="--training")
+
+
+def parse_training(text: Optional[str]) -> Optional[Training]:
+    """--training 'method=lora,lora_rank=64,lora_targets=attention,states=bf16,optimizer=adamw-8bit' as a spec (None: not given)."""
+    if not text:
+        return None
+    return build(Training, parse_pairs(text, "--training"), TRAINING_SPELLING)

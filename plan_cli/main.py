@@ -54,12 +54,13 @@ from plan_cli.common import (
     Stages,
     Steps,
     TextTokens,
+    TrainingText,
     Width,
     WorkloadFile,
     emit_json,
     friendly_errors,
 )
-from plan_cli.inputs import build, build_workload, parse_layout, pinned_knobs
+from plan_cli.inputs import build, build_workload, parse_layout, parse_training, pinned_knobs
 from plan_cli.locations import calibration_csv, golden_dir
 from plan_cli.reference_cmds import register as register_torch_commands
 from plan_cli.render import print_backtest, print_fleet, print_plan, print_simulation, terminal
@@ -111,7 +112,7 @@ def plan_options(
     global_batch: GlobalBatch = 512, precision: Precision = "bf16", layout: LayoutText = None, stage: Stages = [],
     workload_file: WorkloadFile = None, online_text: OnlineText = False, online_latents: OnlineLatents = False,
     objective: Objective = "time", price: Prices = [], kernel: Kernel = None, stack: Stack = None,
-    experts_resident: ExpertsResident = None,
+    experts_resident: ExpertsResident = None, training: TrainingText = None,
 ) -> PlanRequest:
     """The options every planning command shares, validated into a plan request."""
     if precision not in ("bf16", "fp8"):
@@ -147,6 +148,9 @@ def plan_options(
     options = option_spelling().fields
     typed = {field: options[option] for field, option in STAGE_FIELD_OPTIONS.items()}
     workload = build_workload(base, typed, stage, not online_text, not online_latents, workload_file)
+    trained = parse_training(training)
+    if trained is not None:
+        workload = workload.model_copy(update={"training": trained})
     for st in workload.stages:
         if st.text_tokens > system.dit.max_text_tokens:
             raise PlanInputError(f"text_tokens={st.text_tokens} exceeds the model's {system.dit.max_text_tokens}")
@@ -192,6 +196,14 @@ def estimate(
         emit_json(emitted(result))
     else:
         print_plan(result, terminal())
+    exit_unless_fits(result)
+
+
+def exit_unless_fits(result) -> None:
+    """Exit 2, after the full answer, when a stage's memory does not fit its GPUs."""
+    if not result.fits:
+        typer.echo("error: " + next(w for w in result.warnings if "DOES NOT FIT" in w), err=True)
+        raise typer.Exit(2)
 
 
 def _fleet_estimate(request: PlanRequest, query: FleetQuery, as_json: bool) -> None:
@@ -311,12 +323,12 @@ def schema(
 @app.command()
 @friendly_errors
 def backtest(
-    file: Annotated[Path, typer.Argument(help="CSV with the columns of shared/reference/calibration-runs.csv (video rows: model_file, frames, height, width or visual_tokens, text_tokens), or published inference latencies (latency_s, scope: estimators/data/calibration/serving-latencies.csv).")],
+    file: Annotated[Path, typer.Argument(help="CSV with the columns of shared/reference/calibration-runs.csv (video rows: model_file, frames, height, width or visual_tokens, text_tokens); rows measuring memory: measured_peak_gib and peak_measures (allocated, reserved or device); or published inference latencies (latency_s, scope: estimators/data/calibration/serving-latencies.csv).")],
     cv: Annotated[bool, typer.Option("--cv", help="Also leave-one-source-out cross-validation: refit without each source's rows, predict them.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print {rows: [{id, predicted_step_s, measured_step_s, error, chosen}], mape, baseline[, cv]}.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {rows: [{id, predicted_step_s, measured_step_s, error, chosen}], mape, baseline[, cv], memory: {rows, within_share, median_ratio}}.")] = False,
 ):
-    """Predict each published run's step time on its layout and compare with the measurement; a CSV of
-    published inference latencies is back-tested against plan serve."""
+    """Predict each published run's step time and memory on its layout and compare with the measurements; a
+    CSV of published inference latencies is back-tested against plan serve."""
     from estimators.calibration.backtest import read_rows
     from estimators.calibration.fit import crossvalidate
     from estimators.calibration.serving_backtest import is_serving_csv
@@ -326,7 +338,7 @@ def backtest(
         return _serving_backtest(file, cv, as_json)
     rows = read_rows(file)
     result = run_backtest(file, rows=rows)
-    if cv:
+    if cv and result.rows:
         folds = crossvalidate(rows)
         result = result.model_copy(update={"cv": CrossValidation(by=folds["by"], mape=folds["mape"], errors=folds["errors"])})
     if as_json:

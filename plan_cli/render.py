@@ -123,14 +123,27 @@ def _last_stage(result: Plan) -> str:
     return f" (last stage, {result.last.name})" if len(result.stages) > 1 else ""
 
 
+def memory_verdict(m) -> str:
+    """'fits', 'may not fit' (the high end passes the GPU's memory) or 'DOES NOT FIT'."""
+    return "DOES NOT FIT" if not m.fits else ("may not fit" if m.may_not_fit else "fits")
+
+
 def memory_table(result: Plan) -> Table:
-    m = result.memory_per_gpu_bytes
-    verdict = "fits" if m.fits else "DOES NOT FIT"
-    t = table(f"Memory per GPU{_last_stage(result)}: {m.total / GIB:.1f} of {m.capacity / GIB:.0f} GiB, {verdict}", "part", "GiB")
-    for key, value in m.model_dump(exclude={"capacity", "fits", "total"}).items():
-        if isinstance(value, (int, float)) and value:
+    return memory_breakdown_table(result.memory_per_gpu_bytes, _last_stage(result))
+
+
+def memory_breakdown_table(m, suffix: str = "") -> Table:
+    """Every part of a memory breakdown, its range and verdict in the title."""
+    title = (f"Memory per GPU{suffix}: {m.total / GIB:.1f} GiB ({m.total_low / GIB:.1f} - {m.total_high / GIB:.1f}) of "
+             f"{m.capacity / GIB:.0f} GiB ({memory_verdict(m)}; saved activations as {m.saved_activations} keeps them"
+             f"{f'; pipeline stage {m.stage}, the fullest' if m.stage else ''})")
+    t = table(title, "part", "GiB")
+    for key, value in m.parts().items():
+        if value:
             t.add_row(key, f"{value / GIB:.2f}")
     t.add_row("total", f"{m.total / GIB:.2f}")
+    if m.host_bytes:
+        t.add_row("(optimizer states in host memory)", f"{m.host_bytes / GIB:.2f}")
     return t
 
 
@@ -300,7 +313,29 @@ def _mape_lines(result: BacktestResult) -> list[str]:
 
 
 def print_backtest(result: BacktestResult, console: Console) -> None:
-    """Measured vs predicted per row, MAPE by what the fit saw, and the constant-MFU baseline."""
+    """Measured vs predicted per row, MAPE by what the fit saw and the constant-MFU baseline; the memory back-test when
+    rows measure memory."""
+    if result.rows:
+        _print_step_backtest(result, console)
+    if result.memory is not None:
+        console.print(memory_backtest_table(result.memory))
+        m = result.memory
+        console.print(f"memory: {m.within_share:.0%} of {len(m.rows)} rows within {m.band[0]:g}-{m.band[1]:g}x of the measured peak "
+                      f"(median {m.median_ratio:.2f}x, worst {m.worst_ratio:.2f}x); nothing was fitted to these rows")
+
+
+def memory_backtest_table(memory) -> Table:
+    """Each row's planned against measured peak memory."""
+    t = table("Memory back-test: planned vs measured peak a GPU", "run", "measures", "measured GiB", "planned GiB (range)", "ratio",
+              "stack / saves as", "searched: chosen")
+    for row in memory.rows:
+        chosen = " ".join(f"{CHOSEN_SHORT.get(k, k)}={v}" for k, v in row.chosen.items()) or "-"
+        t.add_row(row.id, row.measures, f"{row.measured_gib:.1f}", f"{row.predicted_gib:.1f} ({row.predicted_low_gib:.1f}-{row.predicted_high_gib:.1f})",
+                  f"{row.ratio:.2f}x" + ("" if row.within else " *"), f"{row.stack} / {row.saved_activations}", chosen)
+    return t
+
+
+def _print_step_backtest(result: BacktestResult, console: Console) -> None:
     cv = result.cv
     wide = console.width >= NARROW_COLUMNS
     columns = ("run", "measured s", "predicted s", "error") + (("held-out",) if cv else ()) + (("kernel / stack",) if wide else ())

@@ -104,7 +104,7 @@ def measure(row: dict, repeats: int) -> tuple[dict, list[dict]]:
 def predict(row: dict, gpu: GPUSpec, profile: DeviceProfile) -> dict:
     """The estimators' step time and kept activation bytes for one config on one process."""
     stage = TrainingStage(height=row["height"], width=row["height"], frames=row["frames"], text_tokens=row["text_tokens"], steps=1, global_batch=row["batch"])
-    problem = video_problem(system_for(row), stage, Workload(stages=(stage,)), activation_bytes=FP32_BYTES)
+    problem = video_problem(system_for(row), stage, Workload(stages=(stage,)), activation_bytes=FP32_BYTES, implementation="pytorch-reference")
     layout = LayoutArrays.from_layouts([Layout(dp=1, zero=0, micro_batch=row["batch"], recompute=row["recompute"])])
     settings = RunSettings.resolve(gpu, global_batch=row["batch"], precision="fp32", stack=REFERENCE_STACK, profile=profile)
     evaluation = evaluate(problem, layout, settings)
@@ -153,7 +153,7 @@ def distributed_collectives(config: str = "default", runs=None) -> list[dict]:
 def predicted_collectives(system: VideoSystemSpec, mode: str, world: int, batch_per_rank: int) -> dict:
     """Full-buffer bytes a step of each collective kind, from the estimators' collectives."""
     stage = TrainingStage(height=32, width=32, frames=19, text_tokens=system.dit.max_text_tokens, steps=1, global_batch=batch_per_rank * world)
-    problem = video_problem(system, stage, Workload(stages=(stage,)), activation_bytes=FP32_BYTES)
+    problem = video_problem(system, stage, Workload(stages=(stage,)), activation_bytes=FP32_BYTES, implementation="pytorch-reference")
     zero = 0 if mode == "ddp" else 3
     layout = LayoutArrays.from_layouts([Layout(dp=world, zero=zero, micro_batch=batch_per_rank, recompute="none")])
     gpu = GPUSpec.model_validate(measure_device_cached()["hardware"])

@@ -37,6 +37,8 @@ BODY_PT = 10
 SMALL_PT = 9
 CHAR_WIDTH_EM = 0.56  # DejaVu Sans: lower case about 0.55 em, digits 0.64; wrap slightly on the safe side
 LINE_SPACING = 1.35
+PRICE_ASSUMPTION = "price: "  # how the plan's assumptions start the price line (planning/estimate.py)
+REPORT_BEST_LAYOUTS = 3  # searched layouts the report ranks before the popular families
 MIN_SECTION_ROOM = 0.25  # of the page height: a text part starts on the page before when this much is left
 SMALL_PART_SHARE = 0.02  # a part under 2% of the largest would be a bar of no visible length: said in words instead
 BAR_LABEL_PT = 8
@@ -274,7 +276,8 @@ def _workload_section(page: TextPage, result: Plan) -> None:
                        f"{t.visual:,} visual + {t.text} text tokens; {s.steps:,} steps x {s.global_batch} clips", bullet="- ")
     page.heading("Assumptions")
     for a in result.assumptions:
-        page.paragraph(a, size=SMALL_PT, bullet="- ")
+        if not a.startswith(PRICE_ASSUMPTION):  # the price, its basis and source have their own part ("Price")
+            page.paragraph(a, size=SMALL_PT, bullet="- ")
 
 
 def _last_stage_note(result: Plan) -> str:
@@ -312,14 +315,14 @@ def _bars_page(pages: Pages, result: Plan) -> None:
     ax1.set_title("Where a clip's FLOPs go" + _last_stage_note(result))
     peak = result.most_memory
     m = peak.memory_per_gpu_bytes
-    memory = {k: v / GIB for k, v in m.model_dump(exclude={"total", "capacity", "fits"}).items() if isinstance(v, (int, float)) and v}
+    memory = {k: v / GIB for k, v in m.parts().items() if v}
     _barh(ax2, memory, "tab:orange", "{:.2f}", "GiB per GPU")
     ax2.axvline(m.capacity / GIB, color="red", linestyle="--")
     ax2.set_xlim(0, max(m.capacity / GIB, max(memory.values())) * 1.12)
     ax2.text(m.capacity / GIB, 1.01, f"HBM {m.capacity / GIB:.0f} GiB", color="red", ha="center", va="bottom",
              transform=ax2.get_xaxis_transform(), fontsize=BAR_LABEL_PT)
     where = f" ({peak.name}, the stage that needs the most)" if len(result.stages) > 1 else ""
-    ax2.set_title(f"Memory per GPU{where}: {m.total / GIB:.1f} GiB", pad=14)
+    ax2.set_title(f"Memory per GPU{where}: {m.total / GIB:.1f} GiB ({m.total_low / GIB:.1f}-{m.total_high / GIB:.1f})", pad=14)
     fig.tight_layout(h_pad=4)
     pages.save(fig)
 
@@ -330,12 +333,19 @@ def _ranked_figures(row: RankedLayout) -> tuple[str, str]:
     return f"{row.step_time_s:.2f}", f"{row.memory_bytes / GIB:.1f}"
 
 
+def _report_ranking(ranking) -> list:
+    """The REPORT_BEST_LAYOUTS best searched layouts and every popular family's best (the terminal and --json list
+    more): the layouts and the collectives of the chosen one then share a page."""
+    searched = [r for r in ranking if r.layout is not None and r.label == r.layout.label]
+    return searched[:REPORT_BEST_LAYOUTS] + [r for r in ranking if r not in searched]
+
+
 def _layouts_section(page: TextPage, result: Plan) -> None:
     if result.search is None:
         page.paragraph("The layout was given (--layout), not searched: no ranking.")
         page.paragraph(f"Layout: {result.layout.label}; step {result.step_time_s:.3f} s.")
     else:
-        rows = [[r.label, *_ranked_figures(r), r.verdict] for r in result.search.ranking]
+        rows = [[r.label, *_ranked_figures(r), r.verdict] for r in _report_ranking(result.search.ranking)]
         page.table(["layout", "step s", "GiB", "verdict"], rows, [0.50, 0.09, 0.08, 0.33])
     page.gap()
     page.paragraph("Collectives per GPU, last stage: calls, bytes and seconds are counted per micro-batch or per step "

@@ -34,9 +34,11 @@ def test_estimate_json_has_the_contract_keys():
     assert doc["params"]["dit"] == 10_027_677_744
     assert doc["flops_per_sample"]["dit_forward"] == 1_667_505_875_902_464
     memory = doc["memory_per_gpu_bytes"]
-    parts = sum(v for k, v in memory.items() if k not in ("total", "capacity", "fits"))
+    not_parts = ("total", "total_low", "total_high", "capacity", "fits", "may_not_fit", "saved_activations")
+    parts = sum(v for k, v in memory.items() if k not in not_parts)
     assert parts == pytest.approx(memory["total"])
-    assert memory["fits"]
+    assert memory["total_low"] < memory["total"] < memory["total_high"]
+    assert memory["fits"] and doc["fits"] and memory["saved_activations"] == "megatron-te"
 
 
 def test_train_step_counts_frozen_encoders_only_online():

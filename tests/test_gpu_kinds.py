@@ -68,11 +68,15 @@ def test_new_kinds_plan_mochi(gpus):
 
 
 def test_on_gb200_the_search_uses_the_rack_for_model_parallelism():
-    """72 GPUs in one NVLink domain: the chosen tp x cp goes past 8 and its collectives stay on NVLink."""
+    """72 GPUs in one NVLink domain: the chosen model-parallel degree (tp x cp x pp) goes past 8 with every collective
+    on NVLink; with the pipeline pinned off, tp x cp itself goes past 8 (an H100 node would stop tp at 8)."""
     stage = _plan("--gpus", "GB200x72")["stages"][-1]
     layout = stage["layout"]
-    assert layout["tp"] * layout["cp"] > 8
-    assert all(c["tier"] == "NVLink" for c in stage["collectives"] if c["group"] in ("tp", "cp"))
+    assert layout["tp"] * layout["cp"] * layout["pp"] > 8
+    assert all(c["tier"] == "NVLink" for c in stage["collectives"])
+    flat = _plan("--gpus", "GB200x72", "--layout", "pp=1")["stages"][-1]
+    assert flat["layout"]["tp"] * flat["layout"]["cp"] > 8
+    assert all(c["tier"] == "NVLink" for c in flat["collectives"])
 
 
 def test_b200_mfu_differs_from_h100s_and_its_ranges_are_wider():

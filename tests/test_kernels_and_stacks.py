@@ -109,10 +109,15 @@ def test_stacks_name_each_overlap_with_a_source():
             assert getattr(stack, prop).source
 
 
-def test_fp8_holds_weight_copies_in_memory():
+def test_fp8_weights_are_held_as_the_stack_holds_them():
     layout = Layout(tp=2, cp=4, dp=64, zero=2, micro_batch=1, recompute="none")
+    # Megatron-Core (fp8_param_gather): the weights are FP8, 1 byte a parameter instead of 2, with no copy
     bf16, fp8 = _metrics(layout).memory, _metrics(layout, "fp8").memory
-    assert np.all(bf16.fp8_weight_copies == 0) and np.all(fp8.fp8_weight_copies > 0) and np.all(fp8.total > bf16.total)
+    assert np.all(bf16.fp8_weight_copies == 0) and np.all(fp8.fp8_weight_copies == 0)
+    assert fp8.weights[0] == pytest.approx(bf16.weights[0] / 2) and np.all(fp8.total < bf16.total)
+    # BF16 weights with Transformer Engine's cached FP8 weight and transpose (the no-overlap stack): copies on top
+    bf16, fp8 = _metrics(layout, stack="no-overlap").memory, _metrics(layout, "fp8", stack="no-overlap").memory
+    assert np.all(bf16.fp8_weight_copies == 0) and np.all(fp8.fp8_weight_copies > 0) and np.all(fp8.weights == bf16.weights)
 
 
 def test_a_gpu_without_kernel_tables_or_curves_is_refused():

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from estimators.catalog.files import DATA_DIR
 from plan_cli.main import app
 from plan_cli.reference_cmds import NEEDS_TEST_EXTRAS
 
@@ -64,8 +65,9 @@ SCRIPTS = [c for c in readme_commands(README_TEXT, "python3 ") if c.split()[1] !
 def _argv(command: str, folder: Path, calibration_csv: Path) -> list[str]:
     """The command's arguments with its placeholders and files pointed at real ones (outputs in ``folder``)."""
     replace = {"FILE.csv": str(calibration_csv), "../shared/reference/calibration-runs.csv": str(calibration_csv),
-               "PRESET": "mochi-10b", "A.json": str(folder / "a.json"), "B.json": str(folder / "b.json"),
-               "estimators/data/calibration/serving-latencies.csv": str(ROOT / "estimators" / "data" / "calibration" / "serving-latencies.csv")}
+               "estimators/data/calibration/memory-peaks.csv": str(DATA_DIR / "calibration" / "memory-peaks.csv"),
+               "estimators/data/calibration/serving-latencies.csv": str(DATA_DIR / "calibration" / "serving-latencies.csv"),
+               "PRESET": "mochi-10b", "A.json": str(folder / "a.json"), "B.json": str(folder / "b.json")}
     return [replace.get(arg, arg) for arg in shlex.split(command)[1:]]
 
 

@@ -74,6 +74,11 @@ def test_fixed_layout_that_does_not_fit_exits_2():
     assert result.exit_code == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "GiB" in lines[0] and "80.0 GiB" in lines[0]
+    # the full answer comes first: the memory table with every part, and in --json "fits": false
+    assert "DOES NOT FIT" in result.stdout and "activations" in result.stdout and "optimizer_states" in result.stdout
+    as_json = runner.invoke(app, ["estimate", "--json", "--layout", "tp=1,pp=1,cp=1,dp=512,zero=0,micro_batch=1,recompute=none"])
+    doc = __import__("json").loads(as_json.stdout)
+    assert as_json.exit_code == 2 and doc["fits"] is False and doc["memory_per_gpu_bytes"]["fits"] is False
 
 
 @pytest.mark.parametrize("args", [("--kernel", "nope"), ("--stack", "nope"), ("--gpus", "A100x8", "--kernel", "flash-attention-3")])

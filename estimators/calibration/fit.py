@@ -58,8 +58,14 @@ def mape(rows: list[BacktestRow], profiles: dict[str, DeviceProfile]) -> float:
     return float(np.mean([abs(predict_row(r, profiles) / r.measured_step_s - 1) for r in rows]))
 
 
+def timed(rows: list[BacktestRow]) -> list[BacktestRow]:
+    """The rows that measure a step time (the only ones the fit and its cross-validation use)."""
+    return [r for r in rows if r.measured_step_s is not None]
+
+
 def fit(rows: list[BacktestRow]) -> tuple[dict, float]:
-    """Best values of FITTED on these rows and their in-sample MAPE."""
+    """Best values of FITTED on these rows (those timed) and their in-sample MAPE."""
+    rows = timed(rows)
     gpus = sorted({r.gpu_name for r in rows})
 
     def objective(z):
@@ -72,11 +78,12 @@ def fit(rows: list[BacktestRow]) -> tuple[dict, float]:
 def crossvalidate(rows: list[BacktestRow]) -> dict:
     """Leave-one-source-out: refit without each source, predict its rows; errors per row and the MAPE. Rows of one
     source only leave nothing to fit on: a one-line error says so."""
+    rows = timed(rows)
     sources = sorted({r.source for r in rows})
     if len(sources) < 2:
         raise PlanInputError(
-            f"--cv leaves each source out and refits on the others, but every row comes from one source ({sources[0]}): nothing is "
-            "left to fit on. Give rows of two or more sources (the 'source' column; a blank source makes each row its own)")
+            f"--cv leaves each source out and refits on the others, but every row comes from one source ({sources[0] if sources else 'none'}): "
+            "nothing is left to fit on. Give rows of two or more sources (the 'source' column; a blank source makes each row its own)")
     errors = {}
     folds = {}
     for source in dict.fromkeys(r.source for r in rows):

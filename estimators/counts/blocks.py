@@ -414,10 +414,16 @@ def video_dit_forward_flops(spec: VideoDiTSpec, visual: int, text: int) -> dict[
 
 @dataclass(frozen=True)
 class SavedPerToken:
-    """Elements a token of one stream leaves for backward in one block: activation dtype and fp32 stats."""
+    """Elements a token of one stream leaves for backward in one block: activation dtype and fp32 stats; of
+    them, ``replicated`` and ``replicated_stats`` lie outside the tensor-parallel regions (the d-wide tensors
+    of norms, residuals and gates, and per-row norm statistics), which tensor parallelism splits only with
+    sequence parallelism (Korthikanti et al. 2022, sec. 4.2.2); the rest (attention, MLP hidden, per-head
+    statistics) it always splits."""
 
     activation: int
     stats: int
+    replicated: int = 0
+    replicated_stats: int = 0
 
 
 def _norm_saved(kind: NormKind, modulated: bool, width: int) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from estimators.counts import blocks
+from estimators.counts.saved import block_saved_by
 from estimators.specs.dit_blocks import VideoDiTSpec
 
 RECOMPUTE_MODES = ("none", "selective", "full")
@@ -63,9 +64,10 @@ class LayerSummary:
     trained_params: int
 
 
-def layer_summary(spec: VideoDiTSpec, visual: int, caption: int) -> LayerSummary:
+def layer_summary(spec: VideoDiTSpec, visual: int, caption: int, implementation: str = "pytorch-reference") -> LayerSummary:
     """The DiT on one clip of ``visual`` tokens and ``caption`` text tokens, reduced to per-layer quantities (the
-    text stream holds the caption's tokens and the context embedders' groups)."""
+    text stream holds the caption's tokens and the context embedders' groups); saved elements as
+    ``implementation`` keeps them (counts/saved.py)."""
     layers = spec.num_layers
     forward = blocks.video_dit_forward_flops(spec, visual, caption)
     text = blocks.block_text_tokens(spec, caption)
@@ -73,7 +75,7 @@ def layer_summary(spec: VideoDiTSpec, visual: int, caption: int) -> LayerSummary
     for mode in RECOMPUTE_MODES:
         sums = {"visual": [0, 0], "text": [0, 0]}
         for group in spec.blocks:
-            for name, per_token in zip(("visual", "text"), blocks.block_saved(spec, group, mode), strict=True):
+            for name, per_token in zip(("visual", "text"), block_saved_by(spec, group, mode, implementation), strict=True):
                 sums[name][0] += group.count * per_token.activation
                 sums[name][1] += group.count * per_token.stats
         for name in sums:

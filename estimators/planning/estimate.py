@@ -13,7 +13,13 @@ from estimators.counts.problem import TrainingProblem, video_problem
 from estimators.counts.text_encoders import text_encoder_flops, text_encoder_gemm_width, text_encoder_params, text_encoder_tokens
 from estimators.counts.vaes import vae_decoder_flops, vae_decoder_params, vae_encoder_flops, vae_encoder_params
 from estimators.errors import PlanInputError
-from estimators.memory.states import FRAGMENTATION_FRACTION, RUNTIME_RESERVED_BYTES
+from estimators.memory.states import (
+    FRAGMENTATION_FRACTION,
+    FRAGMENTATION_RANGE,
+    IMPLEMENTATION_UNCERTAINTY,
+    RUNTIME_RESERVED_BYTES,
+    state_bytes,
+)
 from estimators.planning.failures import CHECKPOINT_BYTES_PER_PARAM, FailureModel, outlook
 from estimators.planning.request import PlanRequest
 from estimators.planning.results import (
@@ -38,6 +44,7 @@ from estimators.search.no_layout import describe, no_layout_message
 from estimators.specs.hardware import Cluster
 from estimators.specs.layout_arrays import LayoutArrays
 from estimators.specs.models import VideoSystemSpec
+from estimators.specs.training import Training
 from estimators.specs.workload import TrainingStage, Workload
 from estimators.time.step import FWD_BWD_FACTOR, RunSettings
 from estimators.time.time_model import MFU_PRECISION, dominant, stage_warnings, time_model, time_model_assumptions
@@ -95,6 +102,10 @@ def sample_flops(system: VideoSystemSpec, stage: TrainingStage, workload: Worklo
     online = (0 if workload.precompute_text else text) + (0 if workload.precompute_latents else vae_enc)
     recomputed = layers_forward_flops(dit) if recompute == "full" else 0
     trained = FWD_BWD_FACTOR * dit_fwd
+    if workload.training.lora:
+        # frozen weights need no weight gradients: every matmul's backward is its input gradient alone (the adapters'
+        # rank-r matmuls left out); attention keeps its two backward products
+        trained -= dit_fwd - dit["attention"] - dit["cross_attention"]
     return SampleFlops(dit_forward=dit_fwd, dit_forward_breakdown=dit, text_encoder_forward=text, vae_encoder_forward=vae_enc,
                        vae_decoder_forward=vae_dec, frozen_online_forward=online, train_step_model=trained,
                        train_step_total=trained + online, train_step_hardware=trained + online + recomputed)
@@ -108,9 +119,7 @@ def _fixed_layout(request: PlanRequest, prob: TrainingProblem, settings: RunSett
     evaluation = evaluate(prob, lay, settings)
     if not evaluation.valid[0]:
         raise PlanInputError(f"layout is not valid for {prob.name}: {describe(evaluation.reason[0], prob, settings, lay, 0)}")
-    needed, available = evaluation.memory.total[0], settings.gpu.hbm_bytes.value
-    if needed > available:
-        raise PlanInputError(f"layout does not fit: needs {needed / GIB:.1f} GiB per GPU, {settings.gpu.name} has {available / GIB:.1f} GiB")
+    # a layout that does not fit is still planned: its breakdown says by how much (Plan.fits, memory_warnings)
     return SearchResult(lay, evaluation, ranked=np.zeros(1, dtype=int)), 0
 
 
@@ -124,10 +133,22 @@ def _resolve_layout(request: PlanRequest, prob: TrainingProblem, settings: RunSe
     return result, int(result.ranked[0]), True
 
 
+def memory_warnings(stage: StagePlan) -> list[str]:
+    """A line when a stage's memory does not fit, or its high end passes the GPU's memory."""
+    m = stage.memory_per_gpu_bytes
+    if not m.fits:
+        return [f"stage {stage.name}: DOES NOT FIT: {m.total / GIB:.1f} GiB a GPU ({m.total_low / GIB:.1f} - {m.total_high / GIB:.1f}) "
+                f"against {m.capacity / GIB:.1f} GiB"]
+    if m.may_not_fit:
+        return [f"stage {stage.name}: may not fit: {m.total / GIB:.1f} GiB a GPU, high end {m.total_high / GIB:.1f} GiB against "
+                f"{m.capacity / GIB:.0f} GiB (saved activations as {m.saved_activations} keeps them; fragmentation)"]
+    return []
+
+
 def stage_plan(request: PlanRequest, settings: RunSettings, stage: TrainingStage) -> StagePlan:
     """Layout, memory and time of one training stage."""
     settings = settings.with_global_batch(stage.global_batch)
-    prob = video_problem(request.system, stage, request.workload)
+    prob = video_problem(request.system, stage, request.workload, implementation=str(settings.stack.saved_activations.value))
     result, best, searched = _resolve_layout(request, prob, settings)
     evaluation, layout = result.evaluation, result.layouts.layout(best)
     geo = clip_geometry(request.system.vae, request.system.dit, stage.frames, stage.height, stage.width)
@@ -197,6 +218,25 @@ def preprocessing_s(request: PlanRequest, stage: TrainingStage, flops: SampleFlo
     return wl.preprocess_passes * clips * per_clip / rate
 
 
+def memory_range_assumption(settings: RunSettings) -> str:
+    """What the memory range spans, for the stack's implementation."""
+    stack = settings.stack
+    implementation = str(stack.saved_activations.value)
+    low, high = FRAGMENTATION_RANGE
+    return (f"memory: stack {stack.name} saves activations as {implementation} does (+/-{IMPLEMENTATION_UNCERTAINTY[implementation]:.0%} "
+            f"in the range) and, with mixed states, keeps {stack.model_state_bytes_per_param:g} bytes of model states a parameter before sharding; "
+            f"range: fragmentation {low:.0%}-{high:.0%}")
+
+
+def model_states_assumption(settings: RunSettings, training: Training) -> str:
+    """What is trained and the bytes a parameter of each model state, as the stack and the recipe keep them."""
+    b = state_bytes(settings.stack, training)
+    what = (f"LoRA rank {training.lora_rank} on {training.lora_targets} (base weights frozen in {training.frozen_weights})"
+            if training.lora else "full training")
+    return (f"{what}: {training.optimizer}, {training.states} states: weight {b.weight:g} + master {b.master:g} + gradient {b.gradient:g} "
+            f"+ moments {b.moments:.3g} bytes a trained parameter; ZeRO shards them over dp x cp")
+
+
 def assumptions(request: PlanRequest, settings: RunSettings) -> list[str]:
     """What the plan takes as given, in words (printed and in the JSON)."""
     prof = settings.profile
@@ -206,8 +246,9 @@ def assumptions(request: PlanRequest, settings: RunSettings) -> list[str]:
         *time_model_assumptions(settings),
         f"compute: published kernel benchmarks x {prof.compute_derate:.2f} (fitted); element-wise ops at {prof.memory_efficiency:.0%} of HBM bandwidth (fitted)",
         collectives_assumption(settings),
-        "mixed-precision AdamW: 16 bytes/parameter (bf16 weights + grads, fp32 master, m, v), ZeRO shards over dp x cp",
+        model_states_assumption(settings, request.workload.training),
         f"memory overhead: {RUNTIME_RESERVED_BYTES / GIB:.0f} GiB CUDA/NCCL reserve + {FRAGMENTATION_FRACTION:.0%} allocator fragmentation",
+        memory_range_assumption(settings),
         "flash attention (no S^2 scores stored); attention is bidirectional and counted in full S^2",
         "text encoder: " + ("precomputed offline (one-off pass)" if request.workload.precompute_text else "run online every step"),
         "VAE latents: " + ("precomputed offline (one-off pass)" if request.workload.precompute_latents else "encoded online every step"),
@@ -265,9 +306,10 @@ def plan(request: PlanRequest) -> Plan:
         train_time_days=train_s / SECONDS_PER_DAY, preprocessing_days=pre_s / SECONDS_PER_DAY,
         gpu_hours=totals.gpu_hours, cost_usd=totals.cost_usd, cost_usd_range=totals.cost_usd_range, energy_kwh=totals.energy_kwh,
         price=PriceQuote.of(request.cluster.gpu), stages=stages,
-        workload=WorkloadInfo(precompute_text=request.workload.precompute_text, precompute_latents=request.workload.precompute_latents),
+        workload=WorkloadInfo(precompute_text=request.workload.precompute_text, precompute_latents=request.workload.precompute_latents,
+                              training=request.workload.training),
         assumptions=assumptions(request, settings),
-        warnings=[w for s in stages for w in stage_warnings(s.name, s.mfu, s.step_breakdown_s, s.step_time_s)]
+        warnings=[w for s in stages for w in memory_warnings(s) + stage_warnings(s.name, s.mfu, s.step_breakdown_s, s.step_time_s)]
         + duration_warnings(request.cluster, (train_s + pre_s) / SECONDS_PER_DAY),
         uncertainty=plan_uncertainty(request.cluster, stages[-1].step_time_s, train_s, pre_s), failures=failures,
         request=request,

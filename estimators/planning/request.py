@@ -28,5 +28,5 @@ class PlanRequest(Spec):
     gpu_kinds: tuple[GPUSpec, ...] = Field(default=(), description="GPU kinds named without counts: the deadline/budget search's.")
     kernel: Optional[str] = Field(default=None, description="Attention kernel; None: the GPU's default.")
     stack: Optional[str] = Field(default=None, description="Training stack; None: the default stack.")
-    valid_layouts_only: bool = Field(default=False, description="Time only valid layouts (the fleet search's per-size plans).")
+    valid_layouts_only: bool = Field(default=False, description="Time only valid layouts that fit (the fleet search's per-size plans).")
     ranked_layouts: LayoutsListed = Field(default=DEFAULT_RANKED, description="Best layouts the plan lists.")

@@ -21,6 +21,7 @@ from estimators.results import Document, Result
 from estimators.search.alternatives import SearchSummary
 from estimators.search.layout_search import SearchResult
 from estimators.specs.layout import Layout
+from estimators.specs.training import Training
 from estimators.specs.workload import TrainingStage
 from estimators.time.results import CollectiveCall, Dominant, StepBreakdown, TimeModel, Uncertainty
 from estimators.units import GIB, SECONDS_PER_DAY
@@ -121,6 +122,7 @@ class SampleFlops(Result):
 class WorkloadInfo(Result):
     precompute_text: bool
     precompute_latents: bool
+    training: Training = Field(default_factory=Training, description="Full training or LoRA, and how the trained weights and their optimizer states are kept.")
 
 
 class StagePlan(Result):
@@ -245,6 +247,11 @@ class Plan(Document):
     @property
     def memory_per_gpu_bytes(self) -> MemoryBreakdown:
         return self.last.memory_per_gpu_bytes
+
+    @computed_field(description="Every stage's memory fits its GPUs (false: see memory_per_gpu_bytes and the warnings).")
+    @property
+    def fits(self) -> bool:
+        return all(s.memory_per_gpu_bytes.fits for s in self.stages)
 
     @computed_field(description="Last stage.")
     @property

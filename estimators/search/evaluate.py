@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from estimators.counts.problem import TrainingProblem
+from estimators.counts.stages import PipelineRanks
 from estimators.memory.per_gpu import MemoryArrays, memory_bytes
 from estimators.specs.layout_arrays import LayoutArrays
 from estimators.time.step import RunSettings, StepArrays, step_time
@@ -26,10 +27,12 @@ def validity(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) ->
         ((lay.vpp > 1) & ((lay.pp == 1) | (np.round(m) % lay.pp != 0)), "interleaving needs pp > 1 and micro-batches divisible by pp"),
         (prob.tokens < lay.cp * lay.tp, "fewer tokens than cp x tp"),
     ]
-    reason = np.full(len(lay), "", dtype=object)
-    for failed, text in reversed(checks):
-        reason = np.where(failed, text, reason)
-    return reason == "", reason
+    # the first failing check of each layout (0: none), as one lookup into the texts
+    first = np.zeros(len(lay), dtype=np.int8)
+    for index, (failed, _) in reversed(list(enumerate(checks, start=1))):
+        first[failed] = index
+    texts = np.array([""] + [text for _, text in checks], dtype=object)
+    return first == 0, texts[first]
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,13 @@ class LayoutEvaluation:
         return len(self.valid)
 
 
-def evaluate(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> LayoutEvaluation:
-    """Everything about each layout: validity, step time and its parts, memory."""
-    valid, reason = validity(prob, lay, settings)
-    memory = memory_bytes(prob, lay, settings.global_batch, settings.precision)
+def evaluate(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings, checked: tuple | None = None,
+             memory: MemoryArrays | None = None) -> LayoutEvaluation:
+    """Everything about each layout: validity (``checked``: already found by ``validity``), step time and its parts,
+    memory (``memory``: already found by ``memory_bytes``)."""
+    valid, reason = checked if checked is not None else validity(prob, lay, settings)
+    ranks = PipelineRanks.of(prob, lay)
+    if memory is None:
+        memory = memory_bytes(prob, lay, settings.global_batch, settings.precision, settings.stack, ranks)
     return LayoutEvaluation(valid=valid, reason=reason, fits=memory.total <= settings.gpu.hbm_bytes.value,
-                            time=step_time(prob, lay, settings), memory=memory)
+                            time=step_time(prob, lay, settings, ranks), memory=memory)

@@ -51,7 +51,7 @@ def no_layout_message(result: SearchResult, prob: TrainingProblem, settings: Run
     if len(result.layouts) > 0:
         return f"{head}: {_tally(prob, settings, result.layouts, result.evaluation)}"
     try:
-        beyond_node = enumerate_layouts(num_gpus, num_gpus, settings.global_batch, fixed)
+        beyond_node = enumerate_layouts(num_gpus, num_gpus, settings.global_batch, fixed, prob.num_layers)
     except PlanInputError:
         beyond_node = result.layouts
     if len(beyond_node) > 0:  # every candidate the pins leave needs tp beyond a domain

@@ -17,6 +17,7 @@ from estimators.specs.dit_blocks import (
     AttentionOptions,
     Conditioning,
     FinalLayer,
+    Fp32Upcasts,
     JointBlock,
     MLPOptions,
     Modulation,
@@ -133,6 +134,8 @@ def _blocks(spec: AsymmDiTSpec) -> tuple[JointBlock, ...]:
             text_mlp=None if shared or not updates_text else _mlp(spec, spec.text_width),
             modulation=Modulation(kind="per_block", outputs=spec.modulation_outputs, text_outputs=text_outputs),
             updates_text=updates_text, text_weights="visual" if shared else "own",
+            # Mochi's norms run in fp32 (genmoai/mochi mod_layers.py; diffusers MochiRMSNormZero / MochiModulatedRMSNorm)
+            diffusers_fp32=Fp32Upcasts(norms=True, post_norms=True),
         )
 
     updates_last = spec.last_block_updates_text

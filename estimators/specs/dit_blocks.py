@@ -113,6 +113,33 @@ class Modulation(Spec):
         return self
 
 
+class Fp32Upcasts(Spec):
+    """Where the model's eager diffusers class computes in fp32 what the vocabulary computes in the activation
+    dtype. These change what an eager bf16 run saves for backward (counts/saved.py, implementation
+    'diffusers'), not parameters or FLOPs; a fused implementation (Megatron-Core / Transformer Engine) keeps none."""
+
+    norms: bool = Field(
+        default=False,
+        description="Each pre-sublayer norm runs on an fp32 copy of its input and is modulated in fp32, then cast back "
+        "(Mochi MochiRMSNormZero / MochiModulatedRMSNorm; Wan FP32LayerNorm on hidden_states.float()): the norm keeps "
+        "the fp32 input and the scale's product the fp32 normalised tensor.",
+    )
+    post_norms: bool = Field(default=False, description="The post-sublayer norms likewise (Mochi norm2 / norm4: fp32 input and normalised x gate).")
+    cross_norm: bool = Field(default=False, description="The cross-attention norm runs on an fp32 copy and is cast back (Wan norm2).")
+    mlp_residual: bool = Field(
+        default=False, description="The MLP's gated residual add runs in fp32: the gate's product keeps an fp32 copy of the MLP output (Wan)."
+    )
+    concat_copies: SizeOrZero = Field(
+        default=0,
+        description="Copies of the block's d-wide input the class makes by concatenating the text and visual tokens again "
+        "before a matmul (HunyuanVideo single blocks: 1, before q/k/v).",
+    )
+
+
+def _upcasts_field():
+    return Field(default_factory=Fp32Upcasts, description="fp32 computation of the model's diffusers class (saved activations only).")
+
+
 class CrossBlock(Spec):
     """Self-attention over visual tokens, cross-attention to the text tokens (ungated, unmodulated as in
     Wan and LTX, or modulated and gated as in Cosmos), then the MLP; the text tokens only feed the
@@ -132,6 +159,7 @@ class CrossBlock(Spec):
     )
     mlp: MLPOptions
     modulation: Modulation
+    diffusers_fp32: Fp32Upcasts = _upcasts_field()
 
 
 class JointBlock(Spec):
@@ -163,6 +191,7 @@ class JointBlock(Spec):
         description="'own': the text stream has its own norms, projections and MLP; 'visual': the text tokens run through "
         "the visual stream's weights, each stream keeping its own modulation vectors (asymm_dit's text_stream: shared).",
     )
+    diffusers_fp32: Fp32Upcasts = _upcasts_field()
 
     @model_validator(mode="after")
     def _check_text_stream(self) -> "JointBlock":
@@ -192,6 +221,7 @@ class SingleBlock(Spec):
     attention: AttentionOptions = Field(default_factory=AttentionOptions, description="Projections.")
     mlp: MLPOptions
     modulation: Modulation = Field(description="CogVideoX's expert adaLN: 12 vectors (6 for video, 6 for text).")
+    diffusers_fp32: Fp32Upcasts = _upcasts_field()
 
 
 BlockGroup = Annotated[Union[CrossBlock, JointBlock, SingleBlock], Field(discriminator="kind")]
@@ -267,6 +297,9 @@ class FinalLayer(Spec):
     modulation_outputs: Size = Field(default=2, description="Vectors (shift and scale: 2).")
     modulation_rank: SizeOrZero = Field(default=0, description="Rank of a low_rank final modulation (Cosmos: 256).")
     bias: bool = Field(default=True, description="Bias of the projection to latent patches (Cosmos: none).")
+    diffusers_fp32: bool = Field(
+        default=False, description="The model's diffusers class runs the final norm on an fp32 copy and modulates in fp32 (Wan norm_out)."
+    )
 
     @model_validator(mode="after")
     def _rank_for_low_rank(self) -> "FinalLayer":

@@ -54,6 +54,9 @@ class GPUSpec(Spec):
         default=None, description="Published bus bandwidth one GPU's NIC carries across servers, bytes/s.")
     collective_library: Optional[str] = Field(default=None, description="NCCL or RCCL (whose algorithms time the collectives).")
     scale_up_fabric: str = Field(default="NVLink", description="Name of the scale-up link (NVLink, Infinity Fabric, PCIe).")
+    host_link_bytes_per_s_per_direction: Optional[Figure] = Field(
+        default=None, description="GPU-to-host link one way, bytes/s (PCIe; activation offload is timed over it; null: no offload)."
+    )
 
     def peak_flops(self, precision: str) -> float:
         """Dense peak for 'bf16', 'fp8' or 'fp32'; raises for a precision the part lacks."""

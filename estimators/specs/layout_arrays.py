@@ -9,6 +9,7 @@ from estimators.specs.layout import Layout
 
 RECOMPUTE_CODES = {"none": 0, "selective": 1, "full": 2}
 RECOMPUTE_NAMES = {code: name for name, code in RECOMPUTE_CODES.items()}
+ALL_LAYERS = -1  # recompute_layers: every layer of the stage
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,16 @@ class LayoutArrays:
     recompute: np.ndarray  # RECOMPUTE_CODES
     vpp: np.ndarray
     cp_ring: np.ndarray  # bool: ring attention instead of Ulysses
+    recompute_layers: np.ndarray | None = None  # layers of a stage recomputed (ALL_LAYERS: every one); None: all
+    offload: np.ndarray | None = None  # bool: activations of the layers not recomputed offloaded to host; None: none
+    sp: np.ndarray | None = None  # bool: sequence parallelism with tensor parallelism; None: on
+    optimizer_offload: np.ndarray | None = None  # bool: optimizer states on the host; None: none
+
+    def __post_init__(self):
+        defaults = {"recompute_layers": ALL_LAYERS, "offload": False, "sp": True, "optimizer_offload": False}
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.full(len(self.tp), value))
 
     def __len__(self) -> int:
         return len(self.tp)
@@ -41,6 +52,10 @@ class LayoutArrays:
             recompute=np.array([RECOMPUTE_CODES[l.recompute] for l in layouts]),
             vpp=np.array([l.vpp for l in layouts]),
             cp_ring=np.array([l.cp_kind == "ring" for l in layouts]),
+            recompute_layers=np.array([ALL_LAYERS if l.recompute_layers is None else l.recompute_layers for l in layouts]),
+            offload=np.array([l.offload for l in layouts]),
+            sp=np.array([l.sp for l in layouts]),
+            optimizer_offload=np.array([l.optimizer_offload for l in layouts]),
         )
 
     def micro_batches(self, global_batch: int) -> np.ndarray:
@@ -50,6 +65,24 @@ class LayoutArrays:
     def stage_layers(self, num_layers: int) -> np.ndarray:
         """Layers on the busiest pipeline stage: uneven splits round up (stage balance sets the pace)."""
         return np.ceil(num_layers / (self.pp * self.vpp)) * self.vpp
+
+    def recomputed_of(self, layers: np.ndarray) -> np.ndarray:
+        """Of a stage's ``layers``, those recomputed (0 without recompute)."""
+        chosen = np.where(self.recompute_layers == ALL_LAYERS, layers, np.minimum(self.recompute_layers, layers))
+        return np.where(self.recompute == RECOMPUTE_CODES["none"], 0.0, chosen)
+
+    def recompute_share(self, layers: np.ndarray, mode: str | None = None) -> np.ndarray:
+        """Share of a stage's ``layers`` recomputed (by ``mode`` only, when given)."""
+        fraction = self.recomputed_of(layers) / np.maximum(layers, 1)
+        return fraction if mode is None else np.where(self.recompute == RECOMPUTE_CODES[mode], fraction, 0.0)
+
+    def recomputed_layers(self, num_layers: int) -> np.ndarray:
+        """Layers of the busiest stage (by count) that are recomputed (0 without recompute)."""
+        return self.recomputed_of(self.stage_layers(num_layers))
+
+    def recompute_fraction(self, num_layers: int, mode: str | None = None) -> np.ndarray:
+        """Share of the busiest stage's layers recomputed (by ``mode`` only, when given)."""
+        return self.recompute_share(self.stage_layers(num_layers), mode)
 
     def take(self, index) -> "LayoutArrays":
         """The layouts at ``index`` (a mask or integer array)."""
@@ -62,4 +95,6 @@ class LayoutArrays:
             zero=int(self.zero[i]), micro_batch=int(self.micro_batch[i]),
             recompute=RECOMPUTE_NAMES[int(self.recompute[i])], vpp=int(self.vpp[i]),
             cp_kind="ring" if self.cp_ring[i] else "ulysses",
+            recompute_layers=None if self.recompute_layers[i] == ALL_LAYERS else int(self.recompute_layers[i]), offload=bool(self.offload[i]),
+            sp=bool(self.sp[i]), optimizer_offload=bool(self.optimizer_offload[i]),
         )

@@ -7,6 +7,7 @@ from pydantic import Field, NonNegativeInt, model_validator
 
 from estimators.specs.base import Spec
 from estimators.specs.bounds import Bound
+from estimators.specs.training import Training
 
 # Bounds of a training stage, wherever it comes from (options, --stage, a workload file, sweeps, a model's clip).
 MAX_CLIP_SIDE = 16_384  # pixels
@@ -71,4 +72,7 @@ class Workload(Spec):
     )
     preprocess_passes: NonNegativeInt = Field(
         default=1, description="Offline encoding passes over the dataset when precomputing (1: one encode per clip)."
+    )
+    training: Training = Field(
+        default_factory=Training, description="Full training or LoRA, and how the trained weights and their optimizer states are kept."
     )

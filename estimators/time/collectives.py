@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from estimators.counts.problem import TrainingProblem
+from estimators.counts.stages import RankLoad
 from estimators.specs.layout_arrays import LayoutArrays
 from estimators.time.comm import ALGORITHMS, Fabric, bytes_per_rank, collective_time, ranks_per_domain
 
@@ -68,16 +69,17 @@ def _cost(name, kind, group, per, overlap, calls, buffer, ranks, local, fabric: 
                           np.asarray(local), timed.seconds, timed.algorithm)
 
 
-def step_collectives(prob: TrainingProblem, lay: LayoutArrays, layers: np.ndarray, fabric: Fabric) -> list[CollectiveCost]:
-    """All collectives of one step on each layout; ``layers`` = layers on the busiest stage."""
+def step_collectives(prob: TrainingProblem, lay: LayoutArrays, load: RankLoad, fabric: Fabric) -> list[CollectiveCost]:
+    """All collectives of one step on each layout, on the pipeline rank ``load`` (the one that sets the pace)."""
     domain, mb = fabric.domain, lay.micro_batch
-    passes = 2 + (lay.recompute == FULL)  # forward, backward, recomputed forward
+    layers = load.layers
+    passes = 2 + lay.recompute_share(layers, "full")  # forward, backward, recomputed forward (its share of layers)
     costs = []
     tp_local = ranks_per_domain(lay.tp, 1, domain)
-    for stream in prob.streams:
+    for index, stream in enumerate(prob.streams):
         buffer = stream.tokens / lay.cp * mb * stream.width * prob.activation_bytes
         costs.append(_cost(f"tp all-reduce ({stream.name})", "all_reduce", "tp", "micro-batch", "exposed less what the stack overlaps",
-                           stream.tp_collectives_per_layer * layers * passes, buffer, lay.tp, tp_local, fabric))
+                           load.tp_collectives[index] * passes, buffer, lay.tp, tp_local, fabric))
     cp_local = ranks_per_domain(lay.cp, lay.tp, domain)
     # the tokens of the sequence-parallel attention (cross-attention needs no exchange: every rank holds
     # the text keys/values and attends from its own queries)
@@ -97,7 +99,7 @@ def step_collectives(prob: TrainingProblem, lay: LayoutArrays, layers: np.ndarra
     boundary = sum(s.tokens * s.width for s in prob.streams) / (lay.cp * lay.tp) * mb * prob.activation_bytes
     costs.append(_cost("pp activation/gradient send", "send_recv", "pp", "micro-batch", "exposed",
                        PP_SENDS_PER_CHUNK * lay.vpp, boundary, lay.pp, _p2p_local(pp_local, lay.pp), fabric))
-    costs.extend(data_parallel_collectives(prob, lay, fabric))
+    costs.extend(data_parallel_collectives(prob, lay, load, fabric))
     return costs
 
 
@@ -107,22 +109,23 @@ def _p2p_local(local, ranks):
     return np.where(local >= ranks, ranks, 1)
 
 
-def data_parallel_collectives(prob: TrainingProblem, lay: LayoutArrays, fabric: Fabric) -> list[CollectiveCost]:
-    """Gradient exchange over the dp x cp replicas.
+def data_parallel_collectives(prob: TrainingProblem, lay: LayoutArrays, load: RankLoad, fabric: Fabric) -> list[CollectiveCost]:
+    """Gradient exchange of a rank's trained parameters over the dp x cp replicas.
 
     ZeRO 0-2: one all-reduce volume of all gradients a step (reduce-scatter + all-gather under ZeRO-1/2).
     ZeRO-3 as FSDP does it with one unit a layer plus a root unit: every micro-batch gathers each layer
     twice (forward, and again for backward after resharding) but the root's parameters (embedders,
     head) once, since the root stays gathered through backward; gradients are reduce-scattered once.
+    Under LoRA only the adapters' gradients travel; the frozen weights are still gathered under ZeRO-3.
     """
     ranks = lay.dp * lay.cp
     # the dp x cp replicas of a weight shard: cp ranks stride tp, dp ranks stride tp cp pp
     local = ranks_per_domain(lay.cp, lay.tp, fabric.domain) * ranks_per_domain(lay.dp, lay.tp * lay.cp * lay.pp, fabric.domain)
-    split = lay.tp * lay.pp
-    grad_bytes = prob.trained_params / split * prob.state_bytes_per_param
-    layer_bytes = prob.layer_params / lay.tp * prob.state_bytes_per_param
-    root_bytes = (prob.trained_params - prob.block_params_total) / split * prob.state_bytes_per_param
-    layers = prob.block_params_total / prob.layer_params / lay.pp  # full-layer equivalents on a stage
+    grad_bytes = load.trained_params / lay.tp * prob.state_bytes_per_param
+    largest = np.maximum(load.largest_layer_params, 1.0)
+    layer_bytes = largest / lay.tp * prob.state_bytes_per_param
+    root_bytes = load.outside_params / lay.tp * prob.state_bytes_per_param
+    layers = (load.params - load.outside_params) / largest  # full-layer equivalents on the rank
     zero3 = lay.zero >= 3
     return [
         _cost("dp gradient all-reduce", "all_reduce", "dp", "step", "overlapped with the last backward",
@@ -130,7 +133,7 @@ def data_parallel_collectives(prob: TrainingProblem, lay: LayoutArrays, fabric: 
         _cost("dp ZeRO-3 layer all-gather (forward and backward)", "all_gather", "dp", "micro-batch", "prefetched during compute",
               np.where(zero3, ZERO3_GATHERS * layers, 0), layer_bytes, ranks, local, fabric),
         _cost("dp ZeRO-3 root all-gather (once)", "all_gather", "dp", "micro-batch", "prefetched during compute",
-              np.where(zero3, 1, 0), root_bytes, ranks, local, fabric),
+              np.where(zero3 & (load.outside_params > 0), 1, 0), root_bytes, ranks, local, fabric),
         _cost("dp ZeRO-3 gradient reduce-scatter", "reduce_scatter", "dp", "micro-batch", "overlapped with backward",
               np.where(zero3, 1, 0), grad_bytes, ranks, local, fabric),
     ]

@@ -25,6 +25,7 @@ class StepBreakdown(Result):
     bubble_s: float = Field(description="Pipeline bubble.")
     data_parallel_exposed_s: float = Field(description="Data-parallel traffic the stack does not hide.")
     optimizer_s: float = Field(description="The AdamW update (and FP8 weight casts).")
+    activation_offload_s: float = Field(default=0.0, description="Activation copies to and from host memory not hidden behind compute.")
 
     def parts(self) -> dict[str, float]:
         """Part name (without '_s') -> seconds."""

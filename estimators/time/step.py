@@ -21,12 +21,13 @@ import numpy as np
 from estimators.catalog.profiles import load_profile
 from estimators.catalog.stacks import default_stack, load_stack
 from estimators.counts.problem import TrainingProblem
-from estimators.memory.states import FP8_WEIGHT_COPIES_BYTES_PER_PARAM
+from estimators.counts.stages import PipelineRanks, RankLoad
+from estimators.memory.states import FP8_WEIGHT_COPIES_BYTES_PER_PARAM, state_bytes
 from estimators.specs.hardware import GPUSpec
 from estimators.specs.layout_arrays import LayoutArrays
 from estimators.specs.profile import DeviceProfile
 from estimators.specs.stack import TrainingStack
-from estimators.time.collectives import FULL, CollectiveCost, group_seconds, step_collectives
+from estimators.time.collectives import CollectiveCost, group_seconds, step_collectives
 from estimators.time.comm import Fabric
 from estimators.time.compute_rates import ComputeRates, compute_rates
 from estimators.time.kernels import UNFUSED, distinct_rows
@@ -38,7 +39,6 @@ BACKWARD_FACTOR = 2  # backward FLOPs per forward FLOP (input and weight gradien
 # scores): Shah et al. 2024 and Dao 2023, sec. 4.1. Time of a backward = this x forward FLOPs / rate.
 FLASH_BACKWARD_FLOP_FACTOR = 2.5
 CAUSAL_WORK_FRACTION = 0.5  # a causal flash kernel computes half the score blocks
-SELECTIVE = 1  # recompute code (layouts.RECOMPUTE_CODES); FULL comes with the collectives
 # Element-wise traffic a saved byte causes: written in forward, read in backward, its gradient written.
 ELEMENTWISE_TRAFFIC_PER_SAVED_BYTE = 3
 # AdamW bytes a parameter: read fp32 master, m, v (12) + bf16 grad (2); write master, m, v (12) + bf16 weight (2).
@@ -145,8 +145,8 @@ def stream_gemm_rate(rates: ComputeRates, stream, rows, tp) -> np.ndarray:
     return (sum(weight for _, weight in shapes) / seconds)[index].reshape(rows.shape)
 
 
-def attention_time_s(prob: TrainingProblem, lay: LayoutArrays, rates: ComputeRates, layers) -> tuple[np.ndarray, np.ndarray]:
-    """(forward, backward) seconds of one micro-batch's attention on one GPU, from the kernel tables.
+def attention_time_s(prob: TrainingProblem, lay: LayoutArrays, rates: ComputeRates, load: RankLoad) -> tuple[np.ndarray, np.ndarray]:
+    """(forward, backward) seconds of one micro-batch's attention on one GPU of the rank ``load``, from the kernel tables.
 
     A causal flash kernel does half the score blocks; the unfused kernel computes them all and masks.
     Cross-attention runs at the kernel's efficiency for a sequence as long as its keys (the text).
@@ -156,41 +156,55 @@ def attention_time_s(prob: TrainingProblem, lay: LayoutArrays, rates: ComputeRat
     heads_local = prob.heads / lay.tp * lay.micro_batch
     flash = rates.kernel is not None and rates.kernel.name != UNFUSED
     work = CAUSAL_WORK_FRACTION if (prob.causal_attention and flash) else 1.0
-    flops = prob.attention_flops_per_layer * work * layers * lay.micro_batch / split
+    flops = load.attention_flops * work * lay.micro_batch / split
     fwd = flops / rates.attention(seq, prob.head_dim, heads_local, "forward", prob.causal_attention)
     bwd_factor = FLASH_BACKWARD_FLOP_FACTOR if flash else BACKWARD_FACTOR
     bwd = bwd_factor * flops / rates.attention(seq, prob.head_dim, heads_local, "backward", prob.causal_attention)
     if prob.cross_attention_flops_per_layer:
         # cross-attention to the text: the keys are the text tokens whatever the context parallelism
         kv = max(prob.cross_attention_kv_tokens, 1)
-        cross = prob.cross_attention_flops_per_layer * layers * lay.micro_batch / split
+        cross = load.cross_attention_flops * lay.micro_batch / split
         fwd = fwd + cross / rates.attention(kv, prob.head_dim, heads_local, "forward", False)
         bwd = bwd + bwd_factor * cross / rates.attention(kv, prob.head_dim, heads_local, "backward", False)
     return fwd, bwd
 
 
-def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> ComputeSeconds:
-    """Seconds of one micro-batch's forward+backward(+recompute) on one GPU, by kind of work."""
+def weight_gradient_passes(prob: TrainingProblem) -> int:
+    """Passes of a matmul's weight gradient: one in full training; none under LoRA, whose frozen weights need only
+    the input gradient (the adapters' own matmuls, rank r against widths of thousands, are left out)."""
+    return 0 if prob.training.lora else 1
+
+
+def elementwise_bytes(lay: LayoutArrays, total: np.ndarray, replicated: np.ndarray) -> np.ndarray:
+    """Bytes a GPU handles of a micro-batch's element-wise tensors: without sequence parallelism every
+    tensor-parallel rank repeats the work outside the tensor-parallel regions."""
+    return lay.micro_batch * ((total - replicated) / lay.tp + replicated / np.where(lay.sp, lay.tp, 1)) / lay.cp
+
+
+def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings, load: RankLoad) -> ComputeSeconds:
+    """Seconds of one micro-batch's forward+backward(+recompute) on one GPU of the rank ``load``, by kind of work."""
     gpu, prof, rates = settings.gpu, settings.profile, settings.rates
     split = lay.tp * lay.cp  # tokens (cp) and weights/heads (tp) split the work of a stage
-    layers = lay.stage_layers(prob.num_layers)
+    layers = load.layers
     mb = lay.micro_batch
-    full = lay.recompute == FULL
-    layer_passes = FWD_BWD_FACTOR + full  # full recompute re-runs each layer's forward
+    # partial recompute (recompute_layers of a stage's layers) re-runs that share of the layers
+    full = lay.recompute_share(layers, "full")
+    recomputed = lay.recompute_share(layers)
+    passes = 2 + weight_gradient_passes(prob)  # forward, input gradient, weight gradient
+    layer_passes = passes + full  # full recompute re-runs each layer's forward
     # selective recompute re-runs every element-wise op (not the matmuls): one more pass of their
     # traffic and of the per-layer dispatch overhead, as full recompute has
-    elementwise_passes = FWD_BWD_FACTOR + (lay.recompute != 0)
+    elementwise_passes = FWD_BWD_FACTOR + recomputed
     linear = np.zeros(len(lay))
-    for stream in prob.streams:
+    for index, stream in enumerate(prob.streams):
         rows = stream.tokens * mb / lay.cp  # rows a GPU's GEMMs see (sequence parallelism gathers over tp)
-        linear += stream.linear_flops_per_layer * layers * mb / split / stream_gemm_rate(rates, stream, rows, lay.tp)
+        linear += load.linear_flops[index] * mb / split / stream_gemm_rate(rates, stream, rows, lay.tp)
     first = prob.streams[0]
     first_rows = first.tokens * mb / lay.cp
-    other = FWD_BWD_FACTOR * prob.other_flops * mb / split / rates.high_precision_gemm(first_rows, first.width / lay.tp, first.width)
-    attn_fwd, attn_bwd = attention_time_s(prob, lay, rates, layers)
-    selective = np.where(lay.recompute == SELECTIVE, prob.selective_recompute_flops_per_layer / max(prob.attention_flops_per_layer, 1.0), 0.0)
-    saved = sum(s.tokens * s.saved_bytes_per_token["none"] for s in prob.streams)
-    traffic = (ELEMENTWISE_TRAFFIC_PER_SAVED_BYTE + (lay.recompute != 0)) * saved * layers * mb / split
+    other = passes * load.outside_flops * mb / split / rates.high_precision_gemm(first_rows, first.width / lay.tp, first.width)
+    attn_fwd, attn_bwd = attention_time_s(prob, lay, rates, load)
+    selective = lay.recompute_share(layers, "selective") * prob.selective_recompute_flops_per_layer / max(prob.attention_flops_per_layer, 1.0)
+    traffic = (ELEMENTWISE_TRAFFIC_PER_SAVED_BYTE + recomputed) * elementwise_bytes(lay, load.saved["none"], load.replicated["none"])
     if settings.precision == "fp8":
         cast = sum(s.tokens * s.width for s in prob.streams) * FP8_CAST_WIDTHS_PER_LAYER * FP8_CAST_BYTES_PER_ELEMENT
         traffic = traffic + FP8_CAST_PASSES * (1 + full) * cast * layers * mb / split
@@ -198,15 +212,16 @@ def compute_time_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettin
     frozen_rows = prob.frozen_gemm_dim * mb  # the frozen encoders' GEMMs: representative rows = width
     frozen = prob.frozen_flops * mb / split / rates.high_precision_gemm(frozen_rows, prob.frozen_gemm_dim, prob.frozen_gemm_dim)
     overhead = prof.layer_overhead_s * layers * elementwise_passes
-    overhead = overhead + np.where(lay.recompute == SELECTIVE, prof.selective_recompute_overhead_s * layers, 0.0)
+    overhead = overhead + lay.recompute_share(layers, "selective") * prof.selective_recompute_overhead_s * layers
     return ComputeSeconds(
         matmul=linear * layer_passes + other, overhead=overhead, attention=attn_fwd * (1 + full + selective) + attn_bwd,
         elementwise=traffic / bandwidth, frozen_encoders=frozen, attention_fwd=attn_fwd, attention_bwd=attn_bwd,
-        matmul_fwd=linear + other / FWD_BWD_FACTOR,
+        matmul_fwd=linear + other / passes,
     )
 
 
-def model_parallel_comm_s(costs: list[CollectiveCost], lay: LayoutArrays, compute: ComputeSeconds, stack: TrainingStack) -> ModelParallelSeconds:
+def model_parallel_comm_s(costs: list[CollectiveCost], lay: LayoutArrays, compute: ComputeSeconds, stack: TrainingStack,
+                          layers: np.ndarray) -> ModelParallelSeconds:
     """Seconds of one micro-batch's tensor-, context- and pipeline-parallel traffic left exposed.
 
     TP with comm overlap: the collective is cut into tp chunks pipelined with the GEMMs, so one chunk stays
@@ -221,7 +236,7 @@ def model_parallel_comm_s(costs: list[CollectiveCost], lay: LayoutArrays, comput
     ring_fwd = group_seconds(costs, "cp", "cp ring K/V exchange")
     ring_bwd = group_seconds(costs, "cp", "cp ring K/V + dK/dV")
     if stack.cp_comm_overlap.value:
-        passes_fwd = 1 + (lay.recompute == FULL)
+        passes_fwd = 1 + lay.recompute_share(layers, "full")
         ring = passes_fwd * np.maximum(ring_fwd / passes_fwd - compute.attention_fwd, 0) + np.maximum(ring_bwd - compute.attention_bwd, 0)
     else:
         ring = ring_fwd + ring_bwd
@@ -229,7 +244,7 @@ def model_parallel_comm_s(costs: list[CollectiveCost], lay: LayoutArrays, comput
                                 pipeline_p2p=group_seconds(costs, "pp"))
 
 
-def data_parallel_s(costs: list[CollectiveCost], lay: LayoutArrays, prob: TrainingProblem, stack: TrainingStack, compute: ComputeSeconds, m) -> np.ndarray:
+def data_parallel_s(costs: list[CollectiveCost], lay: LayoutArrays, load: RankLoad, stack: TrainingStack, compute: ComputeSeconds, m) -> np.ndarray:
     """Data-parallel seconds a step not hidden behind compute, as the stack overlaps them.
 
     ZeRO 0: one all-reduce in backward. ZeRO 1-2: its reduce-scatter half in backward, its all-gather
@@ -240,8 +255,8 @@ def data_parallel_s(costs: list[CollectiveCost], lay: LayoutArrays, prob: Traini
     per_step = group_seconds(costs, "dp", "dp gradient")
     reduce = np.where(lay.zero >= 1, per_step / 2, per_step)
     gather = per_step - reduce
-    layers = lay.stage_layers(prob.num_layers)
-    params_local = prob.trained_params / (lay.tp * lay.pp)
+    layers = np.maximum(load.layers, 1)
+    params_local = np.maximum(load.trained_params / lay.tp, 1.0)
     bucket = stack.grad_bucket_params.value
     tail = np.minimum(1.0, bucket / params_local) if bucket else 1 / layers
     compute_mb = compute.trained
@@ -257,14 +272,39 @@ def data_parallel_s(costs: list[CollectiveCost], lay: LayoutArrays, prob: Traini
     return np.where(lay.zero >= 3, m * per_mb, reduce + gather)
 
 
-def optimizer_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> np.ndarray:
-    """AdamW update of the local shard, and under FP8 the step's weight casts: bytes over HBM bandwidth."""
+def optimizer_s(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings, load: RankLoad) -> np.ndarray:
+    """AdamW update of the local shard, and under FP8 the step's weight casts: bytes over HBM bandwidth. With the
+    optimizer offloaded the update runs on the host: its gradients go out and its weights come back over the host
+    link (ZeRO-Offload, Ren et al. 2021); the CPU's own AdamW time is not modelled (a lower bound)."""
     shard = np.where(lay.zero >= 1, lay.dp * lay.cp, 1)
-    params = prob.trained_params / (lay.tp * lay.pp * shard)
+    params = load.trained_params / lay.tp / shard
     traffic = params * ADAM_UPDATE_BYTES_PER_PARAM
     if settings.precision == "fp8":
-        traffic = traffic + prob.trained_params / (lay.tp * lay.pp) * FP8_CAST_BYTES_PER_ELEMENT * FP8_WEIGHT_COPIES_BYTES_PER_PARAM
-    return traffic / (settings.gpu.hbm_bandwidth_bytes_per_s.value * settings.profile.memory_efficiency)
+        traffic = traffic + load.params / lay.tp * FP8_CAST_BYTES_PER_ELEMENT * FP8_WEIGHT_COPIES_BYTES_PER_PARAM
+    on_gpu = traffic / (settings.gpu.hbm_bandwidth_bytes_per_s.value * settings.profile.memory_efficiency)
+    link = settings.gpu.host_link_bytes_per_s_per_direction
+    states = state_bytes(settings.stack, prob.training)
+    host = np.inf if link is None or link.value is None else params * (states.gradient + states.weight) / link.value
+    return np.where(lay.optimizer_offload, host, on_gpu)
+
+
+def offloaded_bytes(lay: LayoutArrays, load: RankLoad) -> np.ndarray:
+    """Bytes one micro-batch of a rank sends to host memory: what its layers not recomputed save."""
+    kept = (load.layers - lay.recomputed_of(load.layers)) / np.maximum(load.layers, 1)
+    return np.where(lay.offload, kept * elementwise_bytes(lay, load.saved["none"], load.replicated["none"]), 0.0)
+
+
+def activation_offload_s(lay: LayoutArrays, settings: RunSettings, compute: ComputeSeconds, load: RankLoad) -> np.ndarray:
+    """Seconds a micro-batch waits on activation offload: the copies out (forward) and back (backward) run over the
+    host link behind that pass's compute (PyTorch's CPU-offload saved-tensor hooks and Megatron-Core's
+    activation offloading overlap them layer by layer); what the compute cannot cover is exposed."""
+    link = settings.gpu.host_link_bytes_per_s_per_direction
+    if link is None or link.value is None:
+        return np.where(lay.offload, np.inf, 0.0)
+    one_way = offloaded_bytes(lay, load) / link.value
+    forward = compute.matmul_fwd + compute.attention_fwd
+    backward = compute.trained - forward
+    return np.maximum(one_way - forward, 0.0) + np.maximum(one_way - backward, 0.0)
 
 
 @dataclass(frozen=True)
@@ -287,6 +327,7 @@ class StepArrays:
     attention_backward_s: np.ndarray
     bubble_fraction: np.ndarray
     collectives: tuple[CollectiveCost, ...]
+    activation_offload_s: np.ndarray
     scale_up_name: str = "NVLink"
 
     @property
@@ -314,21 +355,26 @@ class StepArrays:
         )
 
 
-def step_time(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings) -> StepArrays:
-    """Time of one optimizer step on every layout, by part."""
+def step_time(prob: TrainingProblem, lay: LayoutArrays, settings: RunSettings, ranks: PipelineRanks | None = None) -> StepArrays:
+    """Time of one optimizer step on every layout, by part: the pipeline runs at the pace of its rank with the most
+    work (its own layers, and the embedders or the final layer it holds)."""
+    ranks = ranks or PipelineRanks.of(prob, lay)
+    load, _ = ranks.pace()
     m = lay.micro_batches(settings.global_batch)
-    compute = compute_time_s(prob, lay, settings)
-    costs = step_collectives(prob, lay, lay.stage_layers(prob.num_layers), settings.fabric)
-    comm = model_parallel_comm_s(costs, lay, compute, settings.stack)
-    t_mb = compute.total + comm.total
+    compute = compute_time_s(prob, lay, settings, load)
+    costs = step_collectives(prob, lay, load, settings.fabric)
+    comm = model_parallel_comm_s(costs, lay, compute, settings.stack, load.layers)
+    offload = activation_offload_s(lay, settings, compute, load)
+    t_mb = compute.total + comm.total + offload
     bubble_mb = (lay.pp - 1) / lay.vpp
-    dp = data_parallel_s(costs, lay, prob, settings.stack, compute, m)
-    opt = optimizer_s(prob, lay, settings)
+    dp = data_parallel_s(costs, lay, load, settings.stack, compute, m)
+    opt = optimizer_s(prob, lay, settings, load)
     return StepArrays(
         step_time_s=(m + bubble_mb) * t_mb + dp + opt, micro_batches=m,
         matmul_s=m * compute.matmul, attention_s=m * compute.attention, elementwise_s=m * compute.elementwise,
         overhead_s=m * compute.overhead, frozen_encoders_s=m * compute.frozen_encoders,
         tensor_parallel_s=m * comm.tensor_parallel, context_parallel_s=m * comm.context_parallel, pipeline_p2p_s=m * comm.pipeline_p2p,
         bubble_s=bubble_mb * t_mb, data_parallel_exposed_s=dp, optimizer_s=opt, attention_backward_s=m * compute.attention_bwd,
-        bubble_fraction=bubble_mb / (m + bubble_mb), collectives=tuple(costs), scale_up_name=settings.fabric.scale_up_name,
+        bubble_fraction=bubble_mb / (m + bubble_mb), collectives=tuple(costs), activation_offload_s=m * offload,
+        scale_up_name=settings.fabric.scale_up_name,
     )
