@@ -13,12 +13,16 @@ import pytest
 from estimators.catalog.models import load_model
 from estimators.counts.geometry import clip_geometry
 from estimators.counts.saved_lora import model_saved_bytes
+from tests import independent as ind
 from tests import saved_fullsize as measured
 from tests.test_video_dit_exact import PRESETS
 
 TOLERANCE = 0.03  # issue 18: the whole model within 3%
 BF16 = 2
 MOCHI = ("mochi-10b", "MochiTransformer3DModel", {}, (28, 60, 106))  # 163x480x848: (163-1)/6+1 = 28 latent frames of 60x106
+# one of Wan 2.2 A14B's two experts, each a WanTransformer3DModel of Wan 2.1 14B's config (tests/test_new_presets_exact.py),
+# at its 81x720x1280 clip: 21 latent frames of 90x160
+WAN22 = ("wan2.2-t2v-a14b", "WanTransformer3DModel", ind.WAN_14B, (21, 90, 160))
 
 
 def _measure_and_predict(preset, cls_name, config):
@@ -31,7 +35,7 @@ def _measure_and_predict(preset, cls_name, config):
     return got, predicted
 
 
-@pytest.mark.parametrize("preset, cls_name, config, latent", [MOCHI, *PRESETS], ids=[MOCHI[0]] + [p[0] for p in PRESETS])
+@pytest.mark.parametrize("preset, cls_name, config, latent", [MOCHI, *PRESETS, WAN22], ids=[MOCHI[0]] + [p[0] for p in PRESETS] + [WAN22[0]])
 def test_whole_model_saved_bytes_match_diffusers_at_full_size(preset, cls_name, config, latent):
     got, predicted = _measure_and_predict(preset, cls_name, config)
     assert abs(sum(predicted.values()) / got.total - 1) <= TOLERANCE, (sum(predicted.values()), got.total, got.by_part)
