@@ -213,10 +213,33 @@ def training_call(model, latent: tuple[int, int, int], text_tokens: int):
     if name == "LTXVideoTransformer3DModel":
         return lambda: model(hidden_states=_meta(1, frames * height * width, cfg.in_channels), encoder_hidden_states=text, timestep=step,
                              encoder_attention_mask=mask, num_frames=frames, height=height, width=width, return_dict=False)[0]
+    if name == "CosmosTransformer3DModel":
+        latent_channels = cfg.out_channels  # in_channels adds the condition mask's channel
+
+        def cosmos():
+            with cosmos_resize_stand_in():
+                return model(hidden_states=_meta(1, latent_channels, *latent), timestep=step, encoder_hidden_states=text,
+                             condition_mask=_meta(1, 1, *latent), padding_mask=_meta(1, 1, 8 * height, 8 * width), return_dict=False)[0]
+        return cosmos
     if name == "MochiTransformer3DModel":
         return lambda: model(hidden_states=_meta(1, cfg.in_channels, *latent), encoder_hidden_states=text, timestep=step,
                              encoder_attention_mask=mask, return_dict=False)[0]
     raise ValueError(name)
+
+
+@contextlib.contextmanager
+def cosmos_resize_stand_in():
+    """diffusers' Cosmos resizes its padding mask with torchvision (not installed here); a nearest resize saves nothing
+    for backward (the mask needs no gradient), so a stand-in returning the resized shape is used."""
+    import types
+    from unittest import mock
+
+    def resize(mask, size, interpolation=None):
+        return torch.empty(*mask.shape[:-2], *size, device=mask.device, dtype=mask.dtype)
+
+    transforms = types.SimpleNamespace(functional=types.SimpleNamespace(resize=resize), InterpolationMode=types.SimpleNamespace(NEAREST=None))
+    with mock.patch("diffusers.models.transformers.transformer_cosmos.transforms", transforms, create=True):
+        yield
 
 
 def mse_loss_fp32(prediction):

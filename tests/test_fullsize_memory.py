@@ -15,6 +15,7 @@ from estimators.counts.geometry import clip_geometry
 from estimators.counts.saved_lora import model_saved_bytes
 from tests import independent as ind
 from tests import saved_fullsize as measured
+from tests.test_new_presets_exact import COSMOS_14B_V2W
 from tests.test_video_dit_exact import PRESETS
 
 TOLERANCE = 0.03  # issue 18: the whole model within 3%
@@ -23,6 +24,9 @@ MOCHI = ("mochi-10b", "MochiTransformer3DModel", {}, (28, 60, 106))  # 163x480x8
 # one of Wan 2.2 A14B's two experts, each a WanTransformer3DModel of Wan 2.1 14B's config (tests/test_new_presets_exact.py),
 # at its 81x720x1280 clip: 21 latent frames of 90x160
 WAN22 = ("wan2.2-t2v-a14b", "WanTransformer3DModel", ind.WAN_14B, (21, 90, 160))
+# Cosmos-Predict2 14B (diffusers' CosmosTransformer3DModel at its converted config) at its 93x704x1280 clip: 24 latent frames of
+# 88x160; its modulated, gated cross-attention (cross_modulated) keeps the normalised tensor and the gate's input
+COSMOS = ("cosmos-predict2-14b", "CosmosTransformer3DModel", COSMOS_14B_V2W, (24, 88, 160))
 
 
 def _measure_and_predict(preset, cls_name, config):
@@ -35,7 +39,8 @@ def _measure_and_predict(preset, cls_name, config):
     return got, predicted
 
 
-@pytest.mark.parametrize("preset, cls_name, config, latent", [MOCHI, *PRESETS, WAN22], ids=[MOCHI[0]] + [p[0] for p in PRESETS] + [WAN22[0]])
+@pytest.mark.parametrize("preset, cls_name, config, latent", [MOCHI, *PRESETS, WAN22, COSMOS],
+                         ids=[MOCHI[0]] + [p[0] for p in PRESETS] + [WAN22[0], COSMOS[0]])
 def test_whole_model_saved_bytes_match_diffusers_at_full_size(preset, cls_name, config, latent):
     got, predicted = _measure_and_predict(preset, cls_name, config)
     assert abs(sum(predicted.values()) / got.total - 1) <= TOLERANCE, (sum(predicted.values()), got.total, got.by_part)

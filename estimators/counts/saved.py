@@ -133,15 +133,19 @@ def _per_token(replicated: tuple[int, int], split: tuple[int, int], replicated_s
 
 def cross_saved(spec: VideoDiTSpec, block: CrossBlock, impl: Implementation) -> tuple[SavedPerToken, SavedPerToken]:
     """Cross block (Wan, LTX): norm, self-attention, gate; cross norm and cross-attention (no gate); norm, MLP, gate.
-    Text tokens: the cross-attention's key side (k norm input, k, v)."""
+    Cosmos (cross_modulated): the cross norm is modulated like the others and the cross-attention's output gated
+    (diffusers CosmosTransformerBlock: norm2 then attn2 then gate), so it keeps the normalised tensor and the gate's
+    input too. Text tokens: the cross-attention's key side (k norm input, k, v)."""
     d, heads, up = spec.width, spec.num_heads, impl.casts(block)
     learned = up.norms and spec.rope == "learned_3d"
     if block.cross_norm != "none" and up.cross_norm:
         cross_norm = (d, d)  # fp32 input, cast-back matmul input (Wan norm2)
     else:
-        cross_norm = pre_norm(block.cross_norm, False, d, False)
+        cross_norm = pre_norm(block.cross_norm, block.cross_modulated, d, False)
+    cross_gate = gated_output("none", d, False, False) if block.cross_modulated else (0, 0)
     norm = pre_norm(block.norm, True, d, up.norms, up.pre_norm_fp32_copy)
-    replicated = _add(norm, gated_output("none", d, False, False), cross_norm, norm, gated_output("none", d, False, up.mlp_residual))
+    replicated = _add(norm, gated_output("none", d, False, False), cross_norm, cross_gate, norm,
+                      gated_output("none", d, False, up.mlp_residual))
     split = _add(attention(block.attention, d, 3, impl, learned, eager_qk=up.qk_norms),
                  attention(block.cross_attention, d, 1, impl, eager_qk=up.qk_norms), (_mlp_saved(block.mlp), 0))
     norm_stats = 2 * NORM_STATS_PER_ROW[block.norm] + NORM_STATS_PER_ROW[block.cross_norm]
