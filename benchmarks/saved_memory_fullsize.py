@@ -12,13 +12,13 @@ from estimators.catalog.models import load_model
 from estimators.counts.geometry import clip_geometry
 from estimators.counts.saved_lora import model_saved_bytes
 from tests import saved_fullsize as measured
-from tests.test_fullsize_memory import MOCHI, WAN22
+from tests.test_fullsize_memory import COSMOS, MOCHI, WAN22
 from tests.test_video_dit_exact import PRESETS
 
 
 def main() -> None:
     print(f"{'preset':18s} {'measured GB':>12s} {'diffusers':>10s} {'pytorch-reference':>18s} {'outside blocks GB':>18s}")
-    for preset, cls_name, config, latent in (MOCHI, *PRESETS, WAN22):
+    for preset, cls_name, config, latent in (MOCHI, *PRESETS, WAN22, COSMOS):
         system = load_model(preset)
         clip = system.default_clip
         geo = clip_geometry(system.vae, system.dit, clip.frames, clip.height, clip.width)
