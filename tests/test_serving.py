@@ -194,7 +194,7 @@ def test_serving_backtest_judges_the_model():
     assert len(own) >= 20 and sum(abs(r["error"]) for r in own) / len(own) < 0.10
     assert all(abs(r["error"]) < 0.25 for r in own if r["scope"] == "end_to_end")
     assert doc["mape_own_kernel_tables"] < 0.10
-    # H20's kernel tables are H100's efficiencies on its lower peak (a stated transfer): its rows are scored apart
+    # H20's kernel tables are H100's carried over by tensor-core rate (a stated transfer): its rows are scored apart
     transferred = [r for r in predicted if r["kernel_transfer"] is not None]
     assert {r["gpu"] for r in transferred} == {"H20"} and doc["mape_transferred_kernel_tables"] is not None
     assert all(r["left_out"] for r in doc["rows"] if r["error"] is None)

@@ -21,6 +21,11 @@ table's range. A GPU uses its architecture's own table for the precision where t
 reference table's shape; a cited large-GEMM efficiency (by GPU, then architecture) scales the table so
 that its 4096^3 point equals it.
 
+A GPU whose tensor cores are throttled against the sibling whose tables it reads (H20 against H100:
+attention.yaml's tensor_rate_transfers) has every attention and GEMM efficiency carried over by the
+tensor-core-rate rule: with r its tensor-core rate per SM over the sibling's, the sibling's non-math time
+stays while its math time grows by 1/r, so e becomes 1 / (1 + (1/e - 1) r) (serial: the conservative bound).
+
 Efficiencies are fractions of the dense peak of the precision the kernel runs in.
 """
 from __future__ import annotations
@@ -59,6 +64,32 @@ def kernel_transfer(gpu_name: str) -> str | None:
     """How a GPU's kernel efficiencies were transferred from a sibling's benchmarks, or None (its own)."""
     arch = architecture(gpu_name)
     return None if arch is None else _data("attention")["architectures"][arch].get("transfers", {}).get(gpu_name)
+
+
+def tensor_rate_ratio(gpu_name: str, precision: str) -> float | None:
+    """r = (peak / SMs of the GPU) / (peak / SMs of the sibling whose tables it reads) in ``precision``,
+    where the data states a tensor-core-rate transfer for the GPU, else None."""
+    arch = architecture(gpu_name)
+    entry = None if arch is None else _data("attention")["architectures"][arch].get("tensor_rate_transfers", {}).get(gpu_name)
+    if entry is None:
+        return None
+    own_per_sm = entry["peak_tflops"][precision] / entry["sms"]["value"]
+    sibling_per_sm = entry["sibling_peak_tflops"][precision] / entry["sibling_sms"]["value"]
+    return own_per_sm / sibling_per_sm
+
+
+def serial_rate_transfer(efficiency, ratio: float) -> np.ndarray:
+    """Efficiency on a GPU whose tensor-core rate per SM is ``ratio`` times the sibling's, from the
+    sibling's: its non-math time (1/e - 1 per unit of math) stays, its math time grows by 1/ratio, the two
+    run one after the other, so e' = 1 / (1 + (1/e - 1) ratio) = e / (e + (1 - e) ratio)."""
+    e = np.asarray(efficiency, dtype=float)
+    return e / (e + (1.0 - e) * ratio)
+
+
+def transferred_efficiency(efficiency, gpu_name: str, precision: str) -> np.ndarray:
+    """A sibling's efficiency as this GPU reaches it (unchanged unless its tensor cores are throttled)."""
+    ratio = tensor_rate_ratio(gpu_name, precision)
+    return np.asarray(efficiency, dtype=float) if ratio is None else serial_rate_transfer(efficiency, ratio)
 
 
 def kernel_names() -> tuple[str, ...]:
@@ -201,6 +232,10 @@ class AttentionKernel:
     def efficiency(self, seq, head_dim: int, direction: str, causal: bool = False, precision: str = "bf16") -> np.ndarray:
         """Fraction of the peak of ``runs_in(direction, precision)`` at sequence length(s) ``seq``."""
         run = self.runs_in(direction, precision)
+        return transferred_efficiency(self._sibling_efficiency(seq, head_dim, direction, causal, run), self.gpu, run)
+
+    def _sibling_efficiency(self, seq, head_dim: int, direction: str, causal: bool, run: str) -> np.ndarray:
+        """Efficiency as the curves give it (the GPU they were measured on), in precision ``run``."""
         plain = self._curves(direction, False, run)
         if not plain:
             only_causal = self._curves(direction, True, run) if causal else {}
@@ -329,4 +364,5 @@ def gemm_efficiency(m, n, k, gpu_name: str, precision: str = "bf16") -> np.ndarr
     nearest = np.argsort(distance, axis=-1)[:, :GEMM_IDW_NEIGHBOURS]
     weights = 1.0 / np.maximum(np.take_along_axis(distance, nearest, axis=-1), 1e-9) ** GEMM_IDW_POWER
     value = (weights * effs[nearest]).sum(axis=-1) / weights.sum(axis=-1)
-    return np.minimum(value[index.reshape(-1)].reshape(query.shape[:-1]) * scale, MAX_EFFICIENCY)
+    sibling = np.minimum(value[index.reshape(-1)].reshape(query.shape[:-1]) * scale, MAX_EFFICIENCY)
+    return transferred_efficiency(sibling, gpu_name, precision)
