@@ -20,7 +20,7 @@ from estimators.counts.gpt import EAGER_LOSS, INPUT_ID_BYTES, MODES, LossKernel,
 from estimators.counts.lora import block_lora_params, gpt_lora_params, gpt_lora_saved_delta_bytes, outside_lora_params
 from estimators.counts.params import gpt_params
 from estimators.counts.saved import gemm_inputs, outside_saved_bytes
-from estimators.counts.saved_lora import saved_under
+from estimators.counts.saved_autocast import AUTOCAST_BASE, saved_with_autocast
 from estimators.counts.text_encoders import (
     text_encoder_flops,
     text_encoder_gemm_width,
@@ -182,7 +182,7 @@ def video_layer_kinds(dit: VideoDiTSpec, visual: int, text: int, implementation:
         params = resident * blocks.block_params(dit, group)
         saved, replicated = ({}, {}), ({}, {})
         for mode in MODES:
-            for index, per in enumerate(saved_under(dit, group, mode, implementation, training)):
+            for index, per in enumerate(saved_with_autocast(dit, group, mode, implementation, training)):
                 saved[index][mode] = per.activation * activation_bytes + per.stats * FP32_BYTES
                 replicated[index][mode] = per.replicated * activation_bytes + per.replicated_stats * FP32_BYTES
         gemm = gemm_inputs(dit, group)
@@ -201,7 +201,7 @@ def video_outside(dit: VideoDiTSpec, visual: int, caption: int, implementation: 
     """Embedders (and the blocks' per-sample modulation) on the first stage, RoPE tables on every stage, the
     final layer and the loss on the last; under LoRA only the token refiner's adapters are trained outside.
     ``caption``: the caption's text tokens; the stages hold the weights of the ``resident`` experts."""
-    saved = outside_saved_bytes(dit, visual, caption, implementation, activation_bytes, training.lora)
+    saved = outside_saved_bytes(dit, visual, caption, AUTOCAST_BASE.get(implementation, implementation), activation_bytes, training.lora)
     forward = blocks.video_dit_forward_flops(dit, visual, caption)
     first = resident * sum(blocks.embedder_params(dit).values())
     last = resident * blocks.final_layer_params(dit)
