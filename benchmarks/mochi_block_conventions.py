@@ -1,31 +1,24 @@
 """One Mochi block's saved activations (diffusers' MochiTransformer3DModel at full size in bf16, the default clip,
 no recompute) under the conventions a figure can use: each stored tensor counted once or every saved view and copy
-counted again, and RMSNorm fused (its input, scale and an fp32 rstd) or eager (diffusers' own module, which saves
-its fp32 intermediates); attention is the fused kernel's in every case (tests/saved_fullsize.py). Needs the test
-extras (torch, diffusers).
+counted again, and diffusers' RMSNorm / MochiRMSNorm eager (their own code, as a CUDA run executes it: the
+convention tests/saved_fullsize.py measures and counts/saved.py counts) or swapped for a fused RMSNorm (its input,
+scale and an fp32 rstd: a what-if); attention is the fused kernel's in every case. Needs the test extras (torch,
+diffusers). Printed (diffusers 0.42.1): each tensor once, eager 13.10 GB (7.70 fp32), issue 18's figure; fused
+10.90 GB (5.50 fp32): the 2.19 GB between them is norm_q's and norm_k's fp32 input copy and fp32 normalised tensor,
+(1, 44520, 24, 128) x 4 bytes = 547 MB each.
 
     PYTHONPATH=$PWD python3 -m benchmarks.mochi_block_conventions
 """
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
 
 import torch
-import torch.nn.functional as F
 
 from tests import saved_fullsize as harness
 from tests.test_fullsize_memory import MOCHI
 
 BLOCK = "transformer_blocks.1"  # a middle block (the first and last differ only in their text stream)
-
-
-def _fused_attention_only() -> contextlib.ExitStack:
-    stack = contextlib.ExitStack()
-    original = F.scaled_dot_product_attention
-    F.scaled_dot_product_attention = harness._fused_sdpa
-    stack.callback(lambda: setattr(F, "scaled_dot_product_attention", original))
-    return stack
 
 
 def block_saved_gb(model, latent, text_tokens: int, once: bool, fused_norm: bool) -> tuple[float, float]:
@@ -46,7 +39,7 @@ def block_saved_gb(model, latent, text_tokens: int, once: bool, fused_norm: bool
             fp32[part] += size
         return tensor
 
-    kernels = harness.fused_kernels() if fused_norm else _fused_attention_only()
+    kernels = harness.fused_kernels(fused_diffusers_norms=fused_norm)
     try:
         with harness.ind.meta_counting(), kernels, torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             harness.mse_loss_fp32(harness.training_call(model, latent, text_tokens)())

@@ -7,18 +7,27 @@ upcast to fp32) runs inside ``torch.autograd.graph.saved_tensors_hooks``. Every 
 recorded once per storage (``untyped_storage()._cdata``, the StorageImpl address, which views share and
 which stays unique while the graph holds the tensors); parameters are left out (they are model states).
 
-Fused-kernel semantics, as a CUDA training run has them:
+Fused-kernel semantics only where a CUDA training run really calls a fused kernel:
 - attention: ``torch.nn.functional.scaled_dot_product_attention`` is swapped for FusedAttention, an
   autograd Function that saves what flash/cuDNN attention saves: q, k, v, the output and an fp32
   log-sum-exp a query row and head (FlashAttention-2, Dao 2023, Algorithm 2; PyTorch's
   _scaled_dot_product_flash_attention returns the same logsumexp (batch, heads, queries) in fp32).
-- RMSNorm: diffusers' RMSNorm and MochiRMSNorm and ``torch.nn.functional.rms_norm`` are swapped for
-  FusedRMSNorm, which saves its input, its scale and an fp32 rstd a row (Apex/TE fused RMSNorm;
-  PyTorch's own _fused_rms_norm saves the same). The input keeps the dtype the module hands it: an
-  upcast the module performs before the norm stays fp32, as it would on the GPU.
+- torch's RMSNorm: ``torch.nn.functional.rms_norm`` (torch.nn.RMSNorm: Wan's and LTX's q/k norms) is swapped
+  for FusedRMSNorm, which saves its input, its scale and an fp32 rstd a row, as PyTorch's own CUDA kernel
+  _fused_rms_norm does (on the meta device F.rms_norm decomposes into eager ops instead). The input keeps
+  the dtype the module hands it.
+- diffusers' own norms are NOT swapped: they run their eager code, as they do on a GPU. diffusers 0.42.1
+  models/normalization.py RMSNorm.forward is pure PyTorch except on an Ascend NPU (``is_torch_npu_available()``
+  -> torch_npu.npu_rms_norm): ``variance = hidden_states.to(torch.float32).pow(2).mean(-1, keepdim=True)``,
+  ``hidden_states * torch.rsqrt(variance + self.eps)``, a cast to the scale's dtype, ``* self.weight``; so
+  autograd keeps an fp32 copy of the input (pow's input), the input and rstd, and the bf16 cast the scale
+  multiplies. MochiRMSNorm.forward multiplies its scale before the cast back, keeping the normalised tensor
+  in fp32. (Mochi's q and k: two fp32 tensors of (1, 44520, 24, 128), 547 MB each, 1.09 GB a norm.)
 - LayerNorm needs no swap: aten's native_layer_norm already saves input, mean and rstd.
 Everything else is PyTorch's eager autograd as diffusers calls it (the fp32 upcasts of modulation and
-RoPE included). Meta tensors need no memory: the whole model forward takes about a second or two.
+RoPE included). ``fused_kernels(fused_diffusers_norms=True)`` also swaps diffusers' RMSNorm and MochiRMSNorm
+for FusedRMSNorm: a what-if (benchmarks/mochi_block_conventions.py), not what a CUDA run does. Meta tensors
+need no memory: the whole model forward takes about a second or two.
 """
 from __future__ import annotations
 
@@ -100,13 +109,14 @@ def _fused_functional(original):
 
 
 @contextlib.contextmanager
-def fused_kernels():
-    """Swap attention and RMSNorm for their fused-kernel autograd Functions (see the module docstring)."""
+def fused_kernels(fused_diffusers_norms: bool = False):
+    """Swap attention and torch's F.rms_norm for their fused-kernel autograd Functions (see the module docstring);
+    ``fused_diffusers_norms``: diffusers' RMSNorm and MochiRMSNorm too (a what-if; on CUDA they run eagerly)."""
     from diffusers.models import normalization
 
     swaps = [(F, "scaled_dot_product_attention", _fused_sdpa), (F, "rms_norm", _fused_functional(F.rms_norm))]
-    for cls in (normalization.RMSNorm, normalization.MochiRMSNorm):
-        swaps.append((cls, "forward", _fused_module_forward(cls.forward)))
+    if fused_diffusers_norms:
+        swaps += [(cls, "forward", _fused_module_forward(cls.forward)) for cls in (normalization.RMSNorm, normalization.MochiRMSNorm)]
     saved = [(owner, name, getattr(owner, name)) for owner, name, _ in swaps]
     for owner, name, new in swaps:
         setattr(owner, name, new)
@@ -203,10 +213,33 @@ def training_call(model, latent: tuple[int, int, int], text_tokens: int):
     if name == "LTXVideoTransformer3DModel":
         return lambda: model(hidden_states=_meta(1, frames * height * width, cfg.in_channels), encoder_hidden_states=text, timestep=step,
                              encoder_attention_mask=mask, num_frames=frames, height=height, width=width, return_dict=False)[0]
+    if name == "CosmosTransformer3DModel":
+        latent_channels = cfg.out_channels  # in_channels adds the condition mask's channel
+
+        def cosmos():
+            with cosmos_resize_stand_in():
+                return model(hidden_states=_meta(1, latent_channels, *latent), timestep=step, encoder_hidden_states=text,
+                             condition_mask=_meta(1, 1, *latent), padding_mask=_meta(1, 1, 8 * height, 8 * width), return_dict=False)[0]
+        return cosmos
     if name == "MochiTransformer3DModel":
         return lambda: model(hidden_states=_meta(1, cfg.in_channels, *latent), encoder_hidden_states=text, timestep=step,
                              encoder_attention_mask=mask, return_dict=False)[0]
     raise ValueError(name)
+
+
+@contextlib.contextmanager
+def cosmos_resize_stand_in():
+    """diffusers' Cosmos resizes its padding mask with torchvision (not installed here); a nearest resize saves nothing
+    for backward (the mask needs no gradient), so a stand-in returning the resized shape is used."""
+    import types
+    from unittest import mock
+
+    def resize(mask, size, interpolation=None):
+        return torch.empty(*mask.shape[:-2], *size, device=mask.device, dtype=mask.dtype)
+
+    transforms = types.SimpleNamespace(functional=types.SimpleNamespace(resize=resize), InterpolationMode=types.SimpleNamespace(NEAREST=None))
+    with mock.patch("diffusers.models.transformers.transformer_cosmos.transforms", transforms, create=True):
+        yield
 
 
 def mse_loss_fp32(prediction):

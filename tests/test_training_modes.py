@@ -3,7 +3,7 @@ stores and saves), optimizer states on the host, sequence parallelism on or off.
 
 LoRA at full size: each preset's diffusers class on the meta device in bf16, frozen, with LoRA adapters of rank
 128 on every to_q, to_k, to_v and to_out.0 linear as PEFT matches them (tests/saved_fullsize.py add_lora), one
-training forward of its default clip under fused attention and RMSNorm; the adapters' parameters must equal the
+training forward of its default clip under fused attention and F.rms_norm, diffusers' own RMSNorms eager; the adapters' parameters must equal the
 planner's count and the saved bytes be within 3% of counts/saved_lora.py (measured: within 0.5%; about 10 s).
 finetrainers publishes the trainable parameters of three of them at rank 128 (docs/training/*.md, "trainable
 parameters"): LTX-Video 117,440,512, CogVideoX-5B 132,120,576, HunyuanVideo 163,577,856.

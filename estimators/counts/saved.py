@@ -6,8 +6,9 @@ Three implementations, a named property of the training stack (data/stacks/stack
 - ``pytorch-reference``: plain PyTorch modules with flash attention, the reference model's convention
   (blocks.block_saved; checked in tests/test_profiling.py and tests/test_block_memory.py).
 - ``diffusers``: diffusers' transformer classes run eagerly (FSDP2 wraps them unchanged) with fused
-  attention (flash/cuDNN: q, k, v, output and an fp32 log-sum-exp a head) and a fused RMSNorm (its input,
-  scale and fp32 rstd), with the fp32 upcasts each class performs (Fp32Upcasts in specs/dit_blocks.py).
+  attention (flash/cuDNN: q, k, v, output and an fp32 log-sum-exp a head), torch's F.rms_norm fused
+  (_fused_rms_norm on CUDA: its input, scale and fp32 rstd), diffusers' own RMSNorm / MochiRMSNorm eager
+  (EAGER_QK_NORM below), and the fp32 upcasts each class performs (Fp32Upcasts in specs/dit_blocks.py).
   Checked against the classes at full size in bf16 (tests/test_fullsize_memory.py, tests/saved_fullsize.py).
 - ``megatron-te``: Megatron-Core with Transformer Engine: fused norms keep their input and statistics
   (LayerNormLinear: the input and the normalised GEMM input), fused RoPE keeps only its frequency table,
@@ -47,6 +48,14 @@ NO_UPCASTS = Fp32Upcasts()
 LEARNED_ROPE_TABLE_WIDTHS = 1.5
 FIXED_ROPE_TABLES = 2  # cosine and sine of one head's width, fp32, shared by every head and block
 LOSS_FP32_COPIES = 2  # F.mse_loss(prediction.float(), target.float()) keeps both fp32 copies
+# (activation, fp32) q/k-wide elements an eager diffusers q/k norm keeps a normed row beyond a fused RMSNorm (its
+# input, scale, rstd), per Fp32Upcasts.qk_norms; diffusers 0.42.1 models/normalization.py. RMSNorm.forward:
+# variance = hidden_states.to(float32).pow(2).mean(-1): pow keeps its fp32 input copy; hidden_states * rsqrt(...)
+# keeps the input and rstd (as fused); the fp32 product is cast to the bf16 scale's dtype and `* self.weight` keeps
+# that bf16 cast (for the scale's gradient). MochiRMSNorm.forward: the same fp32 copy, then `* self.weight` before
+# the cast back, so the kept normalised tensor is fp32. Under LoRA the scale is frozen: only the fp32 copy stays.
+EAGER_QK_NORM = {"none": (0, 0), "rms_norm": (1, 1), "mochi_rms_norm": (0, 2)}
+EAGER_QK_NORM_FROZEN_SCALE = {"none": (0, 0), "rms_norm": (0, 1), "mochi_rms_norm": (0, 1)}
 
 
 @dataclass(frozen=True)
@@ -71,15 +80,16 @@ def _add(*parts: tuple[int, int]) -> tuple[int, int]:
     return sum(p[0] for p in parts), sum(p[1] for p in parts)
 
 
-def pre_norm(kind: NormKind, modulated: bool, width: int, fp32: bool) -> tuple[int, int]:
+def pre_norm(kind: NormKind, modulated: bool, width: int, fp32: bool, fp32_copy: bool = False) -> tuple[int, int]:
     """(activation, fp32) elements of a norm before a matmul, the matmul's input included.
 
     fp32: the norm keeps its fp32 input, the modulation's product the fp32 normalised tensor (modulated),
     and the cast-back output is the matmul's input. Otherwise blocks._norm_saved: input, normalised (when
-    modulated) and the matmul's input, or only the matmul's input without a norm."""
+    modulated) and the matmul's input, or only the matmul's input without a norm; ``fp32_copy`` (an eager
+    diffusers RMSNorm on a bf16 input, Fp32Upcasts.pre_norm_fp32_copy) adds the fp32 copy its ``pow`` keeps."""
     if fp32 and kind != "none":
         return width, (1 + int(modulated)) * width
-    return _norm_saved(kind, modulated, width), 0
+    return _norm_saved(kind, modulated, width), (width if fp32_copy and kind != "none" else 0)
 
 
 def gated_output(post_norm: NormKind, width: int, post_fp32: bool, residual_fp32: bool) -> tuple[int, int]:
@@ -92,18 +102,21 @@ def gated_output(post_norm: NormKind, width: int, post_fp32: bool, residual_fp32
 
 
 def attention(opts: AttentionOptions, attn: int, projected: int, impl: Implementation, learned_rope_fp32: bool = False,
-              copy: bool | None = None) -> tuple[int, int]:
+              copy: bool | None = None, eager_qk: str = "none") -> tuple[int, int]:
     """(activation, fp32) a-wide elements of an attention for one token of ``projected`` q/k/v (3 self, 1 query
-    side, 2 key/value side): a fused q/k norm keeps its input (the projection); the kernel keeps its q, k, v and,
-    query side, its output, and the out-projection a copy of it (``copy``); a learned RoPE upcast to fp32 keeps
-    the even and odd halves of q and k (diffusers MochiAttnProcessor2_0 apply_rotary_emb)."""
+    side, 2 key/value side): a q/k norm keeps its input (the projection), an eager diffusers one also what
+    EAGER_QK_NORM lists (``eager_qk``, Fp32Upcasts.qk_norms); the kernel keeps its q, k, v and, query side, its
+    output, and the out-projection a copy of it (``copy``); a learned RoPE upcast to fp32 keeps the even and odd
+    halves of q and k (diffusers MochiAttnProcessor2_0 apply_rotary_emb)."""
     qk_rows = QK_ROWS_BY_PROJECTED[projected]
     query_side = projected != 2
     copy = impl.output_copy if copy is None else copy
-    act = projected * attn + (qk_rows * attn if opts.qk_norm.kind != "none" else 0)
+    normed = qk_rows * attn if opts.qk_norm.kind != "none" else 0
+    eager_act, eager_fp32 = EAGER_QK_NORM[eager_qk]
+    act = projected * attn + normed * (1 + eager_act)
     if query_side:
         act += attn * (2 if copy else 1)
-    return act, (qk_rows * attn if learned_rope_fp32 else 0)
+    return act, (qk_rows * attn if learned_rope_fp32 else 0) + normed * eager_fp32
 
 
 def attention_stats(opts: AttentionOptions, heads: int, projected: int) -> int:
@@ -120,21 +133,25 @@ def _per_token(replicated: tuple[int, int], split: tuple[int, int], replicated_s
 
 def cross_saved(spec: VideoDiTSpec, block: CrossBlock, impl: Implementation) -> tuple[SavedPerToken, SavedPerToken]:
     """Cross block (Wan, LTX): norm, self-attention, gate; cross norm and cross-attention (no gate); norm, MLP, gate.
-    Text tokens: the cross-attention's key side (k norm input, k, v)."""
+    Cosmos (cross_modulated): the cross norm is modulated like the others and the cross-attention's output gated
+    (diffusers CosmosTransformerBlock: norm2 then attn2 then gate), so it keeps the normalised tensor and the gate's
+    input too. Text tokens: the cross-attention's key side (k norm input, k, v)."""
     d, heads, up = spec.width, spec.num_heads, impl.casts(block)
     learned = up.norms and spec.rope == "learned_3d"
     if block.cross_norm != "none" and up.cross_norm:
         cross_norm = (d, d)  # fp32 input, cast-back matmul input (Wan norm2)
     else:
-        cross_norm = pre_norm(block.cross_norm, False, d, False)
-    replicated = _add(
-        pre_norm(block.norm, True, d, up.norms), gated_output("none", d, False, False), cross_norm,
-        pre_norm(block.norm, True, d, up.norms), gated_output("none", d, False, up.mlp_residual),
-    )
-    split = _add(attention(block.attention, d, 3, impl, learned), attention(block.cross_attention, d, 1, impl), (_mlp_saved(block.mlp), 0))
+        cross_norm = pre_norm(block.cross_norm, block.cross_modulated, d, False)
+    cross_gate = gated_output("none", d, False, False) if block.cross_modulated else (0, 0)
+    norm = pre_norm(block.norm, True, d, up.norms, up.pre_norm_fp32_copy)
+    replicated = _add(norm, gated_output("none", d, False, False), cross_norm, cross_gate, norm,
+                      gated_output("none", d, False, up.mlp_residual))
+    split = _add(attention(block.attention, d, 3, impl, learned, eager_qk=up.qk_norms),
+                 attention(block.cross_attention, d, 1, impl, eager_qk=up.qk_norms), (_mlp_saved(block.mlp), 0))
     norm_stats = 2 * NORM_STATS_PER_ROW[block.norm] + NORM_STATS_PER_ROW[block.cross_norm]
     head_stats = attention_stats(block.attention, heads, 3) + attention_stats(block.cross_attention, heads, 1)
-    text = _per_token((0, 0), attention(block.cross_attention, d, 2, impl), 0, attention_stats(block.cross_attention, heads, 2))
+    text = _per_token((0, 0), attention(block.cross_attention, d, 2, impl, eager_qk=up.qk_norms), 0,
+                      attention_stats(block.cross_attention, heads, 2))
     return _per_token(replicated, split, norm_stats, head_stats), text
 
 
@@ -146,11 +163,12 @@ def joint_saved(spec: VideoDiTSpec, block: JointBlock, impl: Implementation) -> 
     for stream in joint_streams(spec, block):
         w = stream.width
         learned = up.norms and stream.rope == "learned_3d"
-        replicated, split = [pre_norm(block.norm, True, w, up.norms)], [attention(block.attention, a, 3, impl, learned)]
+        norm = pre_norm(block.norm, True, w, up.norms, up.pre_norm_fp32_copy)
+        replicated, split = [norm], [attention(block.attention, a, 3, impl, learned, eager_qk=up.qk_norms)]
         norm_stats = NORM_STATS_PER_ROW[block.norm]
         if stream.updated:
             gate = gated_output(block.post_norm, w, up.post_norms, False)
-            replicated += [gate, pre_norm(block.norm, True, w, up.norms), gate]
+            replicated += [gate, norm, gate]
             split.append((_mlp_saved(stream.mlp), 0))
             norm_stats += NORM_STATS_PER_ROW[block.norm] + 2 * NORM_STATS_PER_ROW[block.post_norm]
         out.append(_per_token(_add(*replicated), _add(*split), norm_stats, attention_stats(block.attention, heads, 3)))
@@ -163,18 +181,18 @@ def single_saved(spec: VideoDiTSpec, block, impl: Implementation) -> tuple[Saved
     activation a gated product needs); the concatenated [attention, MLP activation] input of the fused
     out-projection (d + f); its gated output. Plus the copies a class makes by concatenating the streams again."""
     d, heads, up = spec.width, spec.num_heads, impl.casts(block)
-    norm = pre_norm(block.norm, True, d, up.norms)
+    norm = pre_norm(block.norm, True, d, up.norms, up.pre_norm_fp32_copy)
     copies = (up.concat_copies * d, 0)
     gate = gated_output("none", d, False, False)
     if block.parallel:
         gate_product = block.mlp.hidden if block.mlp.gated else 0
         fused_out = (mlp_first_width(block.mlp) + gate_product + d + block.mlp.hidden, 0)
         replicated = _add(norm, copies, gate)
-        split = _add(attention(block.attention, d, 3, impl, copy=False), fused_out)
+        split = _add(attention(block.attention, d, 3, impl, copy=False, eager_qk=up.qk_norms), fused_out)
         norm_stats = NORM_STATS_PER_ROW[block.norm]
     else:
-        replicated = _add(norm, copies, gate, pre_norm(block.norm, True, d, up.norms), gate)
-        split = _add(attention(block.attention, d, 3, impl), (_mlp_saved(block.mlp), 0))
+        replicated = _add(norm, copies, gate, norm, gate)
+        split = _add(attention(block.attention, d, 3, impl, eager_qk=up.qk_norms), (_mlp_saved(block.mlp), 0))
         norm_stats = 2 * NORM_STATS_PER_ROW[block.norm]
     one = _per_token(replicated, split, norm_stats, attention_stats(block.attention, heads, 3))
     return one, one

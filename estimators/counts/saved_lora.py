@@ -5,7 +5,8 @@ gradient, a product's operand for the other operand's gradient). With every base
 frozen, a block keeps (counts/saved.py's parts, changed):
 - norms: their input and statistics (for the input's gradient); no longer the normalised tensor a frozen
   modulation scale multiplies (fp32 in the classes that upcast), and their output only when an adapter reads it;
-- attention: the kernel's q, k, v, output and log-sum-exp, a q/k norm's input (q and k depend on the input);
+- attention: the kernel's q, k, v, output and log-sum-exp, a q/k norm's input (q and k depend on the input) and,
+  an eager diffusers q/k norm, its fp32 input copy (its frozen scale keeps nothing: EAGER_QK_NORM_FROZEN_SCALE);
   the out-projection's copy of the output only when that projection carries an adapter; a learned RoPE's
   frozen frequencies keep nothing of q and k;
 - gates: nothing (a frozen gate times the branch keeps the gate); a post-norm its input;
@@ -19,6 +20,7 @@ from __future__ import annotations
 from estimators.counts.blocks import NORM_STATS_PER_ROW, SavedPerToken, _mlp_saved, joint_streams, mlp_first_width
 from estimators.counts.lora import QKV, block_matrices
 from estimators.counts.saved import (
+    EAGER_QK_NORM_FROZEN_SCALE,
     FUSED,
     QK_ROWS_BY_PROJECTED,
     Implementation,
@@ -34,16 +36,17 @@ from estimators.specs.training import Training
 from estimators.units import FP32_BYTES
 
 
-def frozen_norm(kind: NormKind, width: int, fp32: bool, read: bool, modulation_trained: bool) -> tuple[int, int]:
+def frozen_norm(kind: NormKind, width: int, fp32: bool, read: bool, modulation_trained: bool, fp32_copy: bool = False) -> tuple[int, int]:
     """(activation, fp32) elements of a modulated norm before frozen matmuls: its input (fp32 where the class
-    upcasts), its output when an adapter reads it, and the normalised tensor the scale multiplies only when the
-    modulation takes gradients (``modulation_trained``)."""
+    upcasts; plus the fp32 copy an eager diffusers RMSNorm's ``pow`` keeps, ``fp32_copy``), its output when an
+    adapter reads it, and the normalised tensor the scale multiplies only when the modulation takes gradients
+    (``modulation_trained``)."""
     normalised = int(modulation_trained)
     if kind == "none":
         return width * (normalised + int(read)), 0
     if fp32:
         return (width if read else 0), width * (1 + normalised)
-    return width * (1 + normalised + int(read)), 0
+    return width * (1 + normalised + int(read)), (width if fp32_copy else 0)
 
 
 def frozen_gate(post_norm: NormKind, width: int, post_fp32: bool, residual_fp32: bool, modulation_trained: bool) -> tuple[int, int]:
@@ -63,12 +66,15 @@ def modulation_trained(spec: VideoDiTSpec, training: Training) -> bool:
     return training.lora_targets == "all-linear" or bool(spec.conditioning.caption_pool_heads)
 
 
-def frozen_attention(opts: AttentionOptions, attn: int, projected: int, copy_kept: bool) -> tuple[int, int]:
-    """The kernel's q/k/v (and query side its output), a q/k norm's input, and the out-projection's copy when kept."""
-    act = projected * attn + (QK_ROWS_BY_PROJECTED[projected] * attn if opts.qk_norm.kind != "none" else 0)
+def frozen_attention(opts: AttentionOptions, attn: int, projected: int, copy_kept: bool, eager_qk: str = "none") -> tuple[int, int]:
+    """The kernel's q/k/v (and query side its output), a q/k norm's input (and an eager diffusers one's fp32 copy),
+    and the out-projection's copy when kept."""
+    normed = QK_ROWS_BY_PROJECTED[projected] * attn if opts.qk_norm.kind != "none" else 0
+    eager_act, eager_fp32 = EAGER_QK_NORM_FROZEN_SCALE[eager_qk]
+    act = projected * attn + normed * (1 + eager_act)
     if projected != 2:
         act += attn * (2 if copy_kept else 1)
-    return act, 0
+    return act, normed * eager_fp32
 
 
 def frozen_mlp(mlp, adapted: bool) -> tuple[int, int]:
@@ -82,12 +88,14 @@ def lora_cross(spec: VideoDiTSpec, block: CrossBlock, impl: Implementation, trai
     visual_matrices, text_matrices = block_matrices(spec, block, training.lora_targets)
     cross_norm = frozen_norm(block.cross_norm, d, up.cross_norm, True, False)  # not modulated
     gates = _add(frozen_gate("none", d, False, False, trained), frozen_gate("none", d, False, up.mlp_residual, trained))
-    replicated = _add(frozen_norm(block.norm, d, up.norms, True, trained), cross_norm, frozen_norm(block.norm, d, up.norms, mlp, trained), gates)
-    split = _add(frozen_attention(block.attention, d, 3, impl.output_copy), frozen_attention(block.cross_attention, d, 1, impl.output_copy),
+    copy, qk = up.pre_norm_fp32_copy, up.qk_norms
+    replicated = _add(frozen_norm(block.norm, d, up.norms, True, trained, copy), cross_norm, frozen_norm(block.norm, d, up.norms, mlp, trained, copy),
+                      gates)
+    split = _add(frozen_attention(block.attention, d, 3, impl.output_copy, qk), frozen_attention(block.cross_attention, d, 1, impl.output_copy, qk),
                  frozen_mlp(block.mlp, mlp), (training.lora_rank * len(visual_matrices), 0))
     norm_stats = 2 * NORM_STATS_PER_ROW[block.norm] + NORM_STATS_PER_ROW[block.cross_norm]
     head_stats = attention_stats(block.attention, heads, 3) + attention_stats(block.cross_attention, heads, 1)
-    text_split = _add(frozen_attention(block.cross_attention, d, 2, False), (training.lora_rank * len(text_matrices), 0))
+    text_split = _add(frozen_attention(block.cross_attention, d, 2, False, qk), (training.lora_rank * len(text_matrices), 0))
     text = _per_token((0, 0), text_split, 0, attention_stats(block.cross_attention, heads, 2))
     return _per_token(replicated, split, norm_stats, head_stats), text
 
@@ -99,13 +107,13 @@ def lora_joint(spec: VideoDiTSpec, block: JointBlock, impl: Implementation, trai
     for index, (stream, matrices) in enumerate(zip(joint_streams(spec, block), block_matrices(spec, block, training.lora_targets))):
         w = stream.width
         adapted_attention = index == 0 or every  # the text stream's add_q_proj ... are not attention targets
-        replicated = [frozen_norm(block.norm, w, up.norms, adapted_attention, trained)]
-        split = [frozen_attention(block.attention, a, QKV, impl.output_copy and adapted_attention and stream.updated),
+        replicated = [frozen_norm(block.norm, w, up.norms, adapted_attention, trained, up.pre_norm_fp32_copy)]
+        split = [frozen_attention(block.attention, a, QKV, impl.output_copy and adapted_attention and stream.updated, up.qk_norms),
                  (training.lora_rank * len(matrices), 0)]
         norm_stats = NORM_STATS_PER_ROW[block.norm]
         if stream.updated:
             gate = frozen_gate(block.post_norm, w, up.post_norms, False, trained)
-            replicated += [gate, frozen_norm(block.norm, w, up.norms, every, trained), gate]
+            replicated += [gate, frozen_norm(block.norm, w, up.norms, every, trained, up.pre_norm_fp32_copy), gate]
             split.append(frozen_mlp(stream.mlp, every))
             norm_stats += NORM_STATS_PER_ROW[block.norm] + 2 * NORM_STATS_PER_ROW[block.post_norm]
         out.append(_per_token(_add(*replicated), _add(*split), norm_stats, attention_stats(block.attention, heads, QKV)))
@@ -123,12 +131,14 @@ def lora_single(spec: VideoDiTSpec, block, impl: Implementation, training: Train
     if block.parallel:
         gate_product = block.mlp.hidden if block.mlp.gated else 0
         fused_out = mlp_first_width(block.mlp) + gate_product + ((d + block.mlp.hidden) if every else 0)
-        replicated = _add(frozen_norm(block.norm, d, up.norms, read or every, trained), copies, gate)
-        split = _add(frozen_attention(block.attention, d, QKV, False), (fused_out, 0), adapters)
+        replicated = _add(frozen_norm(block.norm, d, up.norms, read or every, trained, up.pre_norm_fp32_copy), copies, gate)
+        split = _add(frozen_attention(block.attention, d, QKV, False, up.qk_norms), (fused_out, 0), adapters)
         norm_stats = NORM_STATS_PER_ROW[block.norm]
     else:
-        replicated = _add(frozen_norm(block.norm, d, up.norms, read, trained), copies, gate, frozen_norm(block.norm, d, up.norms, every, trained), gate)
-        split = _add(frozen_attention(block.attention, d, QKV, impl.output_copy), frozen_mlp(block.mlp, every), adapters)
+        copy = up.pre_norm_fp32_copy
+        replicated = _add(frozen_norm(block.norm, d, up.norms, read, trained, copy), copies, gate, frozen_norm(block.norm, d, up.norms, every, trained, copy),
+                          gate)
+        split = _add(frozen_attention(block.attention, d, QKV, impl.output_copy, up.qk_norms), frozen_mlp(block.mlp, every), adapters)
         norm_stats = 2 * NORM_STATS_PER_ROW[block.norm]
     one = _per_token(replicated, split, norm_stats, attention_stats(block.attention, heads, QKV))
     return one, one

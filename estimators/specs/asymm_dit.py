@@ -134,8 +134,9 @@ def _blocks(spec: AsymmDiTSpec) -> tuple[JointBlock, ...]:
             text_mlp=None if shared or not updates_text else _mlp(spec, spec.text_width),
             modulation=Modulation(kind="per_block", outputs=spec.modulation_outputs, text_outputs=text_outputs),
             updates_text=updates_text, text_weights="visual" if shared else "own",
-            # Mochi's norms run in fp32 (genmoai/mochi mod_layers.py; diffusers MochiRMSNormZero / MochiModulatedRMSNorm)
-            diffusers_fp32=Fp32Upcasts(norms=True, post_norms=True),
+            # Mochi's norms run in fp32 (genmoai/mochi mod_layers.py; diffusers MochiRMSNormZero / MochiModulatedRMSNorm);
+            # its q/k norms are diffusers' MochiRMSNorm, eager (an fp32 input copy, the scale multiplied in fp32)
+            diffusers_fp32=Fp32Upcasts(norms=True, post_norms=True, qk_norms="mochi_rms_norm" if spec.qk_norm else "none"),
         )
 
     updates_last = spec.last_block_updates_text

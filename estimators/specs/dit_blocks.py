@@ -113,6 +113,9 @@ class Modulation(Spec):
         return self
 
 
+EagerQKNorm = Literal["none", "rms_norm", "mochi_rms_norm"]
+
+
 class Fp32Upcasts(Spec):
     """Where the model's eager diffusers class computes in fp32 what the vocabulary computes in the activation
     dtype. These change what an eager bf16 run saves for backward (counts/saved.py, implementation
@@ -128,6 +131,20 @@ class Fp32Upcasts(Spec):
     cross_norm: bool = Field(default=False, description="The cross-attention norm runs on an fp32 copy and is cast back (Wan norm2).")
     mlp_residual: bool = Field(
         default=False, description="The MLP's gated residual add runs in fp32: the gate's product keeps an fp32 copy of the MLP output (Wan)."
+    )
+    qk_norms: EagerQKNorm = Field(
+        default="none",
+        description="Which eager diffusers RMSNorm the block's q/k norms are (every attention of the block, both streams). 'none': "
+        "torch.nn.RMSNorm (F.rms_norm, one fused CUDA kernel, _fused_rms_norm: its input, scale and rstd) or a LayerNorm "
+        "(Wan, LTX, CogVideoX). 'rms_norm': diffusers RMSNorm with a bf16 scale (HunyuanVideo 1 and 1.5, Cosmos-Predict2): "
+        "hidden_states.to(float32).pow(2) keeps an fp32 copy of its input and the scale's product the bf16 cast-back of the "
+        "normalised tensor. 'mochi_rms_norm': MochiRMSNorm, which multiplies its scale in fp32: the fp32 copy and the fp32 "
+        "normalised tensor (diffusers 0.42.1 models/normalization.py RMSNorm.forward, MochiRMSNorm.forward).",
+    )
+    pre_norm_fp32_copy: bool = Field(
+        default=False,
+        description="The pre-sublayer norms are diffusers RMSNorm without a scale on an activation-dtype input (LTX norm1 / "
+        "norm2): each keeps an fp32 copy of its input (hidden_states.to(float32).pow(2)) besides its input and rstd.",
     )
     concat_copies: SizeOrZero = Field(
         default=0,
