@@ -40,6 +40,7 @@ from estimators.catalog.gpus import load_gpu
 from estimators.catalog.models import load_model
 from estimators.catalog.profiles import load_profile
 from estimators.catalog.stacks import default_stack, load_stack
+from estimators.counts.gpt import LossKernel
 from estimators.counts.problem import TrainingProblem, gpt_problem, video_problem
 from estimators.errors import PlanInputError
 from estimators.memory.per_gpu import MemoryBreakdown
@@ -135,7 +136,9 @@ def _gpt(raw: dict, rid: str, flash_attention: bool, stack: str) -> tuple[Traini
     if missing:
         raise PlanInputError(f"row {rid}: no model_file and missing GPT columns {', '.join(missing)}")
     spec = GPTSpec(**{c: _number(raw, rid, c) for c in GPT_COLUMNS if c != "gated_mlp"}, gated_mlp=_flag(raw["gated_mlp"]))
-    problem = gpt_problem(spec, flash_attention, rid, str(load_stack(stack).saved_activations.value), _training(raw, rid))
+    chosen = load_stack(stack)
+    kernel = LossKernel(compiled=bool(chosen.loss_compiled.value), chunks=int(chosen.loss_chunks.value))
+    problem = gpt_problem(spec, flash_attention, rid, str(chosen.saved_activations.value), _training(raw, rid), kernel)
     return problem, spec.seq_len
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from estimators.counts import blocks
-from estimators.counts.saved import block_saved_by
+from estimators.counts.saved_autocast import saved_with_autocast
 from estimators.specs.dit_blocks import VideoDiTSpec
 
 RECOMPUTE_MODES = ("none", "selective", "full")
@@ -75,7 +75,7 @@ def layer_summary(spec: VideoDiTSpec, visual: int, caption: int, implementation:
     for mode in RECOMPUTE_MODES:
         sums = {"visual": [0, 0], "text": [0, 0]}
         for group in spec.blocks:
-            for name, per_token in zip(("visual", "text"), block_saved_by(spec, group, mode, implementation), strict=True):
+            for name, per_token in zip(("visual", "text"), saved_with_autocast(spec, group, mode, implementation), strict=True):
                 sums[name][0] += group.count * per_token.activation
                 sums[name][1] += group.count * per_token.stats
         for name in sums:

@@ -22,6 +22,17 @@ output flash keeps. Selective: torchtitan's op-level policy (op_level_selective)
 output cross entropy saves (4V), and, transient in its backward, the fp32 incoming gradient and the fp32 input
 gradient (8V; PyTorch _log_softmax_backward_data; the bf16 logits are freed by then): torch.nn.functional
 .cross_entropy on logits.float(), as torchtitan, torchtune and transformers call it.
+
+How the stack runs that cross entropy (LossKernel, a stack property: data/stacks/stacks.yaml loss_compiled and
+loss_chunks): eager, as above; or under torch.compile (torchtitan's components/loss.py build_cross_entropy_loss:
+torch.compile(cross_entropy_loss) when training.compile is set, 2025; torchtune's training.compile_loss, which
+compiles CEWithChunkedOutputLoss.compute_cross_entropy, the upcast and cross entropy of one chunk). Inductor's
+partition of ``cross_entropy(logits.float(), labels)`` (torch 2.13, checked on CPU: tests/test_compiled_loss.py)
+saves the bf16 logits and two fp32 numbers a row (the row maximum and log-sum-exp), not the fp32 log-softmax,
+and its fused backward writes only the bf16 gradient of the logits: saved 2V + 8, working 2V bytes a token.
+Chunked (torchtune CEWithChunkedOutputLoss, num_output_chunks 8: the output layer makes 8 chunks of logits along
+the sequence and each is upcast and reduced on its own): every chunk's saved tensors stay until backward (all
+tokens' worth), but the backward runs chunk by chunk, so the transient is one chunk's: working / chunks.
 """
 from __future__ import annotations
 
@@ -38,6 +49,18 @@ MEGATRON_OUTPUT_LAYER_BYTES = FP32_BYTES  # theoretical_memory_usage.py: 4 (h + 
 INPUT_ID_BYTES = 8  # int64 token ids (theoretical_memory_usage.py "input to embedding": 8 s b)
 EAGER_LOSS_SAVED_FP32_COPIES = 1  # log-softmax output
 EAGER_LOSS_WORKING_FP32_COPIES = 2  # its backward: incoming gradient and input gradient
+COMPILED_LOSS_ROW_STATS = 2  # fp32 row maximum and log-sum-exp inductor's forward saves beside the bf16 logits
+
+
+@dataclass(frozen=True)
+class LossKernel:
+    """How a stack runs the cross entropy: compiled or eager, and in how many chunks of tokens (module docstring)."""
+
+    compiled: bool = False
+    chunks: int = 1
+
+
+EAGER_LOSS = LossKernel()
 
 
 @dataclass(frozen=True)
@@ -108,10 +131,14 @@ class LossBytes:
     working: float
 
 
-def gpt_loss_bytes(spec: GPTSpec, implementation: str) -> LossBytes:
-    """Output layer and cross entropy (module docstring)."""
+def gpt_loss_bytes(spec: GPTSpec, implementation: str, kernel: LossKernel = EAGER_LOSS) -> LossBytes:
+    """Output layer and cross entropy (module docstring); ``kernel``: how the stack runs the loss (eager implementations)."""
     h, v = spec.hidden_size, spec.vocab_size
     if implementation == "megatron-te":
         return LossBytes(MEGATRON_OUTPUT_LAYER_BYTES * (h + v), 0.0)
     norm = EAGER_RMS_NORM_BYTES_PER_WIDTH * h if spec.gated_mlp else BF16_BYTES * h
-    return LossBytes(BF16_BYTES * h + norm + EAGER_LOSS_SAVED_FP32_COPIES * FP32_BYTES * v, EAGER_LOSS_WORKING_FP32_COPIES * FP32_BYTES * v)
+    if kernel.compiled:
+        saved, working = BF16_BYTES * v + COMPILED_LOSS_ROW_STATS * FP32_BYTES, BF16_BYTES * v
+    else:
+        saved, working = EAGER_LOSS_SAVED_FP32_COPIES * FP32_BYTES * v, EAGER_LOSS_WORKING_FP32_COPIES * FP32_BYTES * v
+    return LossBytes(BF16_BYTES * h + norm + saved, working / kernel.chunks)

@@ -16,11 +16,11 @@ from estimators.counts import blocks
 from estimators.counts.dit import encoder_text_tokens, layer_summary
 from estimators.counts.flops import gpt_forward_flops
 from estimators.counts.geometry import ClipGeometry, clip_geometry
-from estimators.counts.gpt import INPUT_ID_BYTES, MODES, gpt_gemm_inputs, gpt_layer_bytes, gpt_loss_bytes
+from estimators.counts.gpt import EAGER_LOSS, INPUT_ID_BYTES, MODES, LossKernel, gpt_gemm_inputs, gpt_layer_bytes, gpt_loss_bytes
 from estimators.counts.lora import block_lora_params, gpt_lora_params, gpt_lora_saved_delta_bytes, outside_lora_params
 from estimators.counts.params import gpt_params
 from estimators.counts.saved import gemm_inputs, outside_saved_bytes
-from estimators.counts.saved_lora import saved_under
+from estimators.counts.saved_autocast import AUTOCAST_BASE, saved_with_autocast
 from estimators.counts.text_encoders import (
     text_encoder_flops,
     text_encoder_gemm_width,
@@ -182,7 +182,7 @@ def video_layer_kinds(dit: VideoDiTSpec, visual: int, text: int, implementation:
         params = resident * blocks.block_params(dit, group)
         saved, replicated = ({}, {}), ({}, {})
         for mode in MODES:
-            for index, per in enumerate(saved_under(dit, group, mode, implementation, training)):
+            for index, per in enumerate(saved_with_autocast(dit, group, mode, implementation, training)):
                 saved[index][mode] = per.activation * activation_bytes + per.stats * FP32_BYTES
                 replicated[index][mode] = per.replicated * activation_bytes + per.replicated_stats * FP32_BYTES
         gemm = gemm_inputs(dit, group)
@@ -201,7 +201,7 @@ def video_outside(dit: VideoDiTSpec, visual: int, caption: int, implementation: 
     """Embedders (and the blocks' per-sample modulation) on the first stage, RoPE tables on every stage, the
     final layer and the loss on the last; under LoRA only the token refiner's adapters are trained outside.
     ``caption``: the caption's text tokens; the stages hold the weights of the ``resident`` experts."""
-    saved = outside_saved_bytes(dit, visual, caption, implementation, activation_bytes, training.lora)
+    saved = outside_saved_bytes(dit, visual, caption, AUTOCAST_BASE.get(implementation, implementation), activation_bytes, training.lora)
     forward = blocks.video_dit_forward_flops(dit, visual, caption)
     first = resident * sum(blocks.embedder_params(dit).values())
     last = resident * blocks.final_layer_params(dit)
@@ -316,10 +316,10 @@ def gpt_layer_kind(spec: GPTSpec, flash_attention: bool, implementation: str, tr
     )
 
 
-def gpt_outside(spec: GPTSpec, implementation: str, training: Training) -> OutsideLayers:
+def gpt_outside(spec: GPTSpec, implementation: str, training: Training, loss_kernel: LossKernel = EAGER_LOSS) -> OutsideLayers:
     """Input embedding on the first stage; final norm, output layer, logits and loss on the last (counts/gpt.py)."""
     params = gpt_params(spec)
-    loss = gpt_loss_bytes(spec, implementation)
+    loss = gpt_loss_bytes(spec, implementation, loss_kernel)
     last = params["final_norm"] + params["output_layer"]
     s = spec.seq_len
     return OutsideLayers(
@@ -331,12 +331,13 @@ def gpt_outside(spec: GPTSpec, implementation: str, training: Training) -> Outsi
 
 
 def gpt_problem(spec: GPTSpec, flash_attention: bool, name: str = "gpt", implementation: str = "megatron-te",
-                training: Training = FULL_TRAINING) -> TrainingProblem:
-    """A GPT training a sequence of seq_len tokens per sample, its tensors saved as ``implementation`` keeps them."""
+                training: Training = FULL_TRAINING, loss_kernel: LossKernel = EAGER_LOSS) -> TrainingProblem:
+    """A GPT training a sequence of seq_len tokens per sample, its tensors saved as ``implementation`` keeps them and
+    its loss run as ``loss_kernel`` says (eager or compiled, chunked or not)."""
     forward = gpt_forward_flops(spec)
     kind = gpt_layer_kind(spec, flash_attention, implementation, training)
     sequence = (0,) * spec.num_layers
-    outside = gpt_outside(spec, implementation, training)
+    outside = gpt_outside(spec, implementation, training, loss_kernel)
     params = _params((kind,), sequence, outside)
     return TrainingProblem(
         name=name,

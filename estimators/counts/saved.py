@@ -40,7 +40,7 @@ from estimators.counts.blocks import (
 from estimators.specs.dit_blocks import AttentionOptions, CrossBlock, Fp32Upcasts, JointBlock, NormKind, VideoDiTSpec
 from estimators.units import FP32_BYTES
 
-IMPLEMENTATIONS = ("pytorch-reference", "diffusers", "megatron-te")
+IMPLEMENTATIONS = ("pytorch-reference", "diffusers", "megatron-te", "diffusers-autocast")  # the last: counts/saved_autocast.py
 NO_UPCASTS = Fp32Upcasts()
 # Learned RoPE in fp32 outside the blocks, per visual token, in attention widths: the angles (a/2) and
 # their cosine and sine (a/2 each, broadcast over the batch): diffusers MochiRoPE (torch.cos/sin of

@@ -21,6 +21,9 @@ class StackProperty(Spec):
     date: str = Field(description="Version date of the source.")
 
 
+EAGER_LOSS_SOURCE = "torch.nn.functional.cross_entropy on logits.float(), eager, the whole sequence at once (no torch.compile of the loss)"
+
+
 class TrainingStack(Spec):
     """How a software stack overlaps communication."""
 
@@ -47,6 +50,15 @@ class TrainingStack(Spec):
     pp_keeps_stage_unsharded: StackProperty = Field(
         description="Under pipeline parallelism with ZeRO-3 / FSDP, each stage keeps its parameters gathered and its gradients "
         "unsharded (accumulated in the reduce dtype) from the first micro-batch to the last.")
+
+    loss_compiled: StackProperty = Field(
+        default=StackProperty(value=False, source=EAGER_LOSS_SOURCE, date="2024-10"),
+        description="The GPT path's cross entropy runs under torch.compile (saves the bf16 logits, not the fp32 log-softmax; "
+        "counts/gpt.py LossKernel), or eagerly.")
+    loss_chunks: StackProperty = Field(
+        default=StackProperty(value=1, source=EAGER_LOSS_SOURCE, date="2024-10"),
+        description="Chunks of tokens the output layer and cross entropy run in (torchtune CEWithChunkedOutputLoss: 8); the loss's "
+        "backward transient is one chunk's.")
 
     @property
     def model_state_bytes_per_param(self) -> float:
