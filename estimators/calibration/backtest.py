@@ -264,14 +264,21 @@ def csv_text(path: Path) -> str:
         raise PlanInputError(f"{path}: not a CSV text file (not UTF-8)") from None
 
 
+def csv_rows(path: Path) -> tuple[csv.DictReader, list[str]]:
+    """A CSV text file's row reader and header, refused in one line when a column appears twice (csv.Error is the
+    caller's to word)."""
+    reader = csv.DictReader(io.StringIO(csv_text(path)))
+    header = reader.fieldnames or []
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise PlanInputError(f"{path}: column {twice[0]} appears twice in the header (a row's value would be ambiguous)")
+    return reader, header
+
+
 def read_rows(path: Path) -> list[BacktestRow]:
     """Every row of a calibration-style CSV."""
     try:
-        reader = csv.DictReader(io.StringIO(csv_text(path)))
-        header = reader.fieldnames or []
-        twice = sorted({c for c in header if header.count(c) > 1})
-        if twice:
-            raise PlanInputError(f"{path}: column {twice[0]} appears twice in the header (a row's value would be ambiguous)")
+        reader, header = csv_rows(path)
         missing = [c for c in ROW_COLUMNS if c not in header]
         if missing:
             raise PlanInputError(f"{path}: not a back-test CSV (missing columns {', '.join(missing)})")

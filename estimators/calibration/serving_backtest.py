@@ -16,7 +16,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, ValidationError
 
-from estimators.calibration.backtest import csv_text
+from estimators.calibration.backtest import csv_rows, csv_text
 from estimators.catalog.gpus import load_gpu
 from estimators.catalog.models import load_model, preset_names
 from estimators.catalog.serving import inference_defaults
@@ -72,11 +72,7 @@ class ServingBacktestResult(Document):
 def read_serving_rows(path: Path) -> list[dict]:
     """The CSV's rows as dicts; one-line errors for a missing or repeated column or an empty file."""
     try:
-        reader = csv.DictReader(io.StringIO(csv_text(path)))
-        header = reader.fieldnames or []
-        twice = sorted({c for c in header if header.count(c) > 1})
-        if twice:
-            raise PlanInputError(f"{path}: column {twice[0]} appears twice in the header (a row's value would be ambiguous)")
+        reader, header = csv_rows(path)
         missing = [c for c in REQUIRED if c not in header]
         if missing:
             raise PlanInputError(f"{path}: missing column {missing[0]} (a serving back-test needs {', '.join(REQUIRED)})")

@@ -12,7 +12,7 @@ from estimators.specs.hardware import GPUSpec
 from estimators.specs.profile import DeviceProfile
 from estimators.specs.serving import ContainerEncoding, ServingDevice
 from estimators.time.comm import Fabric, collective_time_s
-from estimators.time.compute_rates import ComputeRates, compute_rates
+from estimators.time.compute_rates import ComputeRates, ReadsComputeRates, compute_rates
 from estimators.time.kernels import architecture, available_kernels, default_kernel
 from estimators.units import BF16_BYTES, FP32_BYTES
 
@@ -20,25 +20,13 @@ PRECISION_BYTES = {"fp32": FP32_BYTES, "bf16": BF16_BYTES, "fp16": BF16_BYTES, "
 
 
 @dataclass(frozen=True)
-class Machine:
+class Machine(ReadsComputeRates):
     """A device and what serving reads of it."""
 
     rates: ComputeRates
     device: ServingDevice
     encoding: ContainerEncoding
     tf32_ratio: float
-
-    @property
-    def gpu(self) -> GPUSpec:
-        return self.rates.gpu
-
-    @property
-    def profile(self) -> DeviceProfile:
-        return self.rates.profile
-
-    @property
-    def precision(self) -> str:
-        return self.rates.precision
 
     def collective_s(self, kind: str, buffer_bytes: float, ranks: int) -> float:
         """Seconds of one collective over ``ranks`` GPUs of a replica, as NCCL / RCCL's tuner times it on the

@@ -64,3 +64,20 @@ def compute_rates(gpu: GPUSpec, profile: DeviceProfile, kernel: str | None, prec
     if name is None and (profile.matmul_efficiency_max is None or profile.attention_efficiency_max is None):
         raise PlanInputError(f"{gpu.name}: no kernel benchmarks in data/kernels and no measured efficiency curves in its profile")
     return ComputeRates(gpu, profile, None if name is None else attention_kernel(name, gpu.name, precision), precision)
+
+
+class ReadsComputeRates:
+    """For a settings object holding ``rates`` (a ComputeRates): its GPU, device profile and precision, read through
+    them (the training step's RunSettings and the serving Machine alike)."""
+
+    @property
+    def gpu(self) -> GPUSpec:
+        return self.rates.gpu
+
+    @property
+    def profile(self) -> DeviceProfile:
+        return self.rates.profile
+
+    @property
+    def precision(self) -> str:
+        return self.rates.precision

@@ -29,7 +29,7 @@ from estimators.specs.profile import DeviceProfile
 from estimators.specs.stack import TrainingStack
 from estimators.time.collectives import CollectiveCost, group_seconds, step_collectives
 from estimators.time.comm import Fabric
-from estimators.time.compute_rates import ComputeRates, compute_rates
+from estimators.time.compute_rates import ComputeRates, ReadsComputeRates, compute_rates
 from estimators.time.kernels import UNFUSED, distinct_rows
 from estimators.time.results import COMPUTE_PARTS, CollectiveCall, StepBreakdown
 
@@ -52,7 +52,7 @@ FP8_CAST_PASSES = 2
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunSettings:
+class RunSettings(ReadsComputeRates):
     """What a step needs besides the problem and the layouts, resolved once: the GPU with its device
     profile and attention kernel (inside ``rates``), the training stack, the global batch."""
 
@@ -71,18 +71,6 @@ class RunSettings:
 
     def with_global_batch(self, global_batch: int) -> "RunSettings":
         return replace(self, global_batch=global_batch)
-
-    @property
-    def gpu(self) -> GPUSpec:
-        return self.rates.gpu
-
-    @property
-    def profile(self) -> DeviceProfile:
-        return self.rates.profile
-
-    @property
-    def precision(self) -> str:
-        return self.rates.precision
 
     @property
     def fabric(self) -> Fabric:
