@@ -10,11 +10,9 @@ Tiling off; the CogVideoX checkpoints use no quant_conv / post_quant_conv.
 """
 from __future__ import annotations
 
-from estimators.counts.vae_tally import Tally
+from estimators.counts.vae_tally import CONV3, POINT3, Tally
 from estimators.specs.vaes import CogVideoXVAESpec
 
-CONV3 = (3, 3, 3)
-POINT3 = (1, 1, 1)
 SPATIAL3 = (3, 3)
 # Encoder and decoder mid blocks hold two residual blocks and no attention.
 MID_RESIDUALS = 2

@@ -10,23 +10,16 @@ Encoder part includes ``quant_conv``; decoder part includes ``post_quant_conv``.
 """
 from __future__ import annotations
 
-from estimators.counts.vae_tally import Tally
+from estimators.counts.vae_tally import CONV3, POINT3, Tally
 from estimators.specs.vaes import HunyuanVideoVAESpec
 
-CONV3 = (3, 3, 3)
-POINT3 = (1, 1, 1)
 # the diffusers Attention of the mid block: q, k, v and out projections, all with bias.
 ATTENTION_PROJECTIONS = 4
 
 
 def _residual(tally: Tally, c_in: int, c_out: int, positions: int) -> None:
     """HunyuanVideoResnetBlockCausal3D: GroupNorm, causal 3x3x3 conv, twice; 1x1x1 shortcut if widths differ."""
-    tally.norm(c_in)
-    tally.conv(c_in, c_out, CONV3, positions)
-    tally.norm(c_out)
-    tally.conv(c_out, c_out, CONV3, positions)
-    if c_in != c_out:
-        tally.conv(c_in, c_out, POINT3, positions)
+    tally.resnet_block(c_in, c_out, positions)
 
 
 def _mid_block(spec: HunyuanVideoVAESpec, tally: Tally, c: int, positions: int) -> None:

@@ -14,11 +14,9 @@ computed twice and blended.
 """
 from __future__ import annotations
 
-from estimators.counts.vae_tally import Tally
+from estimators.counts.vae_tally import CONV3, POINT3, Tally
 from estimators.specs.vaes import HunyuanVideo15VAESpec
 
-CONV3 = (3, 3, 3)
-POINT3 = (1, 1, 1)
 # HunyuanVideo15RMS_norm holds one scale per channel (no bias).
 RMS_NORM_PARAMS_PER_CHANNEL = 1
 # The mid block's attention: to_q, to_k, to_v and proj_out, 1x1x1 convs with bias.
@@ -29,12 +27,7 @@ SPACE_TIME_FACTOR = 8  # 2 x 2 x 2
 
 def _residual(tally: Tally, c_in: int, c_out: int, positions: int) -> None:
     """HunyuanVideo15ResnetBlock: RMS norm, causal 3x3x3 conv, twice; 1x1x1 shortcut when widths differ."""
-    tally.norm(c_in, RMS_NORM_PARAMS_PER_CHANNEL)
-    tally.conv(c_in, c_out, CONV3, positions)
-    tally.norm(c_out, RMS_NORM_PARAMS_PER_CHANNEL)
-    tally.conv(c_out, c_out, CONV3, positions)
-    if c_in != c_out:
-        tally.conv(c_in, c_out, POINT3, positions)
+    tally.resnet_block(c_in, c_out, positions, RMS_NORM_PARAMS_PER_CHANNEL)
 
 
 def _mid_block(tally: Tally, c: int, positions: int) -> None:

@@ -8,11 +8,9 @@ No quant_conv / post_quant_conv.
 """
 from __future__ import annotations
 
-from estimators.counts.vae_tally import Tally
+from estimators.counts.vae_tally import CONV3, POINT3, Tally
 from estimators.specs.vaes import LTXVideoVAESpec
 
-CONV3 = (3, 3, 3)
-POINT3 = (1, 1, 1)
 # Stride-2 resampling in t, h and w: 8 positions per coarse position.
 RESAMPLE_VOLUME = 8
 # The encoder's conv_out emits the mean channels plus one shared log-variance channel.

@@ -15,24 +15,17 @@ duplicated shortcuts, norms and activations cost no counted FLOPs.
 """
 from __future__ import annotations
 
-from estimators.counts.vae_tally import Tally
+from estimators.counts.vae_tally import CONV3, POINT3, Tally
 from estimators.specs.vaes import StepVideoVAESpec
 
-CONV3 = (3, 3, 3)
 SPATIAL3 = (3, 3)
-POINT3 = (1, 1, 1)
 ATTENTION_PROJECTIONS = 4  # q, k, v and proj_out: 1x1x1 convs with bias
 SPACE_TIME_FACTOR = 8  # 2 x 2 x 2
 
 
 def _residual(tally: Tally, c_in: int, c_out: int, positions: int) -> None:
     """Resnet3DBlock: GroupNorm, causal 3x3x3 conv, twice; a 1x1x1 shortcut conv when widths differ."""
-    tally.norm(c_in)
-    tally.conv(c_in, c_out, CONV3, positions)
-    tally.norm(c_out)
-    tally.conv(c_out, c_out, CONV3, positions)
-    if c_in != c_out:
-        tally.conv(c_in, c_out, POINT3, positions)
+    tally.resnet_block(c_in, c_out, positions)
 
 
 def _mid_block(tally: Tally, c: int, positions: int) -> None:

@@ -15,6 +15,8 @@ from estimators.counts.flops import FLOPS_PER_MAC, attention_flops
 
 # GroupNorm / LayerNorm with affine=True: a scale and a shift per channel.
 AFFINE_NORM_PARAMS_PER_CHANNEL = 2
+CONV3 = (3, 3, 3)
+POINT3 = (1, 1, 1)
 
 
 class Tally:
@@ -50,6 +52,16 @@ class Tally:
         """A normalization with ``per_channel`` learned values per channel (no FLOPs counted)."""
         if self.count_params:
             self.params[self.part] += per_channel * channels
+
+    def resnet_block(self, c_in: int, c_out: int, positions: int, norm_per_channel: int = AFFINE_NORM_PARAMS_PER_CHANNEL) -> None:
+        """The causal video VAEs' residual block (Wan, HunyuanVideo 1 and 1.5, Step-Video): norm, 3x3x3 conv, twice;
+        a 1x1x1 shortcut conv when the widths differ."""
+        self.norm(c_in, norm_per_channel)
+        self.conv(c_in, c_out, CONV3, positions)
+        self.norm(c_out, norm_per_channel)
+        self.conv(c_out, c_out, CONV3, positions)
+        if c_in != c_out:
+            self.conv(c_in, c_out, POINT3, positions)
 
     def linear(self, d_in: int, d_out: int, rows: int, bias: bool = True) -> None:
         """A dense layer applied to ``rows`` rows."""

@@ -11,11 +11,9 @@ run in encode / decode respectively).
 """
 from __future__ import annotations
 
-from estimators.counts.vae_tally import Tally
+from estimators.counts.vae_tally import CONV3, POINT3, Tally
 from estimators.specs.vaes import WanVAESpec
 
-CONV3 = (3, 3, 3)
-POINT3 = (1, 1, 1)
 SPATIAL3 = (3, 3)
 POINT2 = (1, 1)
 TEMPORAL3 = (3, 1, 1)
@@ -27,12 +25,7 @@ QKV = 3
 
 def _residual(tally: Tally, c_in: int, c_out: int, positions: int) -> None:
     """WanResidualBlock: RMS norm, causal 3x3x3 conv, twice; 1x1x1 shortcut conv when widths differ."""
-    tally.norm(c_in, RMS_NORM_PARAMS_PER_CHANNEL)
-    tally.conv(c_in, c_out, CONV3, positions)
-    tally.norm(c_out, RMS_NORM_PARAMS_PER_CHANNEL)
-    tally.conv(c_out, c_out, CONV3, positions)
-    if c_in != c_out:
-        tally.conv(c_in, c_out, POINT3, positions)
+    tally.resnet_block(c_in, c_out, positions, RMS_NORM_PARAMS_PER_CHANNEL)
 
 
 def _mid_block(tally: Tally, c: int, frames: int, pixels: int) -> None:
